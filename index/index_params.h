@@ -1,0 +1,35 @@
+// Parameters fixed when an index is created and stored in its manifest.
+// Queries must be hashed and sampled the same way, so opening an index whose
+// parameters differ from what this build understands fails (kIncompatible).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace celmatch {
+
+inline constexpr int kIndexFormatVersion = 1;
+
+struct IndexParams {
+  int format_version = kIndexFormatVersion;
+  std::string hash = "pdq256";          // the only hash of format 1
+  // Reference frame selection (see frames/keyframe_sampler.h).
+  int sampler_change_distance = 20;     // keep a frame when PDQ moved this far since the last kept one
+  double sampler_max_interval_s = 1.0;  // and at least this often
+  int thumbnail_max_side = 192;         // pixels
+  // Above this many frames the hash index is a FAISS IndexBinaryMultiHash,
+  // below it an exact flat scan (see bench/bench_index_search.cpp).
+  long long multihash_min_frames = 2'000'000;
+
+  nlohmann::json ToJson() const;
+  // Fails with kIncompatible for an unknown format_version or hash, kCorrupt
+  // for a malformed manifest.
+  static Result<IndexParams> FromJson(const nlohmann::json& j);
+  // The fields that must agree between an index and a query run.
+  bool SameHashing(const IndexParams& other) const;
+};
+
+}  // namespace celmatch

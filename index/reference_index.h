@@ -1,0 +1,97 @@
+// ReferenceIndex: an index directory, the persistent state of celmatch.
+//
+//   DIR/manifest.json    format version, hashing and sampling parameters, index type
+//   DIR/catalog.sqlite   productions, sources, frames (+ PDQ hashes, thumbnails)
+//   DIR/pdq.faissbin     FAISS binary index of the frames' PDQ hashes (a cache
+//                        of the catalog: id i is frame i)
+//   DIR/LOCK             held (flock) by the one writer
+//
+// Crash safety: the catalog commits each source in one SQLite transaction and
+// is written first; the FAISS file is written to a temporary name and renamed
+// over the old one afterwards. If the process dies in between, the FAISS file
+// holds fewer frames than the catalog; Open notices (ntotal != frame count) and
+// adds the missing frames from the catalog. manifest.json is likewise replaced
+// by rename. So a build killed at any moment leaves an index that opens.
+//
+// Thread-safety: after Open, the const methods (Search, frame/source lookups)
+// may be called from many threads at once. AddSource/Save need exclusive access.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "index/catalog.h"
+#include "index/index_params.h"
+#include "signatures/pdq_hash.h"
+
+namespace celmatch {
+
+struct HashNeighbor {
+  int64_t frame_id = -1;
+  int distance = 0;   // Hamming, 0..256
+};
+
+struct IndexStats {
+  int64_t productions = 0;
+  int64_t sources = 0;
+  int64_t frames = 0;
+  int64_t bytes_on_disk = 0;
+  std::string hash_index_type;   // "flat" or "multihash"
+};
+
+class ReferenceIndex {
+ public:
+  // Creates a new index directory (or opens an existing one for writing when
+  // it was written with the same parameters). Fails with kIncompatible when
+  // DIR holds an index with other parameters.
+  static Result<std::unique_ptr<ReferenceIndex>> OpenForWrite(const std::string& dir,
+                                                              const IndexParams& params);
+  // Opens an existing index to search it. kNotFound when DIR holds no index;
+  // kIncompatible (naming the format version or parameter) when it was
+  // written by another format version or with other hashing parameters.
+  static Result<std::unique_ptr<ReferenceIndex>> OpenForRead(const std::string& dir);
+  ~ReferenceIndex();
+
+  const IndexParams& params() const;
+
+  // True when a source with this content digest is already present.
+  Result<bool> HasSource(const std::string& content_sha256);
+
+  // Adds a source and its frames: committed to the catalog at once (crash
+  // safe), added to the in-memory hash index. Call Save() to persist the
+  // FAISS file (done in batches: it is rewritten whole).
+  Status AddSource(SourceToAdd item);
+
+  // Writes the FAISS file (temp + rename) and the manifest.
+  Status Save();
+
+  // The `k` nearest frames to `query` with distance <= max_distance, nearest
+  // first. Thread-safe.
+  std::vector<HashNeighbor> Search(const PdqHash& query, int max_distance, int k) const;
+
+  // In-memory lookups, loaded at open. Ids are those of the catalog.
+  int64_t frame_count() const;
+  const FrameRecord& frame(int64_t frame_id) const;
+  const SourceRecord& source(int64_t source_id) const;
+  const ProductionRecord& production(int64_t production_id) const;
+  // The frames of one source in time order (ids).
+  const std::vector<int64_t>& frames_of_source(int64_t source_id) const;
+
+  // JPEG thumbnail of a frame (empty when none). Reads the catalog.
+  Result<std::vector<uint8_t>> Thumbnail(int64_t frame_id) const;
+
+  Result<IndexStats> Stats() const;
+
+  // Catalog integrity plus catalog/FAISS agreement (same count, same codes).
+  Status Check() const;
+
+ private:
+  struct Impl;
+  explicit ReferenceIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace celmatch

@@ -1,0 +1,28 @@
+// The one image loader. Every still image (reference or query) goes through
+// DecodeImage, whatever its format.
+#pragma once
+
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+#include "media/media_limits.h"
+
+namespace celmatch {
+
+// Decodes a still image to 8-bit BGR (CV_8UC3). Grayscale is expanded to
+// three channels; 16-bit is scaled to 8-bit; an alpha channel is composited
+// onto white (a transparent cel becomes a drawing on white paper).
+// Formats: PNG, JPEG, TIFF, WebP, BMP (OpenCV); GIF (first frame), TGA, PSD
+// (FFmpeg); AVIF (libavif). The format is recognised from content.
+// Pixel limits are checked from the header before any pixel is decoded.
+// Errors name `path`.
+Result<cv::Mat> DecodeImage(const std::string& path, const MediaLimits& limits = {});
+
+// Same, but also returns the alpha channel (CV_8UC1, 255 = opaque) when the
+// image has one; `alpha` is left empty otherwise.
+Result<cv::Mat> DecodeImageWithAlpha(const std::string& path, cv::Mat* alpha,
+                                     const MediaLimits& limits = {});
+
+}  // namespace celmatch

@@ -1,0 +1,29 @@
+// Recognises what a file holds from its content (magic bytes, then FFmpeg's
+// prober), never from its extension.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace celmatch {
+
+enum class MediaKind { kImage, kVideo, kOther };
+
+const char* MediaKindName(MediaKind kind);  // "image", "video", "other"
+
+struct MediaProbe {
+  MediaKind kind = MediaKind::kOther;
+  // Short container/codec name: "png", "jpeg", "tiff", "webp", "gif", "bmp",
+  // "tga", "psd", "avif", "mp4", "matroska", "avi", ... Empty for kOther.
+  std::string format;
+};
+
+// Reads the first bytes of `path` (and, for containers, lets FFmpeg probe
+// them). Still images are kImage; anything with a time axis (video
+// containers, animated GIF/WebP/APNG with more than one frame) is kVideo;
+// text, archives and unknown bytes are kOther. Fails only when the file
+// cannot be read (I/O error, permission).
+Result<MediaProbe> ProbeMedia(const std::string& path);
+
+}  // namespace celmatch

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs celmatch's build and test dependencies from Debian 12 packages.
+# Idempotent: packages already present are left alone; apt-get update runs only
+# when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ninja-build
+  libopencv-dev libopencv-contrib-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  libfaiss-dev libopenblas0-pthread libopenblas-pthread-dev
+  libeigen3-dev libsqlite3-dev
+  catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  libavif-dev ffmpeg
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
