@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+
+#include "core/status.h"
 
 namespace celmatch {
 
@@ -13,5 +16,12 @@ struct MediaLimits {
   double max_decode_wall_s = 600.0;     // wall time spent decoding one file
   int64_t max_file_bytes = 8LL << 30;   // size of the file itself
 };
+
+// The checks every decoder applies, so that the messages read alike:
+// "x.png: 100000x100000 = 1e10 pixels exceeds the limit of 1e8 (max_pixels)".
+// Both return OK or kLimitExceeded with `path` in the message.
+Status CheckPixelLimit(const std::string& path, int64_t width, int64_t height,
+                       const MediaLimits& limits);
+Status CheckFileSizeLimit(const std::string& path, int64_t file_bytes, const MediaLimits& limits);
 
 }  // namespace celmatch

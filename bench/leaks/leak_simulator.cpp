@@ -1,0 +1,246 @@
+#include "leaks/leak_simulator.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/input_walker.h"
+#include "media/image_decoder.h"
+#include "media/media_probe.h"
+#include "media/video_decoder.h"
+
+namespace fs = std::filesystem;
+
+namespace celmatch {
+
+const std::vector<std::string>& KnownLeakTransforms() {
+  static const std::vector<std::string> k = {"png", "jpeg75", "half"};
+  return k;
+}
+
+namespace {
+
+// An opaque relative path: two levels of random folders and a random name.
+std::string OpaqueName(std::mt19937& rng, const std::string& ext) {
+  auto hex = [&](int n) {
+    static const char* d = "0123456789abcdef";
+    std::string s;
+    for (int i = 0; i < n; ++i) s.push_back(d[rng() % 16]);
+    return s;
+  };
+  return hex(2) + "/" + hex(2) + "/" + hex(12) + ext;
+}
+
+Status WriteTransformed(const cv::Mat& bgr, const std::string& transform, const fs::path& out_dir,
+                        std::mt19937& rng, std::string* rel) {
+  cv::Mat img = bgr;
+  std::string ext = ".png";
+  std::vector<int> params;
+  if (transform == "jpeg75") {
+    ext = ".jpg";
+    params = {cv::IMWRITE_JPEG_QUALITY, 75};
+  } else if (transform == "half") {
+    cv::resize(bgr, img, cv::Size(std::max(1, bgr.cols / 2), std::max(1, bgr.rows / 2)), 0, 0, cv::INTER_AREA);
+    ext = ".jpg";
+    params = {cv::IMWRITE_JPEG_QUALITY, 90};
+  } else if (transform != "png") {
+    return Status::InvalidArgument("unknown leak transform '" + transform + "'");
+  }
+  *rel = OpaqueName(rng, ext);
+  fs::path p = out_dir / *rel;
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  try {
+    if (!cv::imwrite(p.string(), img, params)) return Status::IoError(p.string() + ": cannot write image");
+  } catch (const cv::Exception& e) {
+    return Status::IoError(p.string() + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+// Frames of `path` at `times` (sorted): the first decoded frame at or after
+// each time, with its true time.
+Status CutFrames(const std::string& path, const std::vector<double>& times, const MediaLimits& limits,
+                 std::vector<std::pair<double, cv::Mat>>* out) {
+  Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, limits);
+  if (!dec.ok()) return dec.status();
+  VideoFrame f;
+  size_t next = 0;
+  while (next < times.size()) {
+    Result<bool> r = (*dec)->Next(&f);
+    if (!r.ok()) return r.status();
+    if (!*r) break;
+    while (next < times.size() && f.time_s + 1e-6 >= times[next]) {
+      out->emplace_back(f.time_s, f.bgr.clone());
+      ++next;
+    }
+  }
+  return Status::Ok();
+}
+
+// Duration by decoding when the container does not say.
+double DurationOf(const std::string& path, const MediaLimits& limits) {
+  Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, limits);
+  if (!dec.ok()) return 0;
+  if ((*dec)->info().duration_s > 0) return (*dec)->info().duration_s;
+  VideoFrame f;
+  double last = 0;
+  for (;;) {
+    Result<bool> r = (*dec)->Next(&f);
+    if (!r.ok() || !*r) break;
+    last = f.time_s;
+  }
+  return last;
+}
+
+}  // namespace
+
+Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& references,
+                                             const std::vector<std::string>& distractor_files,
+                                             const std::string& out_dir, const LeakDumpOptions& options) {
+  std::mt19937 rng(options.seed);
+  std::vector<LeakTruth> truth;
+  const fs::path out(out_dir);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return Status::IoError(out_dir + ": " + ec.message());
+
+  auto cut = [&](const std::string& path, bool distractor, const ReferenceInput* ref, int n) -> Status {
+    Result<MediaProbe> probe = ProbeMedia(path);
+    if (!probe.ok()) return probe.status();
+    std::vector<std::pair<double, cv::Mat>> frames;
+    if (probe->kind == MediaKind::kImage) {
+      Result<cv::Mat> img = DecodeImage(path, options.limits);
+      if (!img.ok()) return img.status();
+      frames.emplace_back(-1.0, *img);
+    } else if (probe->kind == MediaKind::kVideo) {
+      const double duration = DurationOf(path, options.limits);
+      std::vector<double> times;
+      std::uniform_real_distribution<double> uni(0.0, std::max(0.0, duration - 0.2));
+      for (int i = 0; i < n; ++i) times.push_back(uni(rng));
+      std::sort(times.begin(), times.end());
+      CELMATCH_RETURN_IF_ERROR(CutFrames(path, times, options.limits, &frames));
+    } else {
+      return Status::Ok();
+    }
+    for (auto& [time_s, bgr] : frames) {
+      for (const std::string& t : options.transforms) {
+        LeakTruth lt;
+        CELMATCH_RETURN_IF_ERROR(WriteTransformed(bgr, t, out, rng, &lt.file));
+        lt.transform = t;
+        lt.distractor = distractor;
+        if (ref) {
+          lt.production = ref->production;
+          lt.source = ref->source;
+          lt.time_s = time_s;
+        }
+        truth.push_back(std::move(lt));
+      }
+    }
+    return Status::Ok();
+  };
+
+  for (const ReferenceInput& ref : references) {
+    if (!ref.skip_reason.empty()) continue;
+    CELMATCH_RETURN_IF_ERROR(cut(ref.path, false, &ref, options.frames_per_source));
+  }
+  for (const std::string& d : distractor_files) {
+    CELMATCH_RETURN_IF_ERROR(cut(d, true, nullptr, options.frames_per_distractor));
+    Result<MediaProbe> probe = ProbeMedia(d);
+    if (options.include_distractor_clips && probe.ok() && probe->kind == MediaKind::kVideo) {
+      LeakTruth lt;
+      lt.file = OpaqueName(rng, fs::path(d).extension().string());
+      fs::create_directories((out / lt.file).parent_path(), ec);
+      fs::copy_file(d, out / lt.file, fs::copy_options::overwrite_existing, ec);
+      if (ec) return Status::IoError((out / lt.file).string() + ": " + ec.message());
+      lt.transform = "clip";
+      lt.distractor = true;
+      truth.push_back(std::move(lt));
+    }
+  }
+  return truth;
+}
+
+namespace {
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += "\"\"";
+    else q.push_back(c);
+  }
+  return q + "\"";
+}
+
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') { out.back().push_back('"'); ++i; }
+      else if (c == '"') quoted = false;
+      else out.back().push_back(c);
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back().push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status WriteTruthCsv(const std::string& path, const std::vector<LeakTruth>& truth) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) return Status::IoError(tmp + ": cannot write");
+    f << "file,production,source,time,transform,distractor\n";
+    for (const LeakTruth& t : truth) {
+      f << CsvField(t.file) << ',' << CsvField(t.production) << ',' << CsvField(t.source) << ',';
+      if (t.time_s >= 0) f << t.time_s;
+      f << ',' << t.transform << ',' << (t.distractor ? 1 : 0) << '\n';
+    }
+    if (!f) return Status::IoError(tmp + ": write failed");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::IoError(path + ": " + ec.message());
+  return Status::Ok();
+}
+
+Result<std::vector<LeakTruth>> ReadTruthCsv(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return Status::NotFound(path + ": cannot open ground truth");
+  std::string line;
+  std::getline(f, line);  // header
+  std::vector<LeakTruth> out;
+  int lineno = 1;
+  while (std::getline(f, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    std::vector<std::string> c = SplitCsvLine(line);
+    if (c.size() != 6) return Status::Corrupt(path + ":" + std::to_string(lineno) + ": expected 6 fields");
+    LeakTruth t;
+    t.file = c[0];
+    t.production = c[1];
+    t.source = c[2];
+    t.time_s = c[3].empty() ? -1 : std::stod(c[3]);
+    t.transform = c[4];
+    t.distractor = c[5] == "1";
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace celmatch

@@ -1,0 +1,220 @@
+#include "index/reference_builder.h"
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/file_digest.h"
+#include "core/input_walker.h"
+#include "core/thread_pool.h"
+#include "frames/keyframe_sampler.h"
+#include "media/image_decoder.h"
+#include "media/media_probe.h"
+#include "media/video_decoder.h"
+#include "signatures/pdq_hash.h"
+
+namespace fs = std::filesystem;
+
+namespace celmatch {
+
+const char* OutcomeName(BuildFileReport::Outcome o) {
+  switch (o) {
+    case BuildFileReport::Outcome::kAdded: return "added";
+    case BuildFileReport::Outcome::kAlreadyPresent: return "already_present";
+    case BuildFileReport::Outcome::kSkipped: return "skipped";
+    case BuildFileReport::Outcome::kError: return "error";
+  }
+  return "error";
+}
+
+namespace {
+
+std::string FolderName(const fs::path& p) {
+  fs::path abs = fs::absolute(p).lexically_normal();
+  if (abs.filename().empty()) abs = abs.parent_path();  // trailing slash
+  return abs.filename().string();
+}
+
+}  // namespace
+
+std::vector<ReferenceInput> PlanReferenceInputs(const std::vector<std::string>& paths,
+                                                const std::optional<std::string>& production_override) {
+  std::vector<ReferenceInput> out;
+  for (const std::string& arg : paths) {
+    std::error_code ec;
+    const bool is_dir = fs::is_directory(arg, ec);
+    for (InputFile& f : WalkInputs({arg})) {
+      ReferenceInput in;
+      in.path = f.path;
+      in.skip_reason = !f.error.empty() ? f.error : f.skip_reason;
+      if (!is_dir) {
+        in.production = FolderName(fs::path(arg).parent_path().empty() ? fs::path(".") : fs::path(arg).parent_path());
+        in.source = f.display_path;
+      } else {
+        fs::path rel(f.display_path);
+        auto first = rel.begin();
+        if (std::next(first) == rel.end()) {  // directly in PATH
+          in.production = FolderName(arg);
+          in.source = rel.string();
+        } else {
+          in.production = first->string();
+          in.source = rel.lexically_relative(*first).string();
+        }
+      }
+      if (production_override) in.production = *production_override;
+      out.push_back(std::move(in));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<uint8_t> Thumbnail(const cv::Mat& bgr, int max_side) {
+  std::vector<uint8_t> jpeg;
+  if (bgr.empty()) return jpeg;
+  cv::imencode(".jpg", LimitSize(bgr, max_side), jpeg, {cv::IMWRITE_JPEG_QUALITY, 80});
+  return jpeg;
+}
+
+// Decodes and hashes one file into a SourceToAdd. Runs on a worker thread.
+Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const MediaLimits& limits,
+                     const PdqHasher& hasher, SourceToAdd* item, BuildFileReport* report) {
+  Result<MediaProbe> probe = ProbeMedia(in.path);
+  if (!probe.ok()) return probe.status();
+  if (probe->kind == MediaKind::kOther) {
+    report->outcome = BuildFileReport::Outcome::kSkipped;
+    report->message = "not an image or video";
+    return Status::Ok();
+  }
+  std::error_code ec;
+  item->production = in.production;
+  item->source.path = in.source;
+  item->source.size_bytes = int64_t(fs::file_size(in.path, ec));
+  if (probe->kind == MediaKind::kImage) {
+    Result<cv::Mat> img = DecodeImage(in.path, limits);
+    if (!img.ok()) return img.status();
+    FrameRecord fr;
+    fr.time_s = 0;
+    fr.span_end_s = 0;
+    PdqResult pdq = hasher.Compute(*img);
+    fr.pdq = pdq.hash;
+    fr.quality = pdq.quality;
+    item->source.is_still = true;
+    item->source.width = img->cols;
+    item->source.height = img->rows;
+    item->frames.push_back(fr);
+    item->thumbnails.push_back(Thumbnail(*img, params.thumbnail_max_side));
+    report->frames_decoded = 1;
+  } else {
+    Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(in.path, limits);
+    if (!dec.ok()) return dec.status();
+    KeyframeSamplerOptions so;
+    so.change_distance = params.sampler_change_distance;
+    so.max_interval_s = params.sampler_max_interval_s;
+    Result<std::vector<SampledFrame>> frames =
+        SampleReferenceFrames(**dec, hasher, so, params.thumbnail_max_side);
+    if (!frames.ok()) return frames.status().WithPrefix(in.path);
+    const VideoInfo& info = (*dec)->info();
+    item->source.is_still = false;
+    item->source.width = info.width;
+    item->source.height = info.height;
+    item->source.duration_s = frames->empty() ? 0 : frames->back().span_end_s;
+    for (SampledFrame& s : *frames) {
+      FrameRecord fr;
+      fr.time_s = s.time_s;
+      fr.span_end_s = s.span_end_s;
+      fr.frame_number = s.frame_number;
+      fr.pdq = s.pdq.hash;
+      fr.quality = s.pdq.quality;
+      item->frames.push_back(fr);
+      item->thumbnails.push_back(Thumbnail(s.bgr, params.thumbnail_max_side));
+    }
+    report->frames_decoded = frames->empty() ? 0 : frames->back().frame_number + 1;
+  }
+  report->frames_kept = int64_t(item->frames.size());
+  report->outcome = BuildFileReport::Outcome::kAdded;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& inputs,
+                     const BuildOptions& options,
+                     const std::function<void(const BuildFileReport&)>& on_file) {
+  PdqHasher hasher;
+  std::mutex mu;  // guards index writes, report callback and fatal
+  Status fatal;
+  int added_since_save = 0;
+  const IndexParams params = index.params();
+  {
+    ThreadPool pool(size_t(std::max(1, options.jobs)));
+    for (const ReferenceInput& in : inputs) {
+      pool.Submit([&, in] {
+        auto start = std::chrono::steady_clock::now();
+        BuildFileReport report;
+        report.input = in;
+        SourceToAdd item;
+        Status st;
+        if (!in.skip_reason.empty()) {
+          report.outcome = BuildFileReport::Outcome::kSkipped;
+          report.message = in.skip_reason;
+        } else {
+          Result<std::string> digest = Sha256File(in.path);
+          if (!digest.ok()) {
+            st = digest.status();
+          } else {
+            item.source.content_sha256 = *digest;
+            Result<bool> present(false);
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              present = index.HasSource(*digest);
+            }
+            if (!present.ok()) {
+              st = present.status();
+            } else if (*present) {
+              report.outcome = BuildFileReport::Outcome::kAlreadyPresent;
+              report.message = "content already indexed";
+            } else {
+              st = PrepareSource(in, params, options.limits, hasher, &item, &report);
+            }
+          }
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (!st.ok()) {
+          report.outcome = BuildFileReport::Outcome::kError;
+          report.message = st.message();
+        } else if (report.outcome == BuildFileReport::Outcome::kAdded) {
+          // Another worker may have added identical content meanwhile.
+          Result<bool> present = index.HasSource(item.source.content_sha256);
+          if (present.ok() && *present) {
+            report.outcome = BuildFileReport::Outcome::kAlreadyPresent;
+            report.message = "content already indexed";
+          } else {
+            Status add = index.AddSource(std::move(item));
+            if (!add.ok()) {
+              fatal = add;
+              report.outcome = BuildFileReport::Outcome::kError;
+              report.message = add.message();
+            } else if (++added_since_save >= options.save_every_sources) {
+              Status save = index.Save();
+              if (!save.ok()) fatal = save;
+              added_since_save = 0;
+            }
+          }
+        }
+        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (on_file) on_file(report);
+      });
+    }
+    pool.Wait();
+  }
+  Status save = index.Save();
+  if (!fatal.ok()) return fatal;
+  return save;
+}
+
+}  // namespace celmatch

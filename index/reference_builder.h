@@ -1,0 +1,64 @@
+// ReferenceBuilder: turns footage on disk into reference frames in a
+// ReferenceIndex (media -> frames -> signatures -> index).
+//
+// Production naming (what `celmatch index build/add PATH...` promise):
+//   - PATH is a folder: each subfolder is a production named after it (its
+//     files, recursively); files directly in PATH belong to a production
+//     named after PATH itself.
+//   - PATH is a file: its production is named after its parent folder.
+//   - `production_override` replaces the name in every case.
+// A source is identified in the catalog by its path relative to its
+// production folder, and recognised by its content digest: a file whose
+// content is already indexed is not added twice, whatever its name.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "media/media_limits.h"
+#include "index/reference_index.h"
+
+namespace celmatch {
+
+struct ReferenceInput {
+  std::string path;         // the file to open
+  std::string production;
+  std::string source;       // relative to the production folder
+  std::string skip_reason;  // set when the walker did not follow it
+};
+
+// Expands PATH arguments into files with their production and source names.
+std::vector<ReferenceInput> PlanReferenceInputs(const std::vector<std::string>& paths,
+                                                const std::optional<std::string>& production_override);
+
+struct BuildOptions {
+  int jobs = 1;             // files decoded in parallel
+  MediaLimits limits;
+  int save_every_sources = 50;  // rewrite the FAISS file this often (crash recovery needs no more)
+};
+
+struct BuildFileReport {
+  enum class Outcome { kAdded, kAlreadyPresent, kSkipped, kError };
+  ReferenceInput input;
+  Outcome outcome = Outcome::kError;
+  std::string message;      // the error or skip reason
+  int64_t frames_kept = 0;
+  int64_t frames_decoded = 0;
+  double seconds = 0;       // wall time spent on this file
+};
+
+const char* OutcomeName(BuildFileReport::Outcome o);
+
+// Adds every input to `index`, `options.jobs` files at a time, calling
+// `on_file` (from one thread at a time) as each finishes. Per-file failures
+// are reported and skipped; the returned Status is an error only when the
+// index itself could not be written.
+Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& inputs,
+                     const BuildOptions& options,
+                     const std::function<void(const BuildFileReport&)>& on_file);
+
+}  // namespace celmatch

@@ -1,0 +1,659 @@
+// ReferenceIndex: ties the catalog (source of truth), the FAISS hash index (a
+// cache of the catalog's PDQ codes) and the manifest together; see
+// reference_index.h for the directory layout and the crash-safety argument.
+#include "index/reference_index.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include <faiss/IndexBinaryFlat.h>
+#include <faiss/IndexBinaryHash.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/index_io.h>
+
+namespace celmatch {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using faiss_idx_t = faiss::Index::idx_t;
+
+constexpr int kBits = 256;
+constexpr size_t kCodeSize = kBits / 8;
+// IndexBinaryMultiHash reads each b-bit substring as an unaligned uint64 at
+// its first byte, i.e. up to 7 bytes past the last code: every buffer handed
+// to FAISS gets this much zero padding.
+constexpr size_t kFaissPadding = 8;
+
+// Multi-index hashing: 16 tables on disjoint 16-bit substrings, probed with up
+// to 1 flipped bit. Two codes at distance <= 31 agree to within one bit on at
+// least one of the 16 substrings (pigeonhole), so the search is exact up to
+// kMultiHashExactRadius; beyond it Search scans the flat storage instead.
+// Chosen with bench/bench_index_search.cpp.
+constexpr int kMultiHashTables = 16;
+constexpr int kMultiHashBits = 16;
+constexpr int kMultiHashFlips = 1;
+constexpr int kMultiHashExactRadius = kMultiHashTables * (kMultiHashFlips + 1) - 1;
+
+const char kManifestName[] = "manifest.json";
+const char kCatalogName[] = "catalog.sqlite";
+const char kFaissName[] = "pdq.faissbin";
+const char kLockName[] = "LOCK";
+const char kParamsMetaKey[] = "index_params";
+
+const FrameRecord kNoFrame{};
+const SourceRecord kNoSource{};
+const ProductionRecord kNoProduction{};
+const std::vector<int64_t> kNoFrames{};
+
+std::string Errno(int e) { return std::strerror(e); }
+
+// fsync of a directory, so a rename() in it is durable.
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(dir + ": cannot open directory to sync it: " + Errno(errno));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return Status::IoError(dir + ": fsync failed: " + Errno(e));
+  return Status::Ok();
+}
+
+// Replaces `path` by `bytes` atomically: temp file, fsync, rename, fsync dir.
+Status WriteFileAtomically(const std::string& dir, const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError(tmp + ": cannot create: " + Errno(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return Status::IoError(tmp + ": write failed: " + Errno(e));
+    }
+    done += size_t(n);
+  }
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Status::IoError(tmp + ": fsync failed: " + Errno(e));
+  }
+  if (::close(fd) != 0) return Status::IoError(tmp + ": close failed: " + Errno(errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::IoError(path + ": cannot rename " + tmp + " over it: " + Errno(errno));
+  }
+  return SyncDir(dir);
+}
+
+// The hashing parameters that differ, for error messages ("" when none).
+std::string HashingDifference(const IndexParams& index, const IndexParams& run) {
+  std::ostringstream out;
+  auto add = [&](const char* name, const auto& a, const auto& b) {
+    if (a == b) return;
+    if (out.tellp() > 0) out << ", ";
+    out << name << " " << a << " (this run: " << b << ")";
+  };
+  add("format_version", index.format_version, run.format_version);
+  add("hash", index.hash, run.hash);
+  add("sampler_change_distance", index.sampler_change_distance, run.sampler_change_distance);
+  add("sampler_max_interval_s", index.sampler_max_interval_s, run.sampler_max_interval_s);
+  return out.str();
+}
+
+struct Manifest {
+  IndexParams params;
+  std::string hash_index_type;
+};
+
+// Reads DIR/manifest.json. kNotFound when it does not exist.
+Result<Manifest> ReadManifest(const std::string& dir) {
+  const std::string path = dir + "/" + kManifestName;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return Status::NotFound(dir + " is not a celmatch index (no " + kManifestName + ")");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError(path + ": cannot open: " + Errno(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::IoError(path + ": read failed");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(buf.str());
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corrupt(path + ": malformed JSON: " + e.what());
+  }
+  auto params = IndexParams::FromJson(j);
+  if (!params.ok()) return params.status().WithPrefix(path);
+  Manifest m;
+  m.params = *params;
+  if (j.contains("hash_index") && j["hash_index"].is_string()) m.hash_index_type = j["hash_index"].get<std::string>();
+  return m;
+}
+
+// Copies codes of `frames[first, end)` into a padded buffer for FAISS.
+std::vector<uint8_t> PackCodes(const std::vector<FrameRecord>& frames, size_t first, size_t end) {
+  std::vector<uint8_t> codes((end - first) * kCodeSize + kFaissPadding, 0);
+  for (size_t i = first; i < end; ++i) {
+    std::memcpy(codes.data() + (i - first) * kCodeSize, frames[i].pdq.bytes.data(), kCodeSize);
+  }
+  return codes;
+}
+
+// The stored codes of a FAISS index of ours (flat, or multihash's storage).
+const std::vector<uint8_t>* StoredCodes(const faiss::IndexBinary* index) {
+  if (auto* flat = dynamic_cast<const faiss::IndexBinaryFlat*>(index)) return &flat->xb;
+  if (auto* mh = dynamic_cast<const faiss::IndexBinaryMultiHash*>(index)) {
+    return mh->storage ? &mh->storage->xb : nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+struct ReferenceIndex::Impl {
+  std::string dir;
+  IndexParams params;
+  bool writable = false;
+  int lock_fd = -1;
+
+  // One SQLite connection; const methods (Thumbnail, Stats, Check) may run
+  // on several threads, so they take this mutex.
+  mutable std::mutex catalog_mu;
+  std::unique_ptr<Catalog> catalog;
+
+  std::unique_ptr<faiss::IndexBinary> hash_index;  // id i = frame i
+  bool multihash = false;
+  bool faiss_dirty = false;     // the in-memory hash index differs from pdq.faissbin
+  std::string manifest_type;    // hash_index of the manifest on disk
+  bool manifest_dirty = false;  // parameters changed since the manifest was written
+
+  std::vector<FrameRecord> frames;
+  std::vector<SourceRecord> sources;
+  std::vector<ProductionRecord> productions;
+  std::vector<std::vector<int64_t>> frames_of_source;
+
+  ~Impl() {
+    catalog.reset();
+    if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
+  }
+
+  std::string PathOf(const char* name) const { return dir + "/" + name; }
+  std::string TypeName() const { return multihash ? "multihash" : "flat"; }
+  bool WantMultihash() const { return int64_t(frames.size()) >= params.multihash_min_frames; }
+
+  Status Lock() {
+    const std::string path = PathOf(kLockName);
+    lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) return Status::IoError(path + ": cannot open the lock file: " + Errno(errno));
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      ::close(lock_fd);
+      lock_fd = -1;
+      if (e == EWOULDBLOCK) {
+        return Status::IoError(dir + " is being written by another celmatch process (" + path +
+                               " is locked); wait for it to finish");
+      }
+      return Status::IoError(path + ": cannot lock: " + Errno(e));
+    }
+    return Status::Ok();
+  }
+
+  // Reads productions, sources and frames into memory.
+  Status LoadMetadata() {
+    auto p = catalog->Productions();
+    if (!p.ok()) return p.status();
+    auto s = catalog->Sources();
+    if (!s.ok()) return s.status();
+    auto f = catalog->Frames();
+    if (!f.ok()) return f.status();
+    productions = std::move(*p);
+    sources = std::move(*s);
+    frames = std::move(*f);
+    const std::string cat = PathOf(kCatalogName);
+    for (size_t i = 0; i < productions.size(); ++i) {
+      if (productions[i].id != int64_t(i)) return Status::Corrupt(cat + ": production ids are not dense");
+    }
+    frames_of_source.assign(sources.size(), {});
+    for (size_t i = 0; i < sources.size(); ++i) {
+      if (sources[i].id != int64_t(i)) return Status::Corrupt(cat + ": source ids are not dense");
+      if (sources[i].production_id < 0 || sources[i].production_id >= int64_t(productions.size())) {
+        return Status::Corrupt(cat + ": source " + std::to_string(i) + " belongs to no production");
+      }
+    }
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (frames[i].id != int64_t(i)) return Status::Corrupt(cat + ": frame ids are not dense");
+      if (frames[i].source_id < 0 || frames[i].source_id >= int64_t(sources.size())) {
+        return Status::Corrupt(cat + ": frame " + std::to_string(i) + " belongs to no source");
+      }
+      frames_of_source[size_t(frames[i].source_id)].push_back(int64_t(i));
+    }
+    for (auto& list : frames_of_source) SortByTime(&list);
+    return Status::Ok();
+  }
+
+  void SortByTime(std::vector<int64_t>* list) const {
+    std::stable_sort(list->begin(), list->end(), [&](int64_t a, int64_t b) {
+      return frames[size_t(a)].time_s < frames[size_t(b)].time_s;
+    });
+  }
+
+  // A new, empty hash index of the wanted type.
+  std::unique_ptr<faiss::IndexBinary> NewHashIndex(bool want_multihash) const {
+    if (want_multihash) {
+      auto mh = std::make_unique<faiss::IndexBinaryMultiHash>(kBits, kMultiHashTables, kMultiHashBits);
+      mh->nflip = kMultiHashFlips;
+      return mh;
+    }
+    return std::make_unique<faiss::IndexBinaryFlat>(kBits);
+  }
+
+  // Adds frames [first, end) of the catalog to `index`.
+  static void AddFrames(faiss::IndexBinary* index, const std::vector<FrameRecord>& frames, size_t first,
+                        size_t end) {
+    if (end <= first) return;
+    std::vector<uint8_t> codes = PackCodes(frames, first, end);
+    index->add(faiss_idx_t(end - first), codes.data());
+  }
+
+  Status RebuildHashIndex() {
+    try {
+      const bool want = WantMultihash();
+      auto index = NewHashIndex(want);
+      AddFrames(index.get(), frames, 0, frames.size());
+      hash_index = std::move(index);
+      multihash = want;
+      faiss_dirty = true;
+    } catch (const std::exception& e) {
+      return Status::Internal(PathOf(kFaissName) + ": building the hash index failed: " + e.what());
+    }
+    return Status::Ok();
+  }
+
+  // Loads pdq.faissbin, or repairs it from the catalog: a file with fewer
+  // codes than the catalog (killed between commit and save) gets the missing
+  // frames; a missing, unreadable or inconsistent one is rebuilt.
+  Status LoadHashIndex() {
+    const std::string path = PathOf(kFaissName);
+    std::unique_ptr<faiss::IndexBinary> loaded;
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      try {
+        loaded.reset(faiss::read_index_binary(path.c_str()));
+      } catch (const std::exception&) {
+        loaded.reset();  // unreadable: rebuilt below
+      }
+    }
+    bool usable = loaded != nullptr && loaded->d == kBits && loaded->ntotal <= faiss_idx_t(frames.size());
+    bool loaded_multihash = false;
+    if (usable) {
+      auto* mh = dynamic_cast<faiss::IndexBinaryMultiHash*>(loaded.get());
+      loaded_multihash = mh != nullptr;
+      if (mh && (mh->nhash != kMultiHashTables || mh->b != kMultiHashBits || mh->nflip != kMultiHashFlips)) {
+        usable = false;
+      }
+      if (!mh && !dynamic_cast<faiss::IndexBinaryFlat*>(loaded.get())) usable = false;
+      if (loaded_multihash != WantMultihash()) usable = false;  // crossed the threshold
+    }
+    if (usable) {
+      const std::vector<uint8_t>* codes = StoredCodes(loaded.get());
+      const size_t n = size_t(loaded->ntotal);
+      usable = codes != nullptr && codes->size() >= n * kCodeSize;
+      for (size_t i = 0; usable && i < n; ++i) {
+        usable = std::memcmp(codes->data() + i * kCodeSize, frames[i].pdq.bytes.data(), kCodeSize) == 0;
+      }
+    }
+    if (!usable) return RebuildHashIndex();
+    const size_t have = size_t(loaded->ntotal);
+    try {
+      AddFrames(loaded.get(), frames, have, frames.size());
+    } catch (const std::exception& e) {
+      return Status::Internal(path + ": adding missing frames failed: " + e.what());
+    }
+    faiss_dirty = have != frames.size();
+    hash_index = std::move(loaded);
+    multihash = loaded_multihash;
+    return Status::Ok();
+  }
+
+  Status WriteHashIndex() {
+    const std::string path = PathOf(kFaissName);
+    const std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "wbe");
+    if (!f) return Status::IoError(tmp + ": cannot create: " + Errno(errno));
+    try {
+      faiss::write_index_binary(hash_index.get(), f);
+    } catch (const std::exception& e) {
+      std::fclose(f);
+      return Status::IoError(tmp + ": writing the hash index failed: " + e.what());
+    }
+    if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) {
+      int e = errno;
+      std::fclose(f);
+      return Status::IoError(tmp + ": flush failed: " + Errno(e));
+    }
+    if (std::fclose(f) != 0) return Status::IoError(tmp + ": close failed: " + Errno(errno));
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      return Status::IoError(path + ": cannot rename " + tmp + " over it: " + Errno(errno));
+    }
+    return SyncDir(dir);
+  }
+
+  Status WriteManifest() {
+    nlohmann::json j = params.ToJson();
+    j["hash_index"] = TypeName();
+    CELMATCH_RETURN_IF_ERROR(WriteFileAtomically(dir, PathOf(kManifestName), j.dump(2) + "\n"));
+    manifest_type = TypeName();
+    manifest_dirty = false;
+    return Status::Ok();
+  }
+
+  Status Save() {
+    // Catalog first (already committed by AddSource), then the FAISS file,
+    // then the manifest: each step leaves a directory that opens.
+    if (faiss_dirty) {
+      CELMATCH_RETURN_IF_ERROR(WriteHashIndex());
+      faiss_dirty = false;
+    }
+    if (manifest_dirty || manifest_type != TypeName()) CELMATCH_RETURN_IF_ERROR(WriteManifest());
+    return Status::Ok();
+  }
+
+  // Checks that the catalog's stored parameters (if any) agree with the
+  // manifest's.
+  Status CheckCatalogParams() {
+    auto stored = catalog->GetMeta(kParamsMetaKey);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return Status::Ok();
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(**stored);
+    } catch (const nlohmann::json::exception& e) {
+      return Status::Corrupt(PathOf(kCatalogName) + ": malformed parameters in meta: " + e.what());
+    }
+    auto p = IndexParams::FromJson(j);
+    if (!p.ok()) return p.status().WithPrefix(PathOf(kCatalogName));
+    if (!p->SameHashing(params)) {
+      return Status::Incompatible(dir + ": " + kManifestName + " and " + kCatalogName +
+                                  " disagree on hashing parameters: " + HashingDifference(*p, params));
+    }
+    return Status::Ok();
+  }
+
+  // Opens an existing catalog, loads everything, repairs the hash index.
+  Status OpenExisting(bool read_only) {
+    auto cat = Catalog::Open(PathOf(kCatalogName), /*create=*/false, read_only);
+    if (!cat.ok()) {
+      if (cat.status().code() == Status::Code::kNotFound) {
+        return Status::Corrupt(dir + ": has " + kManifestName + " but no readable " + kCatalogName);
+      }
+      return cat.status();
+    }
+    catalog = std::move(*cat);
+    CELMATCH_RETURN_IF_ERROR(CheckCatalogParams());
+    CELMATCH_RETURN_IF_ERROR(LoadMetadata());
+    return LoadHashIndex();
+  }
+};
+
+ReferenceIndex::ReferenceIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ReferenceIndex::~ReferenceIndex() = default;
+
+Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::string& dir,
+                                                                     const IndexParams& params) {
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->params = params;
+  impl->writable = true;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError(dir + ": cannot create the index directory: " + ec.message());
+  CELMATCH_RETURN_IF_ERROR(impl->Lock());
+
+  auto manifest = ReadManifest(dir);
+  if (manifest.ok()) {
+    if (!manifest->params.SameHashing(params)) {
+      return Status::Incompatible(dir + " was built with other hashing parameters: " +
+                                  HashingDifference(manifest->params, params) +
+                                  "; use another index directory or the index's parameters");
+    }
+    // Non-hashing parameters (thumbnail size, multihash threshold) are the
+    // caller's from now on.
+    impl->manifest_type = manifest->hash_index_type;
+    CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/false));
+    impl->manifest_dirty = manifest->params.ToJson() != params.ToJson();
+  } else if (manifest.status().code() == Status::Code::kNotFound) {
+    // A new index. Refuse a directory holding anything but the files of an
+    // index whose creation was interrupted (the manifest is written last).
+    static const std::set<std::string> kOurs = {
+        kLockName, kCatalogName, "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
+        kFaissName, "pdq.faissbin.tmp", "manifest.json.tmp"};
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (!kOurs.count(entry.path().filename().string())) {
+        return Status::InvalidArgument(dir + " is not empty and is not a celmatch index (found " +
+                                       entry.path().filename().string() + "); choose a new directory");
+      }
+    }
+    if (ec) return Status::IoError(dir + ": cannot list: " + ec.message());
+    auto cat = Catalog::Open(impl->PathOf(kCatalogName), /*create=*/true, /*read_only=*/false);
+    if (!cat.ok()) return cat.status();
+    impl->catalog = std::move(*cat);
+    CELMATCH_RETURN_IF_ERROR(impl->LoadMetadata());
+    CELMATCH_RETURN_IF_ERROR(impl->LoadHashIndex());
+    impl->faiss_dirty = true;
+    impl->manifest_dirty = true;
+  } else {
+    return manifest.status();
+  }
+  CELMATCH_RETURN_IF_ERROR(impl->catalog->SetMeta(kParamsMetaKey, params.ToJson().dump()));
+  // Persist any repair (and, for a new index, create the files).
+  CELMATCH_RETURN_IF_ERROR(impl->Save());
+  return std::unique_ptr<ReferenceIndex>(new ReferenceIndex(std::move(impl)));
+}
+
+Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForRead(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::NotFound(dir + ": no such index directory");
+  auto manifest = ReadManifest(dir);
+  if (!manifest.ok()) return manifest.status();
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->params = manifest->params;
+  impl->manifest_type = manifest->hash_index_type;
+  impl->writable = false;
+  // Repairs stay in memory: a reader writes no file.
+  CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/true));
+  return std::unique_ptr<ReferenceIndex>(new ReferenceIndex(std::move(impl)));
+}
+
+const IndexParams& ReferenceIndex::params() const { return impl_->params; }
+
+Result<bool> ReferenceIndex::HasSource(const std::string& content_sha256) {
+  std::lock_guard<std::mutex> lock(impl_->catalog_mu);
+  auto found = impl_->catalog->FindSourceBySha256(content_sha256);
+  if (!found.ok()) return found.status();
+  return found->has_value();
+}
+
+Status ReferenceIndex::AddSource(SourceToAdd item) {
+  Impl& d = *impl_;
+  if (!d.writable) return Status::InvalidArgument(d.dir + ": index is open read-only");
+  {
+    std::lock_guard<std::mutex> lock(d.catalog_mu);
+    CELMATCH_RETURN_IF_ERROR(d.catalog->AddSource(&item));
+  }
+  // Committed. Mirror it in memory; we are the only writer (LOCK), so the
+  // catalog's ids continue ours.
+  if (item.source.id != int64_t(d.sources.size()) ||
+      (!item.frames.empty() && item.frames.front().id != int64_t(d.frames.size()))) {
+    return Status::Internal(d.dir + ": catalog ids do not continue the loaded index; reopen it");
+  }
+  if (item.source.production_id == int64_t(d.productions.size())) {
+    d.productions.push_back(ProductionRecord{item.source.production_id, item.production});
+  }
+  const size_t first = d.frames.size();
+  d.sources.push_back(item.source);
+  d.frames_of_source.emplace_back();
+  for (FrameRecord& f : item.frames) {
+    d.frames_of_source.back().push_back(f.id);
+    d.frames.push_back(f);
+  }
+  d.SortByTime(&d.frames_of_source.back());
+  if (!d.multihash && d.WantMultihash()) return d.RebuildHashIndex();
+  try {
+    Impl::AddFrames(d.hash_index.get(), d.frames, first, d.frames.size());
+  } catch (const std::exception& e) {
+    return Status::Internal(d.dir + ": adding to the hash index failed (the catalog has the source; "
+                            "reopen the index): " + e.what());
+  }
+  if (d.frames.size() > first) d.faiss_dirty = true;
+  return Status::Ok();
+}
+
+Status ReferenceIndex::Save() {
+  if (!impl_->writable) return Status::InvalidArgument(impl_->dir + ": index is open read-only");
+  return impl_->Save();
+}
+
+std::vector<HashNeighbor> ReferenceIndex::Search(const PdqHash& query, int max_distance, int k) const {
+  const Impl& d = *impl_;
+  std::vector<HashNeighbor> out;
+  const faiss_idx_t n = d.hash_index ? d.hash_index->ntotal : 0;
+  if (k <= 0 || max_distance < 0 || n == 0) return out;
+  const faiss_idx_t kk = std::min<faiss_idx_t>(k, n);
+
+  // Beyond the radius where multi-index hashing is exact, scan its storage.
+  const faiss::IndexBinary* index = d.hash_index.get();
+  if (d.multihash && max_distance > kMultiHashExactRadius) {
+    index = static_cast<const faiss::IndexBinaryMultiHash*>(index)->storage;
+  }
+  uint8_t q[kCodeSize + kFaissPadding] = {};
+  std::memcpy(q, query.bytes.data(), kCodeSize);
+  std::vector<int32_t> distances(size_t(kk), 0);
+  std::vector<faiss_idx_t> labels(size_t(kk), -1);
+  try {
+    index->search(1, q, kk, distances.data(), labels.data());
+  } catch (const std::exception&) {
+    return out;  // cannot happen with valid arguments; Search has no error channel
+  }
+  for (faiss_idx_t i = 0; i < kk; ++i) {
+    if (labels[size_t(i)] < 0 || distances[size_t(i)] > max_distance) continue;
+    out.push_back(HashNeighbor{int64_t(labels[size_t(i)]), int(distances[size_t(i)])});
+  }
+  std::sort(out.begin(), out.end(), [](const HashNeighbor& a, const HashNeighbor& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.frame_id < b.frame_id;
+  });
+  return out;
+}
+
+int64_t ReferenceIndex::frame_count() const { return int64_t(impl_->frames.size()); }
+
+const FrameRecord& ReferenceIndex::frame(int64_t frame_id) const {
+  if (frame_id < 0 || frame_id >= int64_t(impl_->frames.size())) return kNoFrame;
+  return impl_->frames[size_t(frame_id)];
+}
+
+const SourceRecord& ReferenceIndex::source(int64_t source_id) const {
+  if (source_id < 0 || source_id >= int64_t(impl_->sources.size())) return kNoSource;
+  return impl_->sources[size_t(source_id)];
+}
+
+const ProductionRecord& ReferenceIndex::production(int64_t production_id) const {
+  if (production_id < 0 || production_id >= int64_t(impl_->productions.size())) return kNoProduction;
+  return impl_->productions[size_t(production_id)];
+}
+
+const std::vector<int64_t>& ReferenceIndex::frames_of_source(int64_t source_id) const {
+  if (source_id < 0 || source_id >= int64_t(impl_->frames_of_source.size())) return kNoFrames;
+  return impl_->frames_of_source[size_t(source_id)];
+}
+
+Result<std::vector<uint8_t>> ReferenceIndex::Thumbnail(int64_t frame_id) const {
+  std::lock_guard<std::mutex> lock(impl_->catalog_mu);
+  return impl_->catalog->Thumbnail(frame_id);
+}
+
+Result<IndexStats> ReferenceIndex::Stats() const {
+  const Impl& d = *impl_;
+  IndexStats s;
+  s.productions = int64_t(d.productions.size());
+  s.sources = int64_t(d.sources.size());
+  s.frames = int64_t(d.frames.size());
+  s.hash_index_type = d.TypeName();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(d.dir, ec)) {
+    std::error_code size_ec;
+    if (entry.is_regular_file(size_ec)) {
+      auto size = entry.file_size(size_ec);
+      if (!size_ec) s.bytes_on_disk += int64_t(size);
+    }
+  }
+  if (ec) return Status::IoError(d.dir + ": cannot list: " + ec.message());
+  return s;
+}
+
+Status ReferenceIndex::Check() const {
+  const Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.catalog_mu);
+  CELMATCH_RETURN_IF_ERROR(d.catalog->Check());
+  auto count = d.catalog->FrameCount();
+  if (!count.ok()) return count.status();
+  const int64_t loaded = int64_t(d.frames.size());
+  // A reader's snapshot may trail a writer in another process; the writer
+  // holds LOCK, so for it the counts must agree exactly.
+  if (*count < loaded || (d.writable && *count != loaded)) {
+    return Status::Corrupt(d.PathOf(kCatalogName) + ": holds " + std::to_string(*count) +
+                           " frames but the index loaded " + std::to_string(loaded));
+  }
+  const std::string faiss_path = d.PathOf(kFaissName);
+  if (!d.hash_index || d.hash_index->ntotal != loaded) {
+    return Status::Corrupt(faiss_path + ": hash index holds " +
+                           std::to_string(d.hash_index ? d.hash_index->ntotal : 0) + " codes, catalog " +
+                           std::to_string(loaded) + " frames");
+  }
+  const std::vector<uint8_t>* codes = StoredCodes(d.hash_index.get());
+  if (!codes || codes->size() < size_t(loaded) * kCodeSize) {
+    return Status::Corrupt(faiss_path + ": hash index has no code storage");
+  }
+  auto frames = d.catalog->Frames(0, loaded);
+  if (!frames.ok()) return frames.status();
+  if (int64_t(frames->size()) != loaded) {
+    return Status::Corrupt(d.PathOf(kCatalogName) + ": frames 0.." + std::to_string(loaded - 1) + " are not all present");
+  }
+  for (size_t i = 0; i < frames->size(); ++i) {
+    const auto& bytes = (*frames)[i].pdq.bytes;
+    if (std::memcmp(codes->data() + i * kCodeSize, bytes.data(), kCodeSize) != 0 ||
+        d.frames[i].pdq.bytes != bytes) {
+      return Status::Corrupt(faiss_path + ": code of frame " + std::to_string(i) + " differs from the catalog's");
+    }
+  }
+  if (d.multihash) {
+    const auto* mh = static_cast<const faiss::IndexBinaryMultiHash*>(d.hash_index.get());
+    for (const auto& map : mh->maps) {
+      size_t ids = 0;
+      for (const auto& bucket : map) ids += bucket.second.size();
+      if (ids != size_t(loaded)) {
+        return Status::Corrupt(faiss_path + ": a multihash table holds " + std::to_string(ids) + " ids, expected " +
+                               std::to_string(loaded));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace celmatch

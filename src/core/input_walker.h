@@ -1,0 +1,28 @@
+// Expands the paths given on a command line into the files to process.
+//
+// Folders are walked recursively in a stable (sorted) order. Symbolic links
+// to folders are never followed (so no loops); a symbolic link to a file is
+// followed only when its target lies inside the same PATH argument's tree.
+// Everything not followed is still reported, as a skipped entry with the
+// reason, so a dump's every entry appears in the output.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace celmatch {
+
+struct InputFile {
+  std::string path;          // as opened: the argument joined with the relative part
+  std::string display_path;  // relative to the PATH argument that contained it
+                             // (the argument's own name when it is a file)
+  std::string root;          // the PATH argument
+  std::string skip_reason;   // non-empty: not to be opened (symlink out of tree, ...)
+  std::string error;         // non-empty: could not be listed (permission, ...)
+};
+
+// Never fails as a whole: unreadable folders and missing arguments become
+// entries with `error` set.
+std::vector<InputFile> WalkInputs(const std::vector<std::string>& paths);
+
+}  // namespace celmatch

@@ -1,0 +1,111 @@
+#include "frames/keyframe_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+namespace celmatch {
+
+bool KeyframeSampler::Offer(const VideoFrame& frame, const PdqResult& pdq) {
+  ++offered_;
+  bool keep = frames_.empty();
+  if (!keep) {
+    const SampledFrame& last = frames_.back();
+    keep = pdq.hash.Distance(last.pdq.hash) > options_.change_distance ||
+           frame.time_s - last.time_s >= options_.max_interval_s - 1e-6;
+  }
+  if (!keep) return false;
+  if (!frames_.empty()) frames_.back().span_end_s = frame.time_s;
+  SampledFrame s;
+  s.time_s = frame.time_s;
+  s.span_end_s = frame.time_s;
+  s.frame_number = frame.frame_number;
+  s.pdq = pdq;
+  frames_.push_back(std::move(s));
+  return true;
+}
+
+void KeyframeSampler::Finish(double end_time_s) {
+  if (!frames_.empty()) frames_.back().span_end_s = std::max(end_time_s, frames_.back().time_s);
+}
+
+cv::Mat LimitSize(const cv::Mat& bgr, int max_side) {
+  const int longer = std::max(bgr.cols, bgr.rows);
+  if (max_side <= 0 || longer <= max_side) return bgr.clone();
+  const double f = double(max_side) / longer;
+  cv::Mat out;
+  cv::resize(bgr, out, cv::Size(std::max(1, int(std::lround(bgr.cols * f))), std::max(1, int(std::lround(bgr.rows * f)))),
+             0, 0, cv::INTER_AREA);
+  return out;
+}
+
+namespace {
+
+// One frame's duration from the stream's rate, for closing the last span.
+double FrameDuration(const VideoInfo& info, double fallback) {
+  return info.frame_rate > 0 ? 1.0 / info.frame_rate : fallback;
+}
+
+}  // namespace
+
+Result<std::vector<SampledFrame>> SampleReferenceFrames(VideoDecoder& decoder, const PdqHasher& hasher,
+                                                        const KeyframeSamplerOptions& options,
+                                                        int keep_max_side) {
+  KeyframeSampler sampler(options);
+  VideoFrame frame;
+  double last_time = 0, prev_time = 0;
+  bool any = false;
+  for (;;) {
+    Result<bool> next = decoder.Next(&frame);
+    if (!next.ok()) return next.status();
+    if (!*next) break;
+    if (sampler.Offer(frame, hasher.Compute(frame.bgr)) && keep_max_side > 0) {
+      sampler.frames().back().bgr = LimitSize(frame.bgr, keep_max_side);
+    }
+    prev_time = last_time;
+    last_time = frame.time_s;
+    any = true;
+  }
+  if (!any) return Status::Corrupt("no decodable video frame");
+  const double step = FrameDuration(decoder.info(), std::max(0.0, last_time - prev_time));
+  sampler.Finish(last_time + step);
+  return std::move(sampler.frames());
+}
+
+Result<QuerySamplingResult> SampleQueryFrames(VideoDecoder& decoder, const PdqHasher& hasher,
+                                              double interval_s, int max_samples, int keep_max_side) {
+  QuerySamplingResult out;
+  const double duration = decoder.info().duration_s;
+  if (duration > 0 && max_samples > 0 && duration / interval_s > max_samples) {
+    interval_s = duration / max_samples;
+  }
+  VideoFrame frame;
+  double next_time = -1e18, last_time = 0, prev_time = 0;
+  for (;;) {
+    Result<bool> next = decoder.Next(&frame);
+    if (!next.ok()) {
+      // A clip that decoded some samples before breaking is still matched.
+      if (!out.samples.empty()) break;
+      return next.status();
+    }
+    if (!*next) break;
+    ++out.frames_decoded;
+    prev_time = last_time;
+    last_time = frame.time_s;
+    if (frame.time_s + 1e-6 < next_time) continue;
+    if (max_samples > 0 && int(out.samples.size()) >= max_samples) continue;
+    QuerySample s;
+    s.time_s = frame.time_s;
+    s.pdq = hasher.ComputeDihedral(frame.bgr);
+    if (keep_max_side > 0) s.bgr = LimitSize(frame.bgr, keep_max_side);
+    out.samples.push_back(std::move(s));
+    next_time = (next_time < -1e17 ? frame.time_s : next_time) + interval_s;
+    while (next_time <= frame.time_s) next_time += interval_s;
+  }
+  if (out.frames_decoded == 0) return Status::Corrupt("no decodable video frame");
+  out.duration_s = last_time + FrameDuration(decoder.info(), std::max(0.0, last_time - prev_time));
+  return out;
+}
+
+}  // namespace celmatch

@@ -1,0 +1,53 @@
+// What matching says about one input file: the records written to JSONL.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "media/media_probe.h"
+
+namespace celmatch {
+
+// Why a reference frame was proposed and accepted.
+struct MatchEvidence {
+  int64_t frame_id = -1;        // catalog id of the best reference frame
+  int pdq_distance = 256;       // Hamming distance query -> reference frame
+  int reference_quality = 0;    // PDQ quality of the reference frame
+  int query_quality = 0;        // PDQ quality of the query (best sample for videos)
+  std::string transform = "original";  // dihedral variant of the query that matched
+  // Video queries only.
+  int samples_matched = 0;      // samples agreeing with this source and offset
+  int samples_total = 0;        // samples with a usable hash
+};
+
+struct Match {
+  std::string production;
+  std::string source;           // path relative to its production folder
+  int64_t source_id = -1;
+  bool is_still = false;        // the reference is an image: no time
+  double time_s = 0;            // reference time; for a video query, aligned with the clip's start
+  double span_start_s = 0;      // footage the match stands for
+  double span_end_s = 0;
+  double score = 0;             // 0..1; >= 0.5 is a reported match
+  MatchEvidence evidence;
+};
+
+enum class FileStatus { kMatch, kNoMatch, kError, kSkipped };
+const char* FileStatusName(FileStatus s);  // "match", "no_match", "error", "skipped"
+
+struct FileResult {
+  std::string file;             // relative to the PATH argument that contained it
+  std::string path;             // as opened
+  MediaKind kind = MediaKind::kOther;
+  FileStatus status = FileStatus::kSkipped;
+  std::string error;            // status error: the reason; skipped: why
+  std::string note;             // e.g. "picture too flat for PDQ (quality 12)"
+  std::vector<Match> matches;   // best first
+  double duration_s = 0;        // video queries: decoded duration
+  int samples = 0;              // frames hashed
+  double elapsed_s = 0;         // wall time spent on the file
+};
+
+}  // namespace celmatch

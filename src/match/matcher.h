@@ -1,0 +1,76 @@
+// Matcher: search -> verify -> decide for one query file against a
+// ReferenceIndex.
+//
+// Images: the PDQ hash and its 8 dihedral variants (flips, rotations by 90
+// degrees) are searched; a reference frame within `max_distance` whose hash
+// and the query's are both of usable quality is a candidate; the best frame
+// of each source is reported, with the span of footage covered by the
+// contiguous reference frames that also match.
+// Videos: frames are sampled every `video_sample_interval_s`, each matched as
+// an image; candidates vote for (source, offset) where offset = reference
+// time - query time, and a source is reported only when at least
+// `min_video_support` samples agree on the offset to within the reference
+// frames' spans (plus `offset_tolerance_s`).
+//
+// Thread-safe: MatchFile may run on many threads at once over one index.
+#pragma once
+
+#include <vector>
+
+#include "core/input_walker.h"
+#include "index/reference_index.h"
+#include "match/match_result.h"
+#include "media/media_limits.h"
+#include "signatures/pdq_hash.h"
+
+namespace celmatch {
+
+struct MatchOptions {
+  // Operating point, chosen on real footage (README: "Calibration").
+  int max_distance = 31;            // PDQ bits; Meta's recommended match threshold
+  int min_quality = 50;             // PDQ quality below which a hash is not trusted
+  bool dihedral = true;             // also search flipped / 90-degree-rotated variants
+  int neighbors_per_hash = 32;      // FAISS k per searched hash
+  int max_matches = 5;              // sources reported per file
+  double video_sample_interval_s = 0.5;
+  int max_video_samples = 240;
+  int min_video_support = 2;        // agreeing samples (or all samples when fewer)
+  double offset_tolerance_s = 0.5;
+  MediaLimits limits;
+};
+
+// One searched sample's candidates: reference frame -> best distance.
+struct FrameCandidate {
+  int64_t frame_id = -1;
+  int distance = 256;
+  int variant = 0;  // Dihedral index
+};
+
+class Matcher {
+ public:
+  Matcher(const ReferenceIndex& index, MatchOptions options);
+
+  // Probes, decodes, hashes and matches one file. Never fails: problems are
+  // reported in the result (status error / skipped) with a reason.
+  FileResult MatchFile(const InputFile& input) const;
+
+  // Matching of already-hashed queries (used by MatchFile and the benchmark).
+  std::vector<Match> MatchHashes(const std::array<PdqResult, 8>& variants) const;
+
+  // Score in 0..1 for a PDQ distance: 1 at distance 0, 0.5 at max_distance,
+  // falling linearly to 0 at twice max_distance.
+  double ScoreForDistance(int distance) const;
+
+  const MatchOptions& options() const { return options_; }
+
+ private:
+  std::vector<FrameCandidate> Candidates(const std::array<PdqResult, 8>& variants) const;
+  void MatchVideo(const std::string& path, FileResult* result) const;
+  void MatchImage(const std::string& path, FileResult* result) const;
+
+  const ReferenceIndex& index_;
+  MatchOptions options_;
+  PdqHasher hasher_;
+};
+
+}  // namespace celmatch

@@ -1,0 +1,116 @@
+#include "output/jsonl_writer.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace celmatch {
+
+namespace {
+
+double Round3(double x) { return std::round(x * 1000.0) / 1000.0; }
+
+}  // namespace
+
+nlohmann::json FileResultToJson(const FileResult& r) {
+  nlohmann::json j;
+  j["file"] = r.file;
+  j["kind"] = MediaKindName(r.kind);
+  j["status"] = FileStatusName(r.status);
+  if (r.status == FileStatus::kError || r.status == FileStatus::kSkipped) j["error"] = r.error;
+  if (!r.note.empty()) j["note"] = r.note;
+  nlohmann::json matches = nlohmann::json::array();
+  for (const Match& m : r.matches) {
+    nlohmann::json mj;
+    mj["production"] = m.production;
+    mj["source"] = m.source;
+    if (m.is_still) {
+      mj["time"] = nullptr;
+      mj["time_span"] = nullptr;
+      mj["timecode"] = nullptr;
+    } else {
+      mj["time"] = Round3(m.time_s);
+      mj["time_span"] = {Round3(m.span_start_s), Round3(m.span_end_s)};
+      mj["timecode"] = FormatTimecode(m.time_s);
+    }
+    mj["score"] = Round3(m.score);
+    nlohmann::json ev;
+    ev["frame_id"] = m.evidence.frame_id;
+    ev["pdq_distance"] = m.evidence.pdq_distance;
+    ev["quality"] = m.evidence.reference_quality;
+    ev["query_quality"] = m.evidence.query_quality;
+    ev["transform"] = m.evidence.transform;
+    if (r.kind == MediaKind::kVideo) {
+      ev["samples_matched"] = m.evidence.samples_matched;
+      ev["samples_total"] = m.evidence.samples_total;
+    }
+    mj["evidence"] = ev;
+    matches.push_back(std::move(mj));
+  }
+  j["matches"] = std::move(matches);
+  if (r.kind == MediaKind::kVideo) j["duration"] = Round3(r.duration_s);
+  j["elapsed"] = Round3(r.elapsed_s);
+  return j;
+}
+
+Result<std::unique_ptr<JsonlWriter>> JsonlWriter::Open(const std::string& path, bool append) {
+  if (path.empty() || path == "-") return std::unique_ptr<JsonlWriter>(new JsonlWriter(STDOUT_FILENO, false, "stdout"));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
+  if (fd < 0) return Status::IoError(path + ": cannot open for writing: " + std::strerror(errno));
+  return std::unique_ptr<JsonlWriter>(new JsonlWriter(fd, true, path));
+}
+
+JsonlWriter::~JsonlWriter() {
+  if (owned_) ::close(fd_);
+}
+
+Status JsonlWriter::Write(const nlohmann::json& record) {
+  // Invalid UTF-8 in file names is replaced, never a reason to lose a line.
+  std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line.push_back('\n');
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError(path_ + ": write failed: " + std::strerror(errno));
+    }
+    done += size_t(n);
+  }
+  return Status::Ok();
+}
+
+std::string FormatTimecode(double time_s) {
+  if (!std::isfinite(time_s) || time_s < 0) time_s = 0;
+  long long ms = std::llround(time_s * 1000.0);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%03lld", ms / 3600000, (ms / 60000) % 60, (ms / 1000) % 60,
+                ms % 1000);
+  return buf;
+}
+
+std::string SummaryLine(const FileResult& r) {
+  std::string s = FileStatusName(r.status);
+  s.resize(9, ' ');
+  s += r.file;
+  if (r.status == FileStatus::kMatch && !r.matches.empty()) {
+    const Match& m = r.matches.front();
+    s += " -> " + m.production + " / " + m.source;
+    if (!m.is_still) s += " @ " + FormatTimecode(m.time_s);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, " (score %.2f, pdq %d)", m.score, m.evidence.pdq_distance);
+    s += buf;
+  } else if (r.status == FileStatus::kError || r.status == FileStatus::kSkipped) {
+    s += ": " + r.error;
+  } else if (!r.note.empty()) {
+    s += " (" + r.note + ")";
+  }
+  return s;
+}
+
+}  // namespace celmatch

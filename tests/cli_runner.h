@@ -1,0 +1,61 @@
+// Runs the celmatch binary from tests and captures what it prints.
+#pragma once
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+namespace celmatch::testing {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+inline std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') q += "'\\''";
+    else q.push_back(c);
+  }
+  return q + "'";
+}
+
+// `args` are quoted one by one; the command runs through /bin/sh.
+inline CliRun RunCelmatch(const std::vector<std::string>& args) {
+  std::string cmd = ShellQuote(CELMATCH_BINARY);
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  cmd += " 2>&1";
+  CliRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// Reads a JSON Lines file into records keyed by their "file" field.
+inline std::map<std::string, nlohmann::json> ReadJsonl(const std::string& path) {
+  std::map<std::string, nlohmann::json> out;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line);
+    out[j["file"].get<std::string>()] = j;
+  }
+  return out;
+}
+
+}  // namespace celmatch::testing
