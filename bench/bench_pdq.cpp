@@ -1,7 +1,7 @@
 // PDQ throughput on 1280x720 frames, with and without decoding, and OpenCV's
 // img_hash PHash on the same images as a same-run baseline.
 //
-//   ./bench_pdq                      (items_per_second = images/s, one thread)
+//   ./bench_pdq          (items_per_second = images/s of CPU time, one thread)
 
 #include <cstdint>
 #include <random>
@@ -76,14 +76,6 @@ void BM_PdqHashDecode(benchmark::State& state, const char* ext) {
 }
 BENCHMARK_CAPTURE(BM_PdqHashDecode, png, ".png");
 BENCHMARK_CAPTURE(BM_PdqHashDecode, jpeg, ".jpg");
-
-// Luminance alone, to see what the pre-shrink + conversion costs.
-void BM_PdqLuminanceFull(benchmark::State& state) {
-  const cv::Mat& frame = TestFrame();
-  for (auto _ : state) benchmark::DoNotOptimize(celmatch::PdqHasher::Luminance(frame));
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_PdqLuminanceFull);
 
 // --- Baseline: OpenCV img_hash PHash (64-bit DCT hash), same images. -------
 

@@ -22,6 +22,7 @@
 #include <faiss/IndexBinaryHash.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_io.h>
+#include <omp.h>
 
 namespace celmatch {
 
@@ -99,6 +100,22 @@ Status WriteFileAtomically(const std::string& dir, const std::string& path, cons
   }
   return SyncDir(dir);
 }
+
+// Runs FAISS on the calling thread only, for the guard's lifetime. A single
+// query gains nothing from an OpenMP team (IndexBinaryFlat opens one per 64k
+// codes and waits for it at a barrier: 2-6x slower on a busy machine, see
+// bench/bench_index_search.cpp), and Search is called from many threads at
+// once. The OpenMP setting is per thread, so this is thread-safe.
+class SingleThreadedOpenMp {
+ public:
+  SingleThreadedOpenMp() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreadedOpenMp() { omp_set_num_threads(saved_); }
+  SingleThreadedOpenMp(const SingleThreadedOpenMp&) = delete;
+  SingleThreadedOpenMp& operator=(const SingleThreadedOpenMp&) = delete;
+
+ private:
+  int saved_;
+};
 
 // The hashing parameters that differ, for error messages ("" when none).
 std::string HashingDifference(const IndexParams& index, const IndexParams& run) {
@@ -547,6 +564,7 @@ std::vector<HashNeighbor> ReferenceIndex::Search(const PdqHash& query, int max_d
   std::vector<int32_t> distances(size_t(kk), 0);
   std::vector<faiss_idx_t> labels(size_t(kk), -1);
   try {
+    SingleThreadedOpenMp one_thread;
     index->search(1, q, kk, distances.data(), labels.data());
   } catch (const std::exception&) {
     return out;  // cannot happen with valid arguments; Search has no error channel

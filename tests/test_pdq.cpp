@@ -155,6 +155,25 @@ TEST_CASE("PDQ dihedral hashes agree with transformed images", "[pdq]") {
   }
 }
 
+// The reference stretches images over 512 px to 512x512 with CImg's default
+// (nearest neighbour, source index floor(i * old / 512)); the hasher fuses that
+// into its luminance step. Rebuild the 512x512 image explicitly and compare.
+TEST_CASE("PDQ pre-shrink is CImg's nearest-neighbour resize", "[pdq]") {
+  PdqHasher hasher;
+  for (const cv::Size size : {cv::Size(1280, 720), cv::Size(848, 480), cv::Size(600, 300)}) {
+    INFO(size.width << "x" << size.height);
+    const cv::Mat big = celmatch::testing::SyntheticCartoonFrame(21, 0.0, size.width, size.height);
+    cv::Mat square(512, 512, CV_8UC3);
+    for (int y = 0; y < 512; ++y)
+      for (int x = 0; x < 512; ++x)
+        square.at<cv::Vec3b>(y, x) =
+            big.at<cv::Vec3b>(y * big.rows / 512, x * big.cols / 512);
+    const PdqResult fused = hasher.Compute(big), explicit_resize = hasher.Compute(square);
+    CHECK(fused.hash == explicit_resize.hash);
+    CHECK(fused.quality == explicit_resize.quality);
+  }
+}
+
 TEST_CASE("PDQ hex round trip", "[pdq]") {
   const std::string hex = "d05228edd2b5ef4a9ba344a5eb5a34a45931ae4a4db2a64d6b5ad3a426d9d962";
   const PdqHash h = Hex(hex);
@@ -292,7 +311,7 @@ TEST_CASE("PDQ input handling", "[pdq]") {
     CHECK(y.at<float>(0, 1) == Approx(0.114 * 255).epsilon(1e-6));
   }
 
-  SECTION("hashing is deterministic across threads' scratch reuse") {
+  SECTION("reusing the per-thread scratch does not change results") {
     const PdqResult first = hasher.Compute(bgr);
     hasher.Compute(celmatch::testing::SyntheticCartoonFrame(8, 0.0, 1280, 720));
     hasher.Compute(cv::Mat(64, 64, CV_8UC1, cv::Scalar(3)));

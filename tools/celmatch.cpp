@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
                         "PDQ Hamming distance accepted as a match (default 31)")
       ->check(CLI::Range(0, 128));
   match_cmd->add_option("--min-quality", match_options.min_quality,
-                        "PDQ quality below which a hash is not trusted (default 50)")
+                        "PDQ quality below which a picture is too uniform to identify (default 10)")
       ->check(CLI::Range(0, 100));
   bool no_dihedral = false;
   match_cmd->add_flag("--no-dihedral", no_dihedral, "Do not search flipped and rotated variants");

@@ -26,6 +26,12 @@ void Accumulate(TransformScore* into, const TransformScore& s) {
   into->missing += s.missing;
 }
 
+// A string field, or "" when absent or not a string (never throws).
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace
 
 Result<LeakScore> ScoreLeakRun(const std::vector<LeakTruth>& truth, const std::string& jsonl_path) {
@@ -38,9 +44,10 @@ Result<LeakScore> ScoreLeakRun(const std::vector<LeakTruth>& truth, const std::s
     ++lineno;
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("file"))
+    if (j.is_discarded() || !j.is_object() || !j.contains("file") || !j["file"].is_string())
       return Status::Corrupt(jsonl_path + ":" + std::to_string(lineno) + ": not a celmatch record");
-    by_file[j["file"].get<std::string>()] = std::move(j);
+    std::string key = j["file"].get<std::string>();
+    by_file[key] = std::move(j);
   }
   LeakScore score;
   for (const LeakTruth& t : truth) {
@@ -53,15 +60,15 @@ Result<LeakScore> ScoreLeakRun(const std::vector<LeakTruth>& truth, const std::s
       continue;
     }
     const nlohmann::json& j = it->second;
-    const std::string status = j.value("status", "");
+    const std::string status = Str(j, "status");
     if (status == "error") ++s.errors;
-    if (status != "match" || j["matches"].empty()) continue;
+    if (status != "match" || !j["matches"].is_array() || j["matches"].empty()) continue;
     const nlohmann::json& m = j["matches"][0];
     if (t.distractor) {
       ++s.distractor_matches;
       continue;
     }
-    if (m.value("production", "") != t.production || m.value("source", "") != t.source) {
+    if (Str(m, "production") != t.production || Str(m, "source") != t.source) {
       ++s.wrong;
       continue;
     }

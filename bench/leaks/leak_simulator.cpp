@@ -13,6 +13,7 @@
 #include "media/image_decoder.h"
 #include "media/media_probe.h"
 #include "media/video_decoder.h"
+#include "signatures/pdq_hash.h"
 
 namespace fs = std::filesystem;
 
@@ -66,7 +67,8 @@ Status WriteTransformed(const cv::Mat& bgr, const std::string& transform, const 
 // Frames of `path` at `times` (sorted): the first decoded frame at or after
 // each time, with its true time.
 Status CutFrames(const std::string& path, const std::vector<double>& times, const MediaLimits& limits,
-                 std::vector<std::pair<double, cv::Mat>>* out) {
+                 int min_quality, std::vector<std::pair<double, cv::Mat>>* out) {
+  PdqHasher hasher;
   Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, limits);
   if (!dec.ok()) return dec.status();
   VideoFrame f;
@@ -75,9 +77,11 @@ Status CutFrames(const std::string& path, const std::vector<double>& times, cons
     Result<bool> r = (*dec)->Next(&f);
     if (!r.ok()) return r.status();
     if (!*r) break;
-    while (next < times.size() && f.time_s + 1e-6 >= times[next]) {
-      out->emplace_back(f.time_s, f.bgr.clone());
-      ++next;
+    if (next < times.size() && f.time_s + 1e-6 >= times[next] && hasher.Compute(f.bgr).quality >= min_quality) {
+      while (next < times.size() && f.time_s + 1e-6 >= times[next]) {
+        out->emplace_back(f.time_s, f.bgr.clone());
+        ++next;
+      }
     }
   }
   return Status::Ok();
@@ -124,7 +128,7 @@ Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& 
       std::uniform_real_distribution<double> uni(0.0, std::max(0.0, duration - 0.2));
       for (int i = 0; i < n; ++i) times.push_back(uni(rng));
       std::sort(times.begin(), times.end());
-      CELMATCH_RETURN_IF_ERROR(CutFrames(path, times, options.limits, &frames));
+      CELMATCH_RETURN_IF_ERROR(CutFrames(path, times, options.limits, options.min_quality, &frames));
     } else {
       return Status::Ok();
     }

@@ -31,6 +31,10 @@ struct LeakDumpOptions {
   std::vector<std::string> transforms = {"png", "jpeg75", "half"};
   int frames_per_distractor = 3;
   bool include_distractor_clips = true;   // the distractor videos themselves
+  // A frame this uniform (PDQ quality below it: black, mid-fade) identifies
+  // nothing, so the next frame with a picture is cut instead. Matches
+  // MatchOptions::min_quality.
+  int min_quality = 10;
   MediaLimits limits;
 };
 

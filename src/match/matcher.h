@@ -28,7 +28,12 @@ namespace celmatch {
 struct MatchOptions {
   // Operating point, chosen on real footage (README: "Calibration").
   int max_distance = 31;            // PDQ bits; Meta's recommended match threshold
-  int min_quality = 50;             // PDQ quality below which a hash is not trusted
+  // PDQ quality below which a picture is too uniform to identify (black
+  // frames, fades, flat colour). PDQ hashes are invariant to contrast, so dim
+  // but structured frames (quality 10..50) still hash reliably; uniform ones
+  // hash to noise or to all-zero bits, which would match every other uniform
+  // frame. README "Calibration" has the measurements behind both numbers.
+  int min_quality = 10;
   bool dihedral = true;             // also search flipped / 90-degree-rotated variants
   int neighbors_per_hash = 32;      // FAISS k per searched hash
   int max_matches = 5;              // sources reported per file

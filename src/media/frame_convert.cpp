@@ -116,7 +116,7 @@ int SwsColorspace(const AVFrame* f) {
 
 FrameConverter::~FrameConverter() { sws_freeContext(sws_); }
 
-Status FrameConverter::Convert(const AVFrame* frame, cv::Mat* bgr, cv::Mat* alpha) {
+Status FrameConverter::Convert(const AVFrame* frame, cv::Mat* bgr, cv::Mat* alpha, bool ignore_alpha) {
   const auto fmt = AVPixelFormat(frame->format);
   const int w = frame->width, h = frame->height;
   if (w <= 0 || h <= 0 || fmt == AV_PIX_FMT_NONE) {
@@ -124,9 +124,11 @@ Status FrameConverter::Convert(const AVFrame* frame, cv::Mat* bgr, cv::Mat* alph
   }
   const int cs = SwsColorspace(frame);
   const int range = (frame->color_range == AVCOL_RANGE_JPEG || IsFullRangeJpegFormat(fmt)) ? 1 : 0;
-  if (!sws_ || w != width_ || h != height_ || fmt != format_ || cs != colorspace_ || range != range_) {
+  if (!sws_ || w != width_ || h != height_ || fmt != format_ || cs != colorspace_ || range != range_ ||
+      ignore_alpha != ignore_alpha_) {
     sws_freeContext(sws_);
-    to_bgra_ = HasAlphaChannel(fmt);
+    to_bgra_ = HasAlphaChannel(fmt) && !ignore_alpha;
+    ignore_alpha_ = ignore_alpha;
     // No scaling happens; the flags only pick how chroma is upsampled.
     sws_ = sws_getContext(w, h, fmt, w, h, to_bgra_ ? AV_PIX_FMT_BGRA : AV_PIX_FMT_BGR24,
                           SWS_BILINEAR | SWS_ACCURATE_RND, nullptr, nullptr, nullptr);

@@ -55,12 +55,14 @@ class FrameConverter {
   // alpha (RGBA, YUVA, palettes) are composited onto white; `alpha`, when
   // not null, receives the alpha plane for those and is released for the
   // others (a palette with no transparent entry counts as no alpha).
-  Status Convert(const AVFrame* frame, cv::Mat* bgr, cv::Mat* alpha);
+  // `ignore_alpha` drops the alpha channel instead, for files whose header
+  // says their fourth byte is padding.
+  Status Convert(const AVFrame* frame, cv::Mat* bgr, cv::Mat* alpha, bool ignore_alpha = false);
 
  private:
   SwsContext* sws_ = nullptr;
   int width_ = 0, height_ = 0, format_ = -1, colorspace_ = -1, range_ = -1;
-  bool to_bgra_ = false;
+  bool to_bgra_ = false, ignore_alpha_ = false;
   cv::Mat scratch_;  // 16-byte aligned rows for swscale when the output's are not
 };
 

@@ -16,6 +16,7 @@
 
 #include <avif/avif.h>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -158,8 +159,9 @@ std::optional<Dims> TiffDims(const std::vector<uint8_t>& b) {
     else if (type == 4) v = u32(value);            // LONG
     else if (type == 16 && big) v = u64(value);    // LONG8
     else continue;
-    if (tag == 256) d.width = int64_t(std::min<uint64_t>(v, INT32_MAX * 4ull));
-    if (tag == 257) d.height = int64_t(std::min<uint64_t>(v, INT32_MAX * 4ull));
+    v = std::min<uint64_t>(v, uint64_t(1) << 40);  // BigTIFF sizes fit no decoder anyway
+    if (tag == 256) d.width = int64_t(v);
+    if (tag == 257) d.height = int64_t(v);
   }
   if (d.width == 0 || d.height == 0) return std::nullopt;
   return d;
@@ -217,6 +219,9 @@ Result<cv::Mat> DecodeWithOpenCv(const std::string& path, const std::string& for
   // JPEG never has alpha; IMREAD_COLOR makes OpenCV apply the EXIF
   // orientation, so a phone photo of a screen comes out upright.
   const int flags = format == "jpeg" ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED;
+  if (bytes.size() > size_t(INT_MAX)) {
+    return Status::LimitExceeded(path + ": " + DisplayName(format) + " file over 2 GiB");
+  }
   cv::Mat raw;
   try {
     raw = cv::imdecode(cv::_InputArray(bytes.data(), int(bytes.size())), flags);
@@ -224,10 +229,18 @@ Result<cv::Mat> DecodeWithOpenCv(const std::string& path, const std::string& for
     return CorruptData(path, format, e.err);
   }
   if (raw.empty()) {
-    if (format == "webp" && bytes.size() > 20 && (bytes[20] & 0x02)) {
+    if (format == "webp" && bytes.size() > 20 && std::memcmp(&bytes[12], "VP8X", 4) == 0 &&
+        (bytes[20] & 0x02)) {
       return Status::Unsupported(path + ": animated WebP cannot be decoded as a still image");
     }
     return CorruptData(path, format);
+  }
+  // 32-bit BMPs often carry a fourth byte that is padding, all zero; read
+  // literally that would be a fully transparent (white) picture.
+  if (format == "bmp" && raw.channels() == 4) {
+    cv::Mat a;
+    cv::extractChannel(raw, a, 3);
+    if (cv::countNonZero(a) == 0) cv::cvtColor(raw, raw, cv::COLOR_BGRA2BGR);
   }
   try {
     return media_internal::ToBgr8(raw, alpha);
@@ -327,9 +340,12 @@ Result<cv::Mat> DecodeWithFfmpeg(const std::string& path, const std::string& for
   if (err < 0) return CorruptData(path, format, err == AVERROR_EOF ? "no image" : AvErrorText(err));
   CELMATCH_RETURN_IF_ERROR(CheckPixelLimit(path, frame->width, frame->height, limits));
 
+  // A TGA declares how many of its bits per pixel are alpha (descriptor bits
+  // 0-3); with none, FFmpeg's BGRA output carries padding, not alpha.
+  const bool ignore_alpha = format == "tga" && bytes.size() >= 18 && (bytes[17] & 0x0F) == 0;
   media_internal::FrameConverter converter;
   cv::Mat bgr;
-  const Status st = converter.Convert(frame.get(), &bgr, alpha);
+  const Status st = converter.Convert(frame.get(), &bgr, alpha, ignore_alpha);
   if (!st.ok()) return st.WithPrefix(path);
   return bgr;
 }

@@ -133,6 +133,13 @@ Status FfmpegVideoDecoder::Open() {
   }
   format_.reset(raw);
 
+  // Sizes the container declares. A decoder that refuses a frame over
+  // max_pixels during avformat_find_stream_info leaves the size unset, so
+  // the declared one is kept for the check below.
+  std::vector<std::pair<int, int>> declared(format_->nb_streams);
+  for (unsigned i = 0; i < format_->nb_streams; ++i) {
+    declared[i] = {format_->streams[i]->codecpar->width, format_->streams[i]->codecpar->height};
+  }
   {
     // Reading stream parameters decodes a few frames: the same limits apply.
     StreamOptions options(format_->nb_streams, limits_);
@@ -161,6 +168,10 @@ Status FfmpegVideoDecoder::Open() {
 
   AVStream* stream = format_->streams[stream_index_];
   const AVCodecParameters* par = stream->codecpar;
+  if (size_t(stream_index_) < declared.size()) {
+    const auto [w, h] = declared[stream_index_];
+    if (w > 0 && h > 0) CELMATCH_RETURN_IF_ERROR(CheckPixelLimit(path_, w, h, limits_));
+  }
   if (par->width > 0 && par->height > 0) {
     CELMATCH_RETURN_IF_ERROR(CheckPixelLimit(path_, par->width, par->height, limits_));
   }

@@ -9,8 +9,9 @@
 // order and precision as the reference's (running box sums, division by the
 // window count, k-ascending DCT accumulation). Speed comes from vectorising
 // *across* independent lines rather than reordering arithmetic within one.
-// Note: building with FMA contraction (-march=... with -ffp-contract=fast)
-// changes the rounding and can cost exact equality (not closeness).
+// Note: a build that contracts the DCT's multiply-adds into FMAs (-march with
+// FMA and GCC's default -ffp-contract=fast) rounds differently and can cost
+// exact equality, not closeness.
 
 #include "signatures/pdq_hash.h"
 
@@ -31,17 +32,52 @@ constexpr int kMinHashableDim = 5;
 constexpr int kDownsampleDim = 64;
 constexpr int kDctDim = 16;
 constexpr int kJaroszPasses = 2;
-// Rows of an image boxed together along their length: transposing a strip
-// this tall lets the running sums of the rows advance in SIMD lanes.
-constexpr int kStripRows = 16;
+
+// Explicit SIMD through the GCC/Clang vector extension: it is lowered to
+// whatever the target has (4 SSE registers on baseline x86-64), and does not
+// depend on the auto-vectoriser, which at -O2 skips loops of runtime length.
+// Element-wise IEEE operations, so results are identical to scalar code.
+typedef float F16 __attribute__((vector_size(64)));
+typedef float F4 __attribute__((vector_size(16)));
+constexpr int kLanes = 16;
+
+// Vectors are passed by reference: a 64-byte vector by value would have an
+// ABI that depends on the target flags (GCC warns), even in internal helpers.
+template <typename T>
+inline void LoadTo(T& v, const void* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+template <typename T>
+inline void Store(float* p, const T& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+#if defined(__clang__)
+#define CELMATCH_SHUFFLE4(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+typedef int I4 __attribute__((vector_size(16)));
+#define CELMATCH_SHUFFLE4(a, b, i, j, k, l) __builtin_shuffle(a, b, I4{i, j, k, l})
+#endif
+
+// Transposes the 4x4 block at src (row stride ss) into dst (row stride ds).
+inline void Transpose4x4(const float* src, size_t ss, float* dst, size_t ds) {
+  F4 a, b, c, d;
+  LoadTo(a, src), LoadTo(b, src + ss), LoadTo(c, src + 2 * ss), LoadTo(d, src + 3 * ss);
+  const F4 ab_lo = CELMATCH_SHUFFLE4(a, b, 0, 4, 1, 5), ab_hi = CELMATCH_SHUFFLE4(a, b, 2, 6, 3, 7);
+  const F4 cd_lo = CELMATCH_SHUFFLE4(c, d, 0, 4, 1, 5), cd_hi = CELMATCH_SHUFFLE4(c, d, 2, 6, 3, 7);
+  Store(dst, CELMATCH_SHUFFLE4(ab_lo, cd_lo, 0, 1, 4, 5));
+  Store(dst + ds, CELMATCH_SHUFFLE4(ab_lo, cd_lo, 2, 3, 6, 7));
+  Store(dst + 2 * ds, CELMATCH_SHUFFLE4(ab_hi, cd_hi, 0, 1, 4, 5));
+  Store(dst + 3 * ds, CELMATCH_SHUFFLE4(ab_hi, cd_hi, 2, 3, 6, 7));
+}
 
 // Per-thread scratch, so that hashing every decoded frame does not allocate.
 struct Scratch {
   std::vector<float> a, b, compact, sums;
   std::vector<int> col_index, row_index;    // pre-shrink sources
   std::vector<int> keep_cols, keep_rows;    // decimation sources
-  alignas(64) float strip_in[kPreshrinkDim * kStripRows];
-  alignas(64) float strip_out[kPreshrinkDim * kStripRows];
+  alignas(64) float strip_in[kPreshrinkDim * kLanes];
+  alignas(64) float strip_out[kPreshrinkDim * kLanes];
 };
 
 Scratch& ThreadScratch() {
@@ -60,41 +96,57 @@ void NearestIndex(int old_dim, int new_dim, std::vector<int>& index) {
   for (int i = 0; i < new_dim; ++i) index[i] = int(int64_t(i) * old_dim / new_dim);
 }
 
-// Same expression and order as the reference (R, then G, then B, in float);
-// cv::cvtColor sums B first, which rounds differently.
-inline float Luma(uint8_t r, uint8_t g, uint8_t b) {
-  return 0.299f * float(r) + 0.587f * float(g) + 0.114f * float(b);
-}
+// The reference's luminance is 0.299f*R + 0.587f*G + 0.114f*B in float,
+// summed in that order (cv::cvtColor sums B first and rounds differently).
+// Each product depends on one byte, so it comes from a table holding exactly
+// the float the reference computes; only the two additions remain per pixel.
+struct LumaTables {
+  float r[256], g[256], b[256], grey[256];
+  constexpr LumaTables() : r(), g(), b(), grey() {
+    for (int v = 0; v < 256; ++v) {
+      r[v] = 0.299f * float(v);
+      g[v] = 0.587f * float(v);
+      b[v] = 0.114f * float(v);
+      grey[v] = float(v);
+    }
+  }
+};
+constexpr LumaTables kLuma;
 
 // Writes rows x cols luminance into `out`; false for unsupported Mat types.
+// `channels` is a template argument so the pixel stride is a constant.
+template <int kChannels>
+void FillLumaRows(const cv::Mat& image, int rows, int cols, const int* row_index,
+                  const int* col_index, float* out) {
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* src = image.ptr<uint8_t>(row_index ? row_index[y] : y);
+    float* dst = out + size_t(y) * cols;
+    for (int x = 0; x < cols; ++x) {
+      const uint8_t* px = src + size_t(col_index ? col_index[x] : x) * kChannels;
+      if constexpr (kChannels == 1) {
+        dst[x] = kLuma.grey[px[0]];
+      } else {  // BGR(A)
+        dst[x] = kLuma.r[px[2]] + kLuma.g[px[1]] + kLuma.b[px[0]];
+      }
+    }
+  }
+}
+
 bool FillLuma(const cv::Mat& image, int rows, int cols, Scratch& s, float* out) {
-  const int channels = image.channels();
-  if (image.depth() != CV_8U || (channels != 1 && channels != 3 && channels != 4)) return false;
+  if (image.depth() != CV_8U) return false;
   const bool resized = rows != image.rows || cols != image.cols;
   if (resized) {
     NearestIndex(image.cols, cols, s.col_index);
     NearestIndex(image.rows, rows, s.row_index);
   }
-  for (int y = 0; y < rows; ++y) {
-    const uint8_t* src = image.ptr<uint8_t>(resized ? s.row_index[y] : y);
-    float* dst = out + size_t(y) * cols;
-    if (!resized && channels == 1) {
-      for (int x = 0; x < cols; ++x) dst[x] = float(src[x]);
-    } else if (!resized) {
-      for (int x = 0; x < cols; ++x) {
-        const uint8_t* p = src + x * channels;
-        dst[x] = Luma(p[2], p[1], p[0]);
-      }
-    } else if (channels == 1) {
-      for (int x = 0; x < cols; ++x) dst[x] = float(src[s.col_index[x]]);
-    } else {
-      for (int x = 0; x < cols; ++x) {
-        const uint8_t* p = src + s.col_index[x] * channels;
-        dst[x] = Luma(p[2], p[1], p[0]);
-      }
-    }
+  const int* ri = resized ? s.row_index.data() : nullptr;
+  const int* ci = resized ? s.col_index.data() : nullptr;
+  switch (image.channels()) {
+    case 1: FillLumaRows<1>(image, rows, cols, ri, ci, out); return true;
+    case 3: FillLumaRows<3>(image, rows, cols, ri, ci, out); return true;
+    case 4: FillLumaRows<4>(image, rows, cols, ri, ci, out); return true;
   }
-  return true;
+  return false;
 }
 
 // ---------------------------------------------------------------------------
@@ -106,84 +158,119 @@ int JaroszWindow(int old_dim, int new_dim) {
   return (old_dim + 2 * new_dim - 1) / (2 * new_dim);
 }
 
-// Box-filters `lanes` independent lines at once. Element t of line l is at
-// in[t * lanes + l]. The window is clipped at the ends and the mean taken
-// over what remains; the running sum adds the entering sample before
-// subtracting the leaving one, as the reference does, so the rounding
+// Box-filters 16 independent lines side by side, one per lane. Element t of
+// the lines starts at in + t * stride. The window is clipped at the ends and
+// the mean taken over what remains; the running sum adds the entering sample
+// before subtracting the leaving one, as the reference does, so the rounding
 // matches it bit for bit.
-template <int kLanes>
-void BoxLines(const float* in, float* out, int length, int runtime_lanes, int window,
-              float* sum) {
-  const int lanes = kLanes > 0 ? kLanes : runtime_lanes;
+void BoxLines(const float* in, float* out, int length, ptrdiff_t stride, int window) {
   const int half = (window + 2) / 2;
-  std::fill(sum, sum + lanes, 0.0f);
-  int ri = 0, li = 0, oi = 0, count = 0;
-  for (int p = 0; p < half - 1; ++p, ++ri, ++count) {
-    const float* x = in + size_t(ri) * lanes;
-    for (int l = 0; l < lanes; ++l) sum[l] += x[l];
+  F16 sum{}, x;
+  int count = 0;
+  const float* ri = in;
+  const float* li = in;
+  float* oi = out;
+  for (int p = 0; p < half - 1; ++p, ri += stride, ++count) {
+    LoadTo(x, ri);
+    sum += x;
   }
-  for (int p = 0; p < window - half + 1; ++p, ++ri, ++oi) {
+  for (int p = 0; p < window - half + 1; ++p, ri += stride, oi += stride) {
     ++count;
-    const float* x = in + size_t(ri) * lanes;
-    float* y = out + size_t(oi) * lanes;
-    const float n = float(count);
-    for (int l = 0; l < lanes; ++l) {
-      sum[l] += x[l];
-      y[l] = sum[l] / n;
-    }
+    LoadTo(x, ri);
+    sum += x;
+    Store(oi, sum / float(count));
   }
-  for (int p = 0; p < length - window; ++p, ++ri, ++li, ++oi) {
-    const float* x = in + size_t(ri) * lanes;
-    const float* x_old = in + size_t(li) * lanes;
-    float* y = out + size_t(oi) * lanes;
-    const float n = float(count);
-    for (int l = 0; l < lanes; ++l) {
-      sum[l] += x[l];
-      sum[l] -= x_old[l];
-      y[l] = sum[l] / n;
-    }
+  for (int p = 0; p < length - window; ++p, ri += stride, li += stride, oi += stride) {
+    LoadTo(x, ri);
+    sum += x;
+    LoadTo(x, li);
+    sum -= x;
+    Store(oi, sum / float(count));
   }
-  for (int p = 0; p < half - 1; ++p, ++li, ++oi) {
+  for (int p = 0; p < half - 1; ++p, li += stride, oi += stride) {
     --count;
-    const float* x_old = in + size_t(li) * lanes;
-    float* y = out + size_t(oi) * lanes;
-    const float n = float(count);
-    for (int l = 0; l < lanes; ++l) {
-      sum[l] -= x_old[l];
-      y[l] = sum[l] / n;
-    }
+    LoadTo(x, li);
+    sum -= x;
+    Store(oi, sum / float(count));
   }
 }
 
-// Box along each row of a rows x cols image. Rows are boxed kStripRows at a
-// time through a transposed strip. `keep` (optional) lists the only output
-// columns the caller needs; they are written densely, rows x keep.size().
+// One step of the running sums of all columns at once: add row `add`,
+// subtract row `sub` and write the means to `out` (each optional). Walking
+// whole rows keeps memory access sequential, which matters more here than
+// the extra load and store of the sums.
+template <bool kAdd, bool kSub, bool kOut>
+void ColumnStep(float* sum, int cols, const float* add, const float* sub, float* out, int count) {
+  const float n = float(count);
+  int c = 0;
+  for (; c + kLanes <= cols; c += kLanes) {
+    F16 v, x;
+    LoadTo(v, sum + c);
+    if (kAdd) LoadTo(x, add + c), v += x;
+    if (kSub) LoadTo(x, sub + c), v -= x;
+    Store(sum + c, v);
+    if (kOut) Store(out + c, v / n);
+  }
+  for (; c < cols; ++c) {
+    if (kAdd) sum[c] += add[c];
+    if (kSub) sum[c] -= sub[c];
+    if (kOut) out[c] = sum[c] / n;
+  }
+}
+
+// Box along each column of a rows x cols image: the phases of BoxLines, with
+// every column a lane.
+void BoxAlongCols(const float* in, float* out, int rows, int cols, int window, Scratch& s) {
+  s.sums.assign(cols, 0.0f);
+  float* sum = s.sums.data();
+  const int half = (window + 2) / 2;
+  const size_t stride = cols;
+  int ri = 0, li = 0, oi = 0, count = 0;
+  for (int p = 0; p < half - 1; ++p, ++ri)
+    ColumnStep<true, false, false>(sum, cols, in + ri * stride, nullptr, nullptr, ++count);
+  for (int p = 0; p < window - half + 1; ++p, ++ri, ++oi)
+    ColumnStep<true, false, true>(sum, cols, in + ri * stride, nullptr, out + oi * stride, ++count);
+  for (int p = 0; p < rows - window; ++p, ++ri, ++li, ++oi)
+    ColumnStep<true, true, true>(sum, cols, in + ri * stride, in + li * stride, out + oi * stride,
+                                 count);
+  for (int p = 0; p < half - 1; ++p, ++li, ++oi)
+    ColumnStep<false, true, true>(sum, cols, nullptr, in + li * stride, out + oi * stride, --count);
+}
+
+// Box along each row of a rows x cols image: kLanes rows at a time are
+// transposed into a strip so that their running sums advance in SIMD lanes.
+// `keep` (optional) lists the only output columns the caller needs; they are
+// written densely, rows x keep.size().
 void BoxAlongRows(const float* in, float* out, int rows, int cols, int window,
                   const std::vector<int>* keep, Scratch& s) {
-  float sum[kStripRows];
-  for (int r0 = 0; r0 < rows; r0 += kStripRows) {
-    const int n = std::min(kStripRows, rows - r0);
+  for (int r0 = 0; r0 < rows; r0 += kLanes) {
+    const int n = std::min(kLanes, rows - r0);
+    const int c4 = n == kLanes ? cols / 4 * 4 : 0;  // columns moved as 4x4 blocks
+    for (int c = 0; c < c4; c += 4)
+      for (int l = 0; l < kLanes; l += 4)
+        Transpose4x4(in + size_t(r0 + l) * cols + c, cols, s.strip_in + c * kLanes + l, kLanes);
     for (int l = 0; l < n; ++l) {
       const float* src = in + size_t(r0 + l) * cols;
-      for (int c = 0; c < cols; ++c) s.strip_in[c * kStripRows + l] = src[c];
+      for (int c = c4; c < cols; ++c) s.strip_in[c * kLanes + l] = src[c];
     }
-    // Lanes past the image's last row hold stale values; their results are
-    // dropped below, and they cannot trap (finite floats).
-    if (n < kStripRows) {
-      for (int c = 0; c < cols; ++c)
-        for (int l = n; l < kStripRows; ++l) s.strip_in[c * kStripRows + l] = 0.0f;
-    }
-    BoxLines<kStripRows>(s.strip_in, s.strip_out, cols, kStripRows, window, sum);
+    // Lanes past the last row are zero-filled (their results are dropped) so
+    // that no lane computes on uninitialised memory.
+    for (int c = 0; n < kLanes && c < cols; ++c)
+      for (int l = n; l < kLanes; ++l) s.strip_in[c * kLanes + l] = 0.0f;
+    BoxLines(s.strip_in, s.strip_out, cols, kLanes, window);
     if (keep == nullptr) {
+      for (int c = 0; c < c4; c += 4)
+        for (int l = 0; l < kLanes; l += 4)
+          Transpose4x4(s.strip_out + c * kLanes + l, kLanes, out + size_t(r0 + l) * cols + c, cols);
       for (int l = 0; l < n; ++l) {
         float* dst = out + size_t(r0 + l) * cols;
-        for (int c = 0; c < cols; ++c) dst[c] = s.strip_out[c * kStripRows + l];
+        for (int c = c4; c < cols; ++c) dst[c] = s.strip_out[c * kLanes + l];
       }
     } else {
       const int k = int(keep->size());
       for (int l = 0; l < n; ++l) {
         float* dst = out + size_t(r0 + l) * k;
-        for (int c = 0; c < k; ++c) dst[c] = s.strip_out[(*keep)[c] * kStripRows + l];
+        for (int c = 0; c < k; ++c) dst[c] = s.strip_out[(*keep)[c] * kLanes + l];
       }
     }
   }
@@ -209,11 +296,10 @@ void JaroszDownsample(int rows, int cols, Scratch& s, float* out64) {
   const int window_along_cols = JaroszWindow(rows, kDownsampleDim);
   DecimationIndex(cols, s.keep_cols);
   DecimationIndex(rows, s.keep_rows);
-  s.sums.resize(std::max(cols, kDownsampleDim));
 
   for (int pass = 0; pass + 1 < kJaroszPasses; ++pass) {
     BoxAlongRows(s.a.data(), s.b.data(), rows, cols, window_along_rows, nullptr, s);
-    BoxLines<0>(s.b.data(), s.a.data(), rows, cols, window_along_cols, s.sums.data());
+    BoxAlongCols(s.b.data(), s.a.data(), rows, cols, window_along_cols, s);
   }
   // The last pass only for the 64 columns that decimation keeps: boxing
   // along the columns treats each column on its own, so the others are dead.
@@ -221,7 +307,7 @@ void JaroszDownsample(int rows, int cols, Scratch& s, float* out64) {
   float* c1 = s.compact.data();
   float* c2 = c1 + size_t(rows) * kDownsampleDim;
   BoxAlongRows(s.a.data(), c1, rows, cols, window_along_rows, &s.keep_cols, s);
-  BoxLines<kDownsampleDim>(c1, c2, rows, kDownsampleDim, window_along_cols, s.sums.data());
+  BoxAlongCols(c1, c2, rows, kDownsampleDim, window_along_cols, s);
   for (int i = 0; i < kDownsampleDim; ++i)
     std::memcpy(out64 + i * kDownsampleDim, c2 + size_t(s.keep_rows[i]) * kDownsampleDim,
                 sizeof(float) * kDownsampleDim);
