@@ -421,6 +421,29 @@ Result<std::vector<FrameRecord>> Catalog::Frames(int64_t first_id, int64_t end) 
   return out;
 }
 
+Result<Catalog::Contents> Catalog::ReadAll() {
+  Impl& d = *impl_;
+  // A deferred transaction: one read snapshot for the three queries.
+  CELMATCH_RETURN_IF_ERROR(d.Exec("BEGIN"));
+  Contents c;
+  Status st;
+  auto p = Productions();
+  if (!p.ok()) st = p.status();
+  auto s = st.ok() ? Sources() : Result<std::vector<SourceRecord>>(st);
+  if (st.ok() && !s.ok()) st = s.status();
+  auto f = st.ok() ? Frames() : Result<std::vector<FrameRecord>>(st);
+  if (st.ok() && !f.ok()) st = f.status();
+  if (!st.ok()) {
+    sqlite3_exec(d.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return st;
+  }
+  CELMATCH_RETURN_IF_ERROR(d.Exec("COMMIT"));
+  c.productions = std::move(*p);
+  c.sources = std::move(*s);
+  c.frames = std::move(*f);
+  return c;
+}
+
 Result<int64_t> Catalog::FrameCount() { return impl_->QueryInt("SELECT COUNT(*) FROM frames"); }
 
 Result<std::vector<uint8_t>> Catalog::Thumbnail(int64_t frame_id) {

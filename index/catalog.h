@@ -71,6 +71,16 @@ class Catalog {
   // Frames with id in [first_id, end), in id order; end = -1 for all.
   Result<std::vector<FrameRecord>> Frames(int64_t first_id = 0, int64_t end = -1);
   Result<int64_t> FrameCount();
+
+  // Productions, sources and frames (without thumbnails) read in one
+  // transaction, so a writer in another process committing meanwhile cannot
+  // make them disagree. What ReferenceIndex loads at open.
+  struct Contents {
+    std::vector<ProductionRecord> productions;
+    std::vector<SourceRecord> sources;
+    std::vector<FrameRecord> frames;
+  };
+  Result<Contents> ReadAll();
   Result<std::vector<uint8_t>> Thumbnail(int64_t frame_id);  // empty if none
 
   // Key/value metadata (e.g. the manifest's copy of parameters).

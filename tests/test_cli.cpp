@@ -87,7 +87,7 @@ TEST_CASE("index build, idempotent add, and matching a generated dump with bad f
   fs::create_directories(dump + "/bad");
   WriteFileBytes(dump + "/bad/empty.png", {});
   std::vector<uint8_t> png;
-  cv::imencode(".png", SyntheticCartoonFrame(9, 0), png);
+  cv::imencode(".png", celmatch::SyntheticCartoonFrame(9, 0), png);
   png.resize(png.size() / 3);
   WriteFileBytes(dump + "/bad/truncated.png", png);
   std::mt19937 rng(1);
@@ -137,7 +137,7 @@ TEST_CASE("a video clip in the dump is placed at its offset in the episode") {
   TempDir tmp;
   const std::string footage = tmp.str() + "/footage/Tin Island";
   fs::create_directories(footage);
-  REQUIRE(WriteSyntheticVideo(footage + "/episode_01.mp4", 21, 20.0, 24, 5.0).ok());
+  REQUIRE(celmatch::WriteSyntheticVideo(footage + "/episode_01.mp4", 21, 20.0, 24, 5.0).ok());
   const std::string index = tmp.str() + "/index";
   REQUIRE(RunCelmatch({"index", "build", "--index", index, tmp.str() + "/footage"}).exit_code == 0);
 
@@ -152,7 +152,7 @@ TEST_CASE("a video clip in the dump is placed at its offset in the episode") {
     for (int i = 0; i < 48; ++i) {
       const double t = 7.5 + i / 12.0;
       const int shot = int(t / 5.0);
-      cv::Mat f = SyntheticCartoonFrame(21 * 1000u + uint32_t(shot), t - shot * 5.0, 640, 360), small;
+      cv::Mat f = celmatch::SyntheticCartoonFrame(21 * 1000u + uint32_t(shot), t - shot * 5.0, 640, 360), small;
       cv::resize(f, small, cv::Size(320, 180), 0, 0, cv::INTER_AREA);
       w.write(small);
     }
@@ -189,7 +189,7 @@ TEST_CASE("exit codes, --help and incompatible indexes") {
 
   // An index written by a newer format is refused with a clear message.
   fs::create_directories(tmp.str() + "/footage/P");
-  REQUIRE(WriteSyntheticVideo(tmp.str() + "/footage/P/a.mp4", 4, 3.0, 12).ok());
+  REQUIRE(celmatch::WriteSyntheticVideo(tmp.str() + "/footage/P/a.mp4", 4, 3.0, 12).ok());
   const std::string index = tmp.str() + "/index";
   REQUIRE(RunCelmatch({"index", "build", "--index", index, tmp.str() + "/footage"}).exit_code == 0);
   nlohmann::json manifest;
@@ -206,10 +206,10 @@ TEST_CASE("an index add killed at random moments leaves the index readable and c
   TempDir tmp;
   const std::string footage = tmp.str() + "/footage";
   fs::create_directories(footage + "/first");
-  REQUIRE(WriteSyntheticVideo(footage + "/first/a.mp4", 50, 4.0, 24).ok());
+  REQUIRE(celmatch::WriteSyntheticVideo(footage + "/first/a.mp4", 50, 4.0, 24).ok());
   for (int i = 0; i < 6; ++i) {
     fs::create_directories(footage + "/more");
-    REQUIRE(WriteSyntheticVideo(footage + "/more/ep" + std::to_string(i) + ".mp4", 60 + i, 4.0, 24).ok());
+    REQUIRE(celmatch::WriteSyntheticVideo(footage + "/more/ep" + std::to_string(i) + ".mp4", 60 + i, 4.0, 24).ok());
   }
   const std::string index = tmp.str() + "/index";
   REQUIRE(RunCelmatch({"index", "build", "--index", index, footage + "/first"}).exit_code == 0);

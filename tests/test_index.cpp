@@ -646,6 +646,52 @@ TEST_CASE("ReferenceIndex survives a writer killed at any moment", "[index][cras
   REQUIRE((*w)->Check().ok());
 }
 
+TEST_CASE("ReferenceIndex readers open while a writer commits in another process", "[index][crash]") {
+  TempDir tmp;
+  const std::string dir = tmp.str() + "/index";
+  const IndexParams params = FlatParams();
+  {
+    auto idx = ReferenceIndex::OpenForWrite(dir, params);
+    REQUIRE(idx.ok());
+  }
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto idx = ReferenceIndex::OpenForWrite(dir, params);
+    if (!idx.ok()) ::_exit(2);
+    std::mt19937 rng(77);
+    for (uint64_t i = 0; i < 400; ++i) {
+      if (!(*idx)->AddSource(MakeSource("P" + std::to_string(i % 5), i, 20, rng)).ok()) ::_exit(3);
+      if (i % 4 == 3 && !(*idx)->Save().ok()) ::_exit(4);
+    }
+    ::_exit(0);
+  }
+  int opens = 0;
+  int64_t last_frames = 0;
+  for (;;) {
+    int wstatus = 0;
+    const bool done = ::waitpid(pid, &wstatus, WNOHANG) == pid;
+    auto idx = ReferenceIndex::OpenForRead(dir);
+    INFO(idx.status().ToString());
+    REQUIRE(idx.ok());
+    Status check = (*idx)->Check();
+    INFO(check.ToString());
+    REQUIRE(check.ok());
+    // Whole sources only, and never fewer than before.
+    CHECK((*idx)->frame_count() == (*idx)->Stats()->sources * 20);
+    CHECK((*idx)->frame_count() >= last_frames);
+    last_frames = (*idx)->frame_count();
+    ++opens;
+    if (done) {
+      REQUIRE(WIFEXITED(wstatus));
+      REQUIRE(WEXITSTATUS(wstatus) == 0);
+      break;
+    }
+  }
+  CHECK(last_frames == 400 * 20);
+  CHECK(opens > 1);
+}
+
 TEST_CASE("ReferenceIndex Search is thread-safe", "[index]") {
   const bool use_multihash = GENERATE(false, true);
   INFO("multihash: " << use_multihash);

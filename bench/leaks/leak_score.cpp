@@ -16,6 +16,7 @@ void Accumulate(TransformScore* into, const TransformScore& s) {
   into->positives += s.positives;
   into->correct += s.correct;
   into->wrong += s.wrong;
+  into->ambiguous += s.ambiguous;
   into->distractor_matches += s.distractor_matches;
   into->time_checked += s.time_checked;
   into->time_within_1s += s.time_within_1s;
@@ -68,19 +69,38 @@ Result<LeakScore> ScoreLeakRun(const std::vector<LeakTruth>& truth, const std::s
       ++s.distractor_matches;
       continue;
     }
-    if (Str(m, "production") != t.production || Str(m, "source") != t.source) {
+    const nlohmann::json* hit = &m;
+    if (Str(m, "production") == t.production && Str(m, "source") != t.source && j.value("ambiguous", false)) {
+      // Tied sources: right when the truth is among the tied ones, or when
+      // more sources tie than are listed and the production is right.
+      const int tied = j.value("tied_sources", 1);
+      bool listed = false;
+      for (int i = 0; i < tied && i < int(j["matches"].size()); ++i) {
+        if (Str(j["matches"][size_t(i)], "source") == t.source) {
+          hit = &j["matches"][size_t(i)];
+          listed = true;
+        }
+      }
+      if (listed || tied > int(j["matches"].size())) {
+        ++s.ambiguous;
+        ++s.correct;
+        if (!listed) continue;
+      }
+    }
+    if (Str(*hit, "production") != t.production || Str(*hit, "source") != t.source) {
       ++s.wrong;
       continue;
     }
-    ++s.correct;
-    if (t.time_s >= 0 && m["time"].is_number()) {
-      const double err = std::fabs(m["time"].get<double>() - t.time_s);
+    if (hit == &m) ++s.correct;
+    const nlohmann::json& mm = *hit;
+    if (t.time_s >= 0 && mm["time"].is_number()) {
+      const double err = std::fabs(mm["time"].get<double>() - t.time_s);
       ++s.time_checked;
       s.time_error_sum_s += err;
       s.time_error_max_s = std::max(s.time_error_max_s, err);
       if (err <= 1.0) ++s.time_within_1s;
-      if (m["time_span"].is_array() && m["time_span"][0].get<double>() <= t.time_s + 1e-3 &&
-          t.time_s <= m["time_span"][1].get<double>() + 1e-3)
+      if (mm["time_span"].is_array() && mm["time_span"][0].get<double>() <= t.time_s + 1e-3 &&
+          t.time_s <= mm["time_span"][1].get<double>() + 1e-3)
         ++s.time_in_span;
     }
   }
@@ -91,12 +111,13 @@ Result<LeakScore> ScoreLeakRun(const std::vector<LeakTruth>& truth, const std::s
 std::string FormatLeakScore(const LeakScore& score) {
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-12s %7s %9s %8s %6s %11s %9s %9s %10s %7s\n", "transform", "queries", "positives",
-                "recall", "wrong", "distr.match", "time<=1s", "in_span", "mean_err_s", "errors");
+  std::snprintf(buf, sizeof buf, "%-12s %7s %9s %8s %9s %6s %11s %9s %9s %10s %7s\n", "transform", "queries",
+                "positives", "recall", "ambiguous", "wrong", "distr.match", "time<=1s", "in_span", "mean_err_s", "errors");
   out += buf;
   auto row = [&](const std::string& name, const TransformScore& s) {
-    std::snprintf(buf, sizeof buf, "%-12s %7d %9d %7.1f%% %6d %11d %8.1f%% %8.1f%% %10.3f %7d\n", name.c_str(), s.queries,
-                  s.positives, s.positives ? 100.0 * s.correct / s.positives : 0.0, s.wrong, s.distractor_matches,
+    std::snprintf(buf, sizeof buf, "%-12s %7d %9d %7.1f%% %9d %6d %11d %8.1f%% %8.1f%% %10.3f %7d\n", name.c_str(),
+                  s.queries, s.positives, s.positives ? 100.0 * s.correct / s.positives : 0.0, s.ambiguous, s.wrong,
+                  s.distractor_matches,
                   s.time_checked ? 100.0 * s.time_within_1s / s.time_checked : 100.0,
                   s.time_checked ? 100.0 * s.time_in_span / s.time_checked : 100.0,
                   s.time_checked ? s.time_error_sum_s / s.time_checked : 0.0, s.errors);

@@ -15,7 +15,9 @@ struct TransformScore {
   int queries = 0;         // files of this transform (distractors included)
   int positives = 0;       // files that come from indexed footage
   int correct = 0;         // top match: right production and source
-  int wrong = 0;           // top match: a wrong source (positives)
+  int wrong = 0;           // top match: a wrong source (positives), not flagged ambiguous
+  int ambiguous = 0;       // flagged ambiguous, right production, true source among the tied
+                           // or beyond the reported list (a shared intro): counted as correct
   int distractor_matches = 0;  // distractor files reported as a match
   int time_checked = 0;    // correct matches with a true time
   int time_within_1s = 0;

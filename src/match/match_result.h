@@ -45,6 +45,10 @@ struct FileResult {
   std::string error;            // status error: the reason; skipped: why
   std::string note;             // e.g. "picture too flat for PDQ (quality 12)"
   std::vector<Match> matches;   // best first
+  // Sources as good as the best one (within MatchOptions::tie_margin): the
+  // picture appears in several of them (a shared intro, a reused shot), so
+  // the production is known but the source is not. 1 = unambiguous.
+  int tied_sources = 0;
   double duration_s = 0;        // video queries: decoded duration
   int samples = 0;              // frames hashed
   double elapsed_s = 0;         // wall time spent on the file

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <unordered_map>
@@ -58,6 +59,19 @@ std::vector<FrameCandidate> Matcher::Candidates(const std::array<PdqResult, 8>& 
   return out;
 }
 
+int Matcher::CountTied(const std::vector<Match>& matches, bool video) const {
+  if (matches.empty()) return 0;
+  const Match& best = matches.front();
+  int tied = 0;
+  for (const Match& m : matches) {
+    const bool same = video ? m.evidence.samples_matched == best.evidence.samples_matched &&
+                                  m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin
+                            : m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+    if (same) ++tied;
+  }
+  return tied;
+}
+
 std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants) const {
   std::vector<FrameCandidate> cands = Candidates(variants);
   std::unordered_map<int64_t, int> distance_of;
@@ -99,7 +113,6 @@ std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants
     m.evidence.query_quality = variants[0].quality;
     m.evidence.transform = kVariantNames[c.variant];
     out.push_back(std::move(m));
-    if (int(out.size()) >= options_.max_matches) break;
   }
   return out;
 }
@@ -120,6 +133,8 @@ void Matcher::MatchImage(const std::string& path, FileResult* result) const {
     return;
   }
   result->matches = MatchHashes(variants);
+  result->tied_sources = CountTied(result->matches, false);
+  if (int(result->matches.size()) > options_.max_matches) result->matches.resize(size_t(options_.max_matches));
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
 }
 
@@ -248,6 +263,7 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result) const {
       return a.evidence.samples_matched > b.evidence.samples_matched;
     return a.score > b.score;
   });
+  result->tied_sources = CountTied(matches, true);
   if (int(matches.size()) > options_.max_matches) matches.resize(size_t(options_.max_matches));
   result->matches = std::move(matches);
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
@@ -265,8 +281,15 @@ FileResult Matcher::MatchFile(const InputFile& input) const {
     r.status = FileStatus::kSkipped;
     r.error = input.skip_reason;
   } else {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(input.path, ec);
     Result<MediaProbe> probe = ProbeMedia(input.path);
-    if (!probe.ok()) {
+    if (!ec && size == 0) {
+      // An empty file where media was expected is worth an investigator's
+      // attention (a failed transfer, a wiped file), so it is an error.
+      r.status = FileStatus::kError;
+      r.error = input.path + ": empty file (0 bytes)";
+    } else if (!probe.ok()) {
       r.status = FileStatus::kError;
       r.error = probe.status().message();
     } else {

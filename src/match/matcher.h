@@ -41,6 +41,10 @@ struct MatchOptions {
   int max_video_samples = 240;
   int min_video_support = 2;        // agreeing samples (or all samples when fewer)
   double offset_tolerance_s = 0.5;
+  // Sources whose best distance is within this many bits of the best
+  // source's are reported as tied (FileResult::tied_sources): recompression
+  // alone moves PDQ by up to ~8 bits, so closer candidates cannot be told apart.
+  int tie_margin = 8;
   MediaLimits limits;
 };
 
@@ -59,8 +63,11 @@ class Matcher {
   // reported in the result (status error / skipped) with a reason.
   FileResult MatchFile(const InputFile& input) const;
 
-  // Matching of already-hashed queries (used by MatchFile and the benchmark).
+  // Matching of already-hashed queries (used by MatchFile and the benchmark):
+  // every source with a matching frame, best first.
   std::vector<Match> MatchHashes(const std::array<PdqResult, 8>& variants) const;
+  // How many of `matches` (best first) are as good as the first.
+  int CountTied(const std::vector<Match>& matches, bool video) const;
 
   // Score in 0..1 for a PDQ distance: 1 at distance 0, 0.5 at max_distance,
   // falling linearly to 0 at twice max_distance.

@@ -52,6 +52,10 @@ nlohmann::json FileResultToJson(const FileResult& r) {
     matches.push_back(std::move(mj));
   }
   j["matches"] = std::move(matches);
+  if (r.tied_sources > 1) {
+    j["ambiguous"] = true;
+    j["tied_sources"] = r.tied_sources;
+  }
   if (r.kind == MediaKind::kVideo) j["duration"] = Round3(r.duration_s);
   j["elapsed"] = Round3(r.elapsed_s);
   return j;
@@ -105,6 +109,7 @@ std::string SummaryLine(const FileResult& r) {
     char buf[48];
     std::snprintf(buf, sizeof buf, " (score %.2f, pdq %d)", m.score, m.evidence.pdq_distance);
     s += buf;
+    if (r.tied_sources > 1) s += " [tied with " + std::to_string(r.tied_sources - 1) + " other sources]";
   } else if (r.status == FileStatus::kError || r.status == FileStatus::kSkipped) {
     s += ": " + r.error;
   } else if (!r.note.empty()) {
