@@ -1,0 +1,55 @@
+#include "cli_common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "core/thread_pool.h"
+#include "output/jsonl_writer.h"
+
+namespace celmatch::cli {
+
+int Fatal(const Status& st) {
+  std::fprintf(stderr, "celmatch: error: %s\n", st.message().c_str());
+  return kExitFatal;
+}
+
+int DefaultJobs() { return int(ThreadPool::DefaultThreads()); }
+
+int CommandRegistry::RunParsed() const {
+  for (const auto& [command, action] : actions_)
+    if (command->parsed()) return action();
+  return kExitUsage;
+}
+
+Progress::Progress(size_t total) : total_(total), tty_(::isatty(STDERR_FILENO)), start_(Clock::now()) {}
+
+void Progress::FileDone(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++done_;
+  if (tty_) std::fputs("\r\033[K", stderr);
+  std::fprintf(stderr, "%s\n", line.c_str());
+  if (tty_) DrawBar();
+  std::fflush(stderr);
+}
+
+void Progress::Finish() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (tty_) std::fputs("\r\033[K", stderr);
+}
+
+double Progress::elapsed_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+void Progress::DrawBar() {
+  const double t = elapsed_s();
+  const double rate = t > 0 ? done_ / t : 0;
+  const double eta = rate > 0 ? (total_ - done_) / rate : 0;
+  const int width = 30;
+  const int filled = total_ ? int(width * done_ / total_) : width;
+  std::string bar(size_t(filled), '#');
+  bar.resize(width, '.');
+  std::fprintf(stderr, "[%s] %zu/%zu  %.1f files/s  ETA %s", bar.c_str(), done_, total_, rate,
+               FormatTimecode(eta).substr(0, 8).c_str());
+}
+
+}  // namespace celmatch::cli

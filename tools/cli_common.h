@@ -1,0 +1,65 @@
+// Shared pieces of the `celmatch` command line: exit codes, fatal errors,
+// the progress display, and the registry through which each command file
+// (cmd_*.cpp) adds its subcommands. Each command file parses its own options
+// and calls the library; no matching logic lives in tools/.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+
+namespace celmatch::cli {
+
+// Exit status: 0 when the run completed (even with per-file errors), 2 for
+// usage errors, 1 for fatal errors (an unreadable index, an unwritable output).
+constexpr int kExitOk = 0;
+constexpr int kExitFatal = 1;
+constexpr int kExitUsage = 2;
+
+// Prints "celmatch: error: MESSAGE" and returns kExitFatal.
+int Fatal(const Status& st);
+
+int DefaultJobs();
+
+// Subcommands and what to run when one of them was given.
+class CommandRegistry {
+ public:
+  void Add(CLI::App* command, std::function<int()> action) { actions_.emplace_back(command, std::move(action)); }
+  // Runs the action of the parsed subcommand; kExitUsage when none.
+  int RunParsed() const;
+
+ private:
+  std::vector<std::pair<CLI::App*, std::function<int()>>> actions_;
+};
+
+void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry);  // cmd_index.cpp
+void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry);   // cmd_match.cpp
+void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry);  // cmd_bench.cpp
+
+// Per-file lines on stderr, with a progress bar (rate, ETA) under them when
+// stderr is a terminal. Thread-safe.
+class Progress {
+ public:
+  explicit Progress(size_t total);
+  void FileDone(const std::string& line);
+  void Finish();
+  double elapsed_s() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void DrawBar();
+  std::mutex mu_;
+  size_t total_, done_ = 0;
+  bool tty_;
+  Clock::time_point start_;
+};
+
+}  // namespace celmatch::cli
