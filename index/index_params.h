@@ -22,7 +22,7 @@ struct IndexParams {
   int thumbnail_max_side = 192;         // pixels
   // Above this many frames the hash index is a FAISS IndexBinaryMultiHash,
   // below it an exact flat scan (see bench/bench_index_search.cpp: multihash
-  // 16x16/nflip1 is exact to distance 31 and 4-9x faster from 5k frames on;
+  // 16x16/nflip1 is exact to distance 31 and 4-12x faster from 5k frames on;
   // below 10k a flat scan costs < 0.2 ms a query and keeps the file small).
   long long multihash_min_frames = 10'000;
 

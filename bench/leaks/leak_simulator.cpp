@@ -8,8 +8,10 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "core/input_walker.h"
+#include "leaks/leak_transforms.h"
 #include "media/image_decoder.h"
 #include "media/media_probe.h"
 #include "media/video_decoder.h"
@@ -20,8 +22,32 @@ namespace fs = std::filesystem;
 namespace celmatch {
 
 const std::vector<std::string>& KnownLeakTransforms() {
-  static const std::vector<std::string> k = {"png", "jpeg75", "half"};
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> all = LeakImageTransforms();
+    all.push_back("clip_lowres");
+    return all;
+  }();
   return k;
+}
+
+Result<std::vector<std::string>> ExpandLeakTransforms(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const std::string& n : names) {
+    if (n == "all") {
+      for (const std::string& k : KnownLeakTransforms())
+        if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+      continue;
+    }
+    if (std::find(KnownLeakTransforms().begin(), KnownLeakTransforms().end(), n) == KnownLeakTransforms().end())
+      return Status::InvalidArgument("unknown leak transform '" + n + "' (known: all, or one of " +
+                                     [] {
+                                       std::string s;
+                                       for (const std::string& k : KnownLeakTransforms()) s += (s.empty() ? "" : ", ") + k;
+                                       return s;
+                                     }() + ")");
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  return out;
 }
 
 namespace {
@@ -39,28 +65,58 @@ std::string OpaqueName(std::mt19937& rng, const std::string& ext) {
 
 Status WriteTransformed(const cv::Mat& bgr, const std::string& transform, const fs::path& out_dir,
                         std::mt19937& rng, std::string* rel) {
-  cv::Mat img = bgr;
-  std::string ext = ".png";
-  std::vector<int> params;
-  if (transform == "jpeg75") {
-    ext = ".jpg";
-    params = {cv::IMWRITE_JPEG_QUALITY, 75};
-  } else if (transform == "half") {
-    cv::resize(bgr, img, cv::Size(std::max(1, bgr.cols / 2), std::max(1, bgr.rows / 2)), 0, 0, cv::INTER_AREA);
-    ext = ".jpg";
-    params = {cv::IMWRITE_JPEG_QUALITY, 90};
-  } else if (transform != "png") {
-    return Status::InvalidArgument("unknown leak transform '" + transform + "'");
-  }
-  *rel = OpaqueName(rng, ext);
+  Result<LeakImage> img = ApplyLeakTransform(bgr, transform, rng);
+  if (!img.ok()) return img.status();
+  *rel = OpaqueName(rng, img->ext);
   fs::path p = out_dir / *rel;
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
   try {
-    if (!cv::imwrite(p.string(), img, params)) return Status::IoError(p.string() + ": cannot write image");
+    if (!cv::imwrite(p.string(), img->pixels, img->params)) return Status::IoError(p.string() + ": cannot write image");
   } catch (const cv::Exception& e) {
     return Status::IoError(p.string() + ": " + e.what());
   }
+  return Status::Ok();
+}
+
+// "clip_lowres": `clip_s` seconds of `path` from `start_s`, re-encoded at
+// kClipWidth pixels wide and kClipFps frames per second (MPEG-4 Part 2 in
+// MP4, OpenCV's FFmpeg writer), as a leak passed around in a chat app.
+constexpr int kClipWidth = 320;
+constexpr double kClipFps = 8.0;
+constexpr double kClipSeconds = 3.0;
+
+Status WriteLowResClip(const std::string& path, double start_s, const fs::path& out_dir, const MediaLimits& limits,
+                       std::mt19937& rng, std::string* rel) {
+  *rel = OpaqueName(rng, ".mp4");
+  const fs::path p = out_dir / *rel;
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, limits);
+  if (!dec.ok()) return dec.status();
+  cv::VideoWriter writer;
+  VideoFrame f;
+  int written = 0;
+  for (;;) {
+    Result<bool> r = (*dec)->Next(&f);
+    if (!r.ok()) return r.status();
+    if (!*r || f.time_s > start_s + kClipSeconds) break;
+    if (f.time_s + 1e-6 < start_s + written / kClipFps) continue;
+    const int w = kClipWidth, h = std::max(2, int(std::lround(f.bgr.rows * double(kClipWidth) / f.bgr.cols)) & ~1);
+    cv::Mat small;
+    cv::resize(f.bgr, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    try {
+      if (!writer.isOpened() &&
+          !writer.open(p.string(), cv::CAP_FFMPEG, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), kClipFps, small.size()))
+        return Status::IoError(p.string() + ": cannot open a video writer (OpenCV without FFmpeg?)");
+      writer.write(small);
+    } catch (const cv::Exception& e) {
+      return Status::IoError(p.string() + ": " + e.what());
+    }
+    ++written;
+  }
+  if (written == 0) return Status::NotFound(path + ": no frames after " + std::to_string(start_s) + " s for a clip");
+  writer.release();
   return Status::Ok();
 }
 
@@ -107,6 +163,8 @@ double DurationOf(const std::string& path, const MediaLimits& limits) {
 Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& references,
                                              const std::vector<std::string>& distractor_files,
                                              const std::string& out_dir, const LeakDumpOptions& options) {
+  Result<std::vector<std::string>> transforms = ExpandLeakTransforms(options.transforms);
+  if (!transforms.ok()) return transforms.status();
   std::mt19937 rng(options.seed);
   std::vector<LeakTruth> truth;
   const fs::path out(out_dir);
@@ -133,9 +191,14 @@ Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& 
       return Status::Ok();
     }
     for (auto& [time_s, bgr] : frames) {
-      for (const std::string& t : options.transforms) {
+      for (const std::string& t : *transforms) {
         LeakTruth lt;
-        CELMATCH_RETURN_IF_ERROR(WriteTransformed(bgr, t, out, rng, &lt.file));
+        if (t == "clip_lowres") {
+          if (time_s < 0) continue;  // a still has no clip
+          CELMATCH_RETURN_IF_ERROR(WriteLowResClip(path, time_s, out, options.limits, rng, &lt.file));
+        } else {
+          CELMATCH_RETURN_IF_ERROR(WriteTransformed(bgr, t, out, rng, &lt.file));
+        }
         lt.transform = t;
         lt.distractor = distractor;
         if (ref) {

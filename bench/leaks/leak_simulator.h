@@ -20,8 +20,10 @@ struct LeakTruth {
   std::string file;         // relative to the dump folder
   std::string production;   // empty for distractors
   std::string source;
-  double time_s = -1;       // true time in the source; -1 for stills and distractors
-  std::string transform;    // "png", "jpeg75", "half", "clip", ...
+  double time_s = -1;       // true time in the source (a clip's: its first frame's);
+                            // -1 for stills and distractors
+  std::string transform;    // "png", "jpeg75", "crop50", ..., "clip_lowres"; "clip" for a
+                            // distractor video copied whole
   bool distractor = false;
 };
 
@@ -38,8 +40,13 @@ struct LeakDumpOptions {
   MediaLimits limits;
 };
 
-// The transforms WriteLeakDump knows.
+// The transforms WriteLeakDump knows: the still transforms of
+// leak_transforms.h and "clip_lowres" (3 s re-encoded at 320 px, 8 fps).
 const std::vector<std::string>& KnownLeakTransforms();
+
+// Names as given on the command line, with "all" expanded to every known
+// transform; kInvalidArgument names an unknown one.
+Result<std::vector<std::string>> ExpandLeakTransforms(const std::vector<std::string>& names);
 
 Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& references,
                                              const std::vector<std::string>& distractor_files,

@@ -1,0 +1,34 @@
+// The damage a leaked still carries, as image transforms for the leak
+// simulator: one named transform per family and strength ("crop50",
+// "rotate5", "sheet", ...). Each takes a reference frame and returns the
+// picture to write and how to encode it.
+//
+// Deterministic: the random choices (crop position, stroke places, text)
+// come from the caller's generator, so a seeded run repeats exactly.
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+
+namespace celmatch {
+
+struct LeakImage {
+  cv::Mat pixels;              // CV_8UC3 BGR, or CV_8UC4 BGRA for "cel_alpha"
+  std::string ext;             // ".png" or ".jpg"
+  std::vector<int> params;     // cv::imwrite parameters (JPEG quality)
+};
+
+// Names of the still transforms, in the order of the families of issue 3.
+// (The clip transform, "clip_lowres", is written by the simulator itself:
+// it needs the whole video, not one frame.)
+const std::vector<std::string>& LeakImageTransforms();
+
+// `bgr`: CV_8UC3, any size. kInvalidArgument for an unknown name.
+Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name, std::mt19937& rng);
+
+}  // namespace celmatch
