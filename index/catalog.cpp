@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS frames(
   pdq BLOB NOT NULL,
   thumbnail BLOB);
 CREATE INDEX IF NOT EXISTS frames_by_source ON frames(source_id, time_s);
+CREATE TABLE IF NOT EXISTS frame_features(
+  frame_id INTEGER NOT NULL REFERENCES frames(id),
+  layer INTEGER NOT NULL,
+  xy BLOB NOT NULL,
+  descriptors BLOB NOT NULL,
+  PRIMARY KEY(frame_id, layer));
 CREATE TABLE IF NOT EXISTS meta(
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL);
@@ -336,7 +342,28 @@ Status Catalog::AddSource(SourceToAdd* item) {
       if (rc != SQLITE_DONE) return d.Error("adding frames of " + item->source.path, rc);
     }
   }
+  // Local features, in the same transaction: a frame is never visible
+  // without them.
+  if (!item->features.empty()) {
+    auto s = d.Prepare("INSERT INTO frame_features(frame_id, layer, xy, descriptors) VALUES(?1, ?2, ?3, ?4)");
+    if (!s.ok()) return s.status();
+    for (const FrameFeaturesRecord& f : item->features) {
+      if (f.frame_id < 0 || f.frame_id >= int64_t(item->frames.size()) || f.xy.size() % 2 != 0 ||
+          f.descriptors.size() != f.xy.size() / 2 * 32) {
+        return Status::InvalidArgument(d.path + ": source " + item->source.path +
+                                       " has malformed local features for frame " + std::to_string(f.frame_id));
+      }
+      StmtUse use(*s);
+      sqlite3_bind_int64(use.get(), 1, first_frame + f.frame_id);
+      sqlite3_bind_int(use.get(), 2, f.layer);
+      sqlite3_bind_blob(use.get(), 3, f.xy.data(), int(f.xy.size() * sizeof(float)), SQLITE_STATIC);
+      sqlite3_bind_blob(use.get(), 4, f.descriptors.data(), int(f.descriptors.size()), SQLITE_STATIC);
+      int rc = sqlite3_step(use.get());
+      if (rc != SQLITE_DONE) return d.Error("adding local features of " + item->source.path, rc);
+    }
+  }
   CELMATCH_RETURN_IF_ERROR(txn.Commit());
+  for (FrameFeaturesRecord& f : item->features) f.frame_id += first_frame;
 
   item->source.id = source_id;
   item->source.production_id = production_id;
@@ -458,6 +485,38 @@ Result<std::vector<uint8_t>> Catalog::Thumbnail(int64_t frame_id) {
   const auto* blob = static_cast<const uint8_t*>(sqlite3_column_blob(use.get(), 0));
   int bytes = sqlite3_column_bytes(use.get(), 0);
   return blob ? std::vector<uint8_t>(blob, blob + bytes) : std::vector<uint8_t>();
+}
+
+Result<std::vector<FrameFeaturesRecord>> Catalog::FrameFeatures(int layer, int64_t end_frame) {
+  Impl& d = *impl_;
+  auto s = d.Prepare(
+      "SELECT frame_id, xy, descriptors FROM frame_features WHERE layer = ?1 AND frame_id < ?2 ORDER BY frame_id");
+  if (!s.ok()) return s.status();
+  StmtUse use(*s);
+  sqlite3_bind_int(use.get(), 1, layer);
+  sqlite3_bind_int64(use.get(), 2, end_frame);
+  std::vector<FrameFeaturesRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+    FrameFeaturesRecord f;
+    f.frame_id = sqlite3_column_int64(use.get(), 0);
+    f.layer = layer;
+    const auto* xy = static_cast<const uint8_t*>(sqlite3_column_blob(use.get(), 1));
+    const int xy_bytes = sqlite3_column_bytes(use.get(), 1);
+    const auto* desc = static_cast<const uint8_t*>(sqlite3_column_blob(use.get(), 2));
+    const int desc_bytes = sqlite3_column_bytes(use.get(), 2);
+    if (xy_bytes % 8 != 0 || desc_bytes != xy_bytes / 8 * 32) {
+      return Status::Corrupt(d.path + ": local features of frame " + std::to_string(f.frame_id) +
+                             " have " + std::to_string(xy_bytes / 8) + " points but " +
+                             std::to_string(desc_bytes) + " descriptor bytes");
+    }
+    f.xy.resize(size_t(xy_bytes) / sizeof(float));
+    if (xy_bytes > 0) std::memcpy(f.xy.data(), xy, size_t(xy_bytes));
+    if (desc_bytes > 0) f.descriptors.assign(desc, desc + desc_bytes);
+    out.push_back(std::move(f));
+  }
+  if (rc != SQLITE_DONE) return d.Error("reading local features", rc);
+  return out;
 }
 
 Status Catalog::SetMeta(const std::string& key, const std::string& value) {

@@ -47,12 +47,23 @@ struct FrameRecord {
   PdqHash pdq;
 };
 
+// One frame's local features of one layer (signatures/local_features.h):
+// `xy` two floats per keypoint (reference pixels), `descriptors`
+// kFeatureBytes per keypoint, in the same order.
+struct FrameFeaturesRecord {
+  int64_t frame_id = -1;        // in SourceToAdd: index into its frames; the catalog id once added
+  int layer = 0;                // FeatureLayer
+  std::vector<float> xy;
+  std::vector<uint8_t> descriptors;
+};
+
 // A source and its frames, to be added in one transaction.
 struct SourceToAdd {
   std::string production;       // created when missing
   SourceRecord source;          // id and production_id are assigned
   std::vector<FrameRecord> frames;               // id and source_id are assigned
   std::vector<std::vector<uint8_t>> thumbnails;  // JPEG per frame (may be empty)
+  std::vector<FrameFeaturesRecord> features;     // any frames, any layers (may be empty)
 };
 
 class Catalog {
@@ -82,6 +93,8 @@ class Catalog {
   };
   Result<Contents> ReadAll();
   Result<std::vector<uint8_t>> Thumbnail(int64_t frame_id);  // empty if none
+  // Local features of one layer for frames with id < end_frame, by frame id.
+  Result<std::vector<FrameFeaturesRecord>> FrameFeatures(int layer, int64_t end_frame);
 
   // Key/value metadata (e.g. the manifest's copy of parameters).
   Status SetMeta(const std::string& key, const std::string& value);

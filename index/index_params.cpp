@@ -15,6 +15,9 @@ nlohmann::json IndexParams::ToJson() const {
   j["sampler_max_interval_s"] = sampler_max_interval_s;
   j["thumbnail_max_side"] = thumbnail_max_side;
   j["multihash_min_frames"] = multihash_min_frames;
+  j["features"] = features;
+  j["feature_max_side"] = feature_max_side;
+  j["feature_max_per_frame"] = feature_max_per_frame;
   return j;
 }
 
@@ -55,6 +58,19 @@ Result<IndexParams> IndexParams::FromJson(const nlohmann::json& j) {
     p.sampler_max_interval_s = mi.get<double>();
     p.thumbnail_max_side = ts.get<int>();
     p.multihash_min_frames = mh.get<long long>();
+    const nlohmann::json& ft = j.at("features");
+    const nlohmann::json& fs = j.at("feature_max_side");
+    const nlohmann::json& fn = j.at("feature_max_per_frame");
+    if (!ft.is_string() || !fs.is_number_integer() || !fn.is_number_integer()) {
+      return Status::Corrupt("index parameters have a feature field of the wrong type");
+    }
+    p.features = ft.get<std::string>();
+    if (p.features != IndexParams().features) {
+      return Status::Incompatible("index features '" + p.features + "' are not supported by this celmatch (only '" +
+                                  IndexParams().features + "')");
+    }
+    p.feature_max_side = fs.get<int>();
+    p.feature_max_per_frame = fn.get<int>();
   } catch (const nlohmann::json::exception& e) {
     return Status::Corrupt(std::string("malformed index parameters: ") + e.what());
   }
@@ -67,13 +83,17 @@ Result<IndexParams> IndexParams::FromJson(const nlohmann::json& j) {
   }
   if (p.thumbnail_max_side <= 0) return Status::Corrupt("thumbnail_max_side must be positive");
   if (p.multihash_min_frames < 0) return Status::Corrupt("multihash_min_frames must not be negative");
+  if (p.feature_max_side <= 0 || p.feature_max_per_frame < 0) {
+    return Status::Corrupt("feature_max_side must be positive and feature_max_per_frame not negative");
+  }
   return p;
 }
 
 bool IndexParams::SameHashing(const IndexParams& other) const {
   return format_version == other.format_version && hash == other.hash &&
          sampler_change_distance == other.sampler_change_distance &&
-         sampler_max_interval_s == other.sampler_max_interval_s;
+         sampler_max_interval_s == other.sampler_max_interval_s && features == other.features &&
+         feature_max_side == other.feature_max_side && feature_max_per_frame == other.feature_max_per_frame;
 }
 
 }  // namespace celmatch

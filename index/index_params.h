@@ -11,7 +11,8 @@
 
 namespace celmatch {
 
-inline constexpr int kIndexFormatVersion = 1;
+// 2: local features (ORB, colour and line layers) per reference frame.
+inline constexpr int kIndexFormatVersion = 2;
 
 struct IndexParams {
   int format_version = kIndexFormatVersion;
@@ -25,6 +26,13 @@ struct IndexParams {
   // 16x16/nflip1 is exact to distance 31 and 4-12x faster from 5k frames on;
   // below 10k a flat scan costs < 0.2 ms a query and keeps the file small).
   long long multihash_min_frames = 10'000;
+  // Local features of reference frames (signatures/local_features.h): ORB
+  // on a copy at most feature_max_side pixels on its longer side, at most
+  // feature_max_per_frame keypoints per frame and layer. Queries are
+  // described the same way, so these are hashing parameters.
+  std::string features = "orb256";      // the only local feature of format 2
+  int feature_max_side = 640;
+  int feature_max_per_frame = 400;
 
   nlohmann::json ToJson() const;
   // Fails with kIncompatible for an unknown format_version or hash, kCorrupt

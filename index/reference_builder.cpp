@@ -14,6 +14,7 @@
 #include "media/image_decoder.h"
 #include "media/media_probe.h"
 #include "media/video_decoder.h"
+#include "signatures/local_features.h"
 #include "signatures/pdq_hash.h"
 
 namespace fs = std::filesystem;
@@ -80,6 +81,29 @@ std::vector<uint8_t> Thumbnail(const cv::Mat& bgr, int max_side) {
   return jpeg;
 }
 
+// Both layers of local features of reference frame `frame_index`.
+void AddFrameFeatures(const cv::Mat& bgr, const IndexParams& params, int64_t frame_index, SourceToAdd* item) {
+  LocalFeatureOptions o;
+  o.work_max_side = params.feature_max_side;
+  o.max_features = params.feature_max_per_frame;
+  const LocalFeatureExtractor extractor(o);
+  for (int l = 0; l < kFeatureLayers; ++l) {
+    const LocalFeatures f =
+        extractor.Extract(FeatureLayer(l) == FeatureLayer::kLine ? LineRepresentation(bgr) : bgr);
+    if (f.size() == 0) continue;
+    FrameFeaturesRecord r;
+    r.frame_id = frame_index;
+    r.layer = l;
+    r.xy.reserve(f.size() * 2);
+    for (const cv::Point2f& p : f.points) {
+      r.xy.push_back(p.x);
+      r.xy.push_back(p.y);
+    }
+    r.descriptors.assign(f.descriptors.data, f.descriptors.data + f.size() * kFeatureBytes);
+    item->features.push_back(std::move(r));
+  }
+}
+
 // Decodes and hashes one file into a SourceToAdd. Runs on a worker thread.
 Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const MediaLimits& limits,
                      const PdqHasher& hasher, SourceToAdd* item, BuildFileReport* report) {
@@ -108,6 +132,7 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     item->source.height = img->rows;
     item->frames.push_back(fr);
     item->thumbnails.push_back(Thumbnail(*img, params.thumbnail_max_side));
+    AddFrameFeatures(*img, params, 0, item);
     report->frames_decoded = 1;
   } else {
     Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(in.path, limits);
@@ -116,7 +141,9 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     so.change_distance = params.sampler_change_distance;
     so.max_interval_s = params.sampler_max_interval_s;
     Result<std::vector<SampledFrame>> frames =
-        SampleReferenceFrames(**dec, hasher, so, params.thumbnail_max_side);
+        SampleReferenceFrames(**dec, hasher, so, params.thumbnail_max_side, [&](size_t kept, const cv::Mat& bgr) {
+          AddFrameFeatures(bgr, params, int64_t(kept), item);
+        });
     if (!frames.ok()) return frames.status().WithPrefix(in.path);
     const VideoInfo& info = (*dec)->info();
     item->source.is_still = false;

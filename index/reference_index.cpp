@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -53,6 +54,7 @@ const char kManifestName[] = "manifest.json";
 const char kCatalogName[] = "catalog.sqlite";
 const char kFaissName[] = "pdq.faissbin";
 const char kLockName[] = "LOCK";
+const char* const kFeatureFileNames[kFeatureLayers] = {"features_color.faissbin", "features_line.faissbin"};
 const char kParamsMetaKey[] = "index_params";
 
 const FrameRecord kNoFrame{};
@@ -129,6 +131,9 @@ std::string HashingDifference(const IndexParams& index, const IndexParams& run) 
   add("hash", index.hash, run.hash);
   add("sampler_change_distance", index.sampler_change_distance, run.sampler_change_distance);
   add("sampler_max_interval_s", index.sampler_max_interval_s, run.sampler_max_interval_s);
+  add("features", index.features, run.features);
+  add("feature_max_side", index.feature_max_side, run.feature_max_side);
+  add("feature_max_per_frame", index.feature_max_per_frame, run.feature_max_per_frame);
   return out.str();
 }
 
@@ -204,6 +209,9 @@ struct ReferenceIndex::Impl {
   std::vector<SourceRecord> sources;
   std::vector<ProductionRecord> productions;
   std::vector<std::vector<int64_t>> frames_of_source;
+
+  std::array<std::unique_ptr<FeatureIndex>, kFeatureLayers> features;
+  std::array<bool, kFeatureLayers> features_dirty{};  // differs from its file
 
   ~Impl() {
     catalog.reset();
@@ -367,6 +375,21 @@ struct ReferenceIndex::Impl {
     return SyncDir(dir);
   }
 
+  // Loads each layer's feature index from its file, repaired or rebuilt from
+  // the catalog (see feature_index.h).
+  Status LoadFeatureIndexes() {
+    for (int l = 0; l < kFeatureLayers; ++l) {
+      auto records = catalog->FrameFeatures(l, int64_t(frames.size()));
+      if (!records.ok()) return records.status();
+      bool stale = false;
+      auto index = FeatureIndex::Load(PathOf(kFeatureFileNames[l]), *records, &stale);
+      if (!index.ok()) return index.status();
+      features[size_t(l)] = std::move(*index);
+      features_dirty[size_t(l)] = stale;
+    }
+    return Status::Ok();
+  }
+
   Status WriteManifest() {
     nlohmann::json j = params.ToJson();
     j["hash_index"] = TypeName();
@@ -382,6 +405,11 @@ struct ReferenceIndex::Impl {
     if (faiss_dirty) {
       CELMATCH_RETURN_IF_ERROR(WriteHashIndex());
       faiss_dirty = false;
+    }
+    for (int l = 0; l < kFeatureLayers; ++l) {
+      if (!features_dirty[size_t(l)]) continue;
+      CELMATCH_RETURN_IF_ERROR(features[size_t(l)]->Write(dir, PathOf(kFeatureFileNames[l])));
+      features_dirty[size_t(l)] = false;
     }
     if (manifest_dirty || manifest_type != TypeName()) CELMATCH_RETURN_IF_ERROR(WriteManifest());
     return Status::Ok();
@@ -420,7 +448,8 @@ struct ReferenceIndex::Impl {
     catalog = std::move(*cat);
     CELMATCH_RETURN_IF_ERROR(CheckCatalogParams());
     CELMATCH_RETURN_IF_ERROR(LoadMetadata());
-    return LoadHashIndex();
+    CELMATCH_RETURN_IF_ERROR(LoadHashIndex());
+    return LoadFeatureIndexes();
   }
 };
 
@@ -455,7 +484,8 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
     // index whose creation was interrupted (the manifest is written last).
     static const std::set<std::string> kOurs = {
         kLockName, kCatalogName, "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
-        kFaissName, "pdq.faissbin.tmp", "manifest.json.tmp"};
+        kFaissName, "pdq.faissbin.tmp", "manifest.json.tmp", kFeatureFileNames[0], kFeatureFileNames[1],
+        std::string(kFeatureFileNames[0]) + ".tmp", std::string(kFeatureFileNames[1]) + ".tmp"};
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (!kOurs.count(entry.path().filename().string())) {
         return Status::InvalidArgument(dir + " is not empty and is not a celmatch index (found " +
@@ -468,6 +498,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
     impl->catalog = std::move(*cat);
     CELMATCH_RETURN_IF_ERROR(impl->LoadMetadata());
     CELMATCH_RETURN_IF_ERROR(impl->LoadHashIndex());
+    CELMATCH_RETURN_IF_ERROR(impl->LoadFeatureIndexes());
     impl->faiss_dirty = true;
     impl->manifest_dirty = true;
   } else {
@@ -492,6 +523,12 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForRead(const std::s
   // Repairs stay in memory: a reader writes no file.
   CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/true));
   return std::unique_ptr<ReferenceIndex>(new ReferenceIndex(std::move(impl)));
+}
+
+Result<IndexParams> ReferenceIndex::ReadParams(const std::string& dir) {
+  auto manifest = ReadManifest(dir);
+  if (!manifest.ok()) return manifest.status();
+  return manifest->params;
 }
 
 const IndexParams& ReferenceIndex::params() const { return impl_->params; }
@@ -527,6 +564,15 @@ Status ReferenceIndex::AddSource(SourceToAdd item) {
     d.frames.push_back(f);
   }
   d.SortByTime(&d.frames_of_source.back());
+  std::sort(item.features.begin(), item.features.end(), [](const FrameFeaturesRecord& a, const FrameFeaturesRecord& b) {
+    return a.frame_id < b.frame_id;
+  });
+  for (const FrameFeaturesRecord& f : item.features) {
+    if (f.layer < 0 || f.layer >= kFeatureLayers) continue;
+    Status st = d.features[size_t(f.layer)]->AddFrame(f);
+    if (!st.ok()) return st.WithPrefix(d.dir + " (the catalog has the source; reopen the index)");
+    d.features_dirty[size_t(f.layer)] = true;
+  }
   if (!d.multihash && d.WantMultihash()) return d.RebuildHashIndex();
   try {
     Impl::AddFrames(d.hash_index.get(), d.frames, first, d.frames.size());
@@ -597,6 +643,10 @@ const std::vector<int64_t>& ReferenceIndex::frames_of_source(int64_t source_id) 
   return impl_->frames_of_source[size_t(source_id)];
 }
 
+const FeatureIndex& ReferenceIndex::features(FeatureLayer layer) const {
+  return *impl_->features[size_t(layer)];
+}
+
 Result<std::vector<uint8_t>> ReferenceIndex::Thumbnail(int64_t frame_id) const {
   std::lock_guard<std::mutex> lock(impl_->catalog_mu);
   return impl_->catalog->Thumbnail(frame_id);
@@ -655,6 +705,11 @@ Status ReferenceIndex::Check() const {
         d.frames[i].pdq.bytes != bytes) {
       return Status::Corrupt(faiss_path + ": code of frame " + std::to_string(i) + " differs from the catalog's");
     }
+  }
+  for (int l = 0; l < kFeatureLayers; ++l) {
+    auto records = d.catalog->FrameFeatures(l, loaded);
+    if (!records.ok()) return records.status();
+    CELMATCH_RETURN_IF_ERROR(d.features[size_t(l)]->CheckAgainst(*records, d.PathOf(kFeatureFileNames[l])));
   }
   if (d.multihash) {
     const auto* mh = static_cast<const faiss::IndexBinaryMultiHash*>(d.hash_index.get());

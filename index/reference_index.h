@@ -4,6 +4,10 @@
 //   DIR/catalog.sqlite   productions, sources, frames (+ PDQ hashes, thumbnails)
 //   DIR/pdq.faissbin     FAISS binary index of the frames' PDQ hashes (a cache
 //                        of the catalog: id i is frame i)
+//   DIR/features_color.faissbin, features_line.faissbin
+//                        FAISS binary indexes of the frames' local-feature
+//                        descriptors (caches of the catalog's frame_features;
+//                        see index/feature_index.h), same crash-safety rule
 //   DIR/LOCK             held (flock) by the one writer
 //
 // Crash safety: the catalog commits each source in one SQLite transaction and
@@ -24,6 +28,7 @@
 
 #include "core/status.h"
 #include "index/catalog.h"
+#include "index/feature_index.h"
 #include "index/index_params.h"
 #include "signatures/pdq_hash.h"
 
@@ -53,6 +58,9 @@ class ReferenceIndex {
   // kIncompatible (naming the format version or parameter) when it was
   // written by another format version or with other hashing parameters.
   static Result<std::unique_ptr<ReferenceIndex>> OpenForRead(const std::string& dir);
+  // The parameters in DIR's manifest, without opening the index (no lock, no
+  // loading). kNotFound when DIR holds no index.
+  static Result<IndexParams> ReadParams(const std::string& dir);
   ~ReferenceIndex();
 
   const IndexParams& params() const;
@@ -79,6 +87,9 @@ class ReferenceIndex {
   const ProductionRecord& production(int64_t production_id) const;
   // The frames of one source in time order (ids).
   const std::vector<int64_t>& frames_of_source(int64_t source_id) const;
+
+  // The local-feature index of one layer (never null after Open).
+  const FeatureIndex& features(FeatureLayer layer) const;
 
   // JPEG thumbnail of a frame (empty when none). Reads the catalog.
   Result<std::vector<uint8_t>> Thumbnail(int64_t frame_id) const;

@@ -131,11 +131,13 @@ TEST_CASE("IndexParams JSON round trip and validation", "[index]") {
   CHECK_FALSE(q.SameHashing(p));
 
   nlohmann::json j = p.ToJson();
-  j["format_version"] = 2;
+  j["format_version"] = kIndexFormatVersion + 1;
   auto v2 = IndexParams::FromJson(j);
   REQUIRE_FALSE(v2.ok());
   CHECK(v2.status().code() == Status::Code::kIncompatible);
-  CHECK(v2.status().message() == "index format 2 is newer than this celmatch understands (1)");
+  CHECK(v2.status().message() == "index format " + std::to_string(kIndexFormatVersion + 1) +
+                                     " is newer than this celmatch understands (" +
+                                     std::to_string(kIndexFormatVersion) + ")");
 
   j = p.ToJson();
   j["hash"] = "phash64";
@@ -386,12 +388,14 @@ TEST_CASE("ReferenceIndex refuses incompatible and missing indexes", "[index]") 
 
   SECTION("newer format version") {
     nlohmann::json j = nlohmann::json::parse(original);
-    j["format_version"] = 2;
+    j["format_version"] = kIndexFormatVersion + 1;
     WriteText(manifest_path, j.dump());
     auto r = ReferenceIndex::OpenForRead(dir);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == Status::Code::kIncompatible);
-    CHECK_THAT(r.status().message(), Catch::Contains("index format 2 is newer than this celmatch understands (1)"));
+    CHECK_THAT(r.status().message(), Catch::Contains("index format " + std::to_string(kIndexFormatVersion + 1) +
+                                                     " is newer than this celmatch understands (" +
+                                                     std::to_string(kIndexFormatVersion) + ")"));
     CHECK_THAT(r.status().message(), Catch::Contains(manifest_path));
     auto w = ReferenceIndex::OpenForWrite(dir, IndexParams());
     CHECK(w.status().code() == Status::Code::kIncompatible);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   RegisterIndexCommands(app, registry);
   RegisterMatchCommand(app, registry);
   RegisterBenchCommands(app, registry);
+  RegisterHashCommand(app, registry);
 
   try {
     app.parse(argc, argv);

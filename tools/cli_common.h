@@ -43,6 +43,13 @@ class CommandRegistry {
 void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry);  // cmd_index.cpp
 void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry);   // cmd_match.cpp
 void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry);  // cmd_bench.cpp
+void RegisterHashCommand(CLI::App& app, CommandRegistry& registry);    // cmd_hash.cpp
+// Checks a `--shard I/N` value (core/shard.h) while parsing, so a bad one is
+// a usage error (exit 2) naming the value.
+CLI::Validator ShardValidator();  // cli_shard.cpp
+
+// `index merge`, under the `index` command created by RegisterIndexCommands.
+void RegisterIndexMergeCommand(CLI::App* index_cmd, CommandRegistry& registry);  // cmd_index_merge.cpp
 
 // Per-file lines on stderr, with a progress bar (rate, ETA) under them when
 // stderr is a terminal. Thread-safe.

@@ -1,10 +1,14 @@
-// `celmatch bench footage|leaks|score`: leak simulation and scoring.
+// `celmatch bench footage|leaks|score`: leak simulation and scoring, with
+// the vPDQ and pHash baselines side by side (`bench score --baselines`).
+#include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <optional>
 
 #include "cli_common.h"
 #include "core/input_walker.h"
 #include "index/reference_builder.h"
+#include "leaks/leak_baselines.h"
 #include "leaks/leak_score.h"
 #include "leaks/leak_simulator.h"
 #include "synthetic/synthetic_footage.h"
@@ -37,12 +41,79 @@ int RunBenchLeaks(const std::vector<std::string>& references, const std::vector<
   return kExitOk;
 }
 
-int RunBenchScore(const std::string& truth_path, const std::string& results_path) {
-  Result<std::vector<LeakTruth>> truth = ReadTruthCsv(truth_path);
+struct ScoreArgs {
+  std::string truth_path, results_path, dump, json_path;
+  bool baselines = false;
+  std::vector<std::string> references;  // "PRODUCTION=PATH" or PATH (named as in `index build`)
+  int jobs = 0;
+};
+
+// "Name=path" names the production (as `--production` would); a bare path is
+// named from its folders, as `index build PATH` names it.
+std::vector<ReferenceInput> PlanNamedReferences(const std::vector<std::string>& specs) {
+  std::vector<ReferenceInput> out;
+  for (const std::string& spec : specs) {
+    const size_t eq = spec.find('=');
+    std::vector<ReferenceInput> part =
+        eq == std::string::npos ? PlanReferenceInputs({spec}, std::nullopt)
+                                : PlanReferenceInputs({spec.substr(eq + 1)}, spec.substr(0, eq));
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
+
+int RunBenchScore(const ScoreArgs& a) {
+  Result<std::vector<LeakTruth>> truth = ReadTruthCsv(a.truth_path);
   if (!truth.ok()) return Fatal(truth.status());
-  Result<LeakScore> score = ScoreLeakRun(*truth, results_path);
+  Result<LeakScore> score = ScoreLeakRun(*truth, a.results_path);
   if (!score.ok()) return Fatal(score.status());
-  std::fputs(FormatLeakScore(*score).c_str(), stdout);
+  nlohmann::json json;
+  json["celmatch"] = LeakScoreToJson(*score);
+  if (!a.baselines) {
+    std::fputs(FormatLeakScore(*score).c_str(), stdout);
+  } else {
+    if (a.dump.empty() || a.references.empty())
+      return Fatal(Status::InvalidArgument("--baselines needs --dump (the leak dump folder) and --reference "
+                                           "(the indexed footage, NAME=PATH as given to index build)"));
+    BaselineOptions options;
+    options.jobs = a.jobs > 0 ? a.jobs : DefaultJobs();
+    Result<BaselineReferences> refs = HashBaselineReferences(PlanNamedReferences(a.references), options);
+    if (!refs.ok()) return Fatal(refs.status());
+    std::fprintf(stderr, "baselines: %zu reference frames (1 per second) from %zu sources, hashed in %.1f s\n",
+                 refs->frames.size(), refs->sources.size(), refs->seconds);
+    BaselineRun run = RunBaselines(*refs, a.dump, *truth, options);
+    const LeakScore vpdq = ScoreLeakOutcomes(*truth, run.vpdq);
+    // pHash: the threshold that gives 99.9% precision over the ranking.
+    const LeakScore phash_ranked = ScoreLeakOutcomes(*truth, run.phash);
+    const RankingScore& pr = phash_ranked.ranking;
+    const double phash_min_score = pr.p999_reached ? pr.threshold_at_p999 : 2.0;
+    LeakScore phash = ScoreLeakOutcomes(*truth, run.phash, phash_min_score);
+    char phash_point[96];
+    if (pr.p999_reached)
+      std::snprintf(phash_point, sizeof phash_point, "pHash <= %d of 64 bits (P99.9 on this run)",
+                    int(std::lround((1.0 - phash_min_score) * 64)));
+    else
+      std::snprintf(phash_point, sizeof phash_point, "none reaches P99.9: nothing reported");
+    std::vector<MethodScore> methods = {
+        {"celmatch", "score >= 0.5: PDQ <= 31 bits, dihedral, keyframes", *score},
+        {"vPDQ", "PDQ <= 31 bits, quality >= 50, 1 frame/s", vpdq},
+        {"pHash", phash_point, phash},
+    };
+    std::fputs(FormatSideBySide(methods).c_str(), stdout);
+    std::fputs("\nfiles/s per core: files / sum of per-file wall time (celmatch: JSONL \"elapsed\"; "
+               "baselines: decode + hash + brute-force search, one core per file)\n\ncelmatch in detail:\n",
+               stdout);
+    std::fputs(FormatLeakScore(*score).c_str(), stdout);
+    json["vpdq"] = LeakScoreToJson(vpdq);
+    json["phash"] = LeakScoreToJson(phash);
+    json["phash"]["operating_point"] = phash_point;
+    json["baseline_reference_frames"] = refs->frames.size();
+  }
+  if (!a.json_path.empty()) {
+    std::ofstream f(a.json_path, std::ios::trunc);
+    f << json.dump(2) << "\n";
+    if (!f) return Fatal(Status::IoError(a.json_path + ": cannot write"));
+  }
   return kExitOk;
 }
 
@@ -52,6 +123,7 @@ struct BenchArgs {
   std::vector<std::string> paths, distractors;
   std::optional<std::string> production;
   LeakDumpOptions leak_options;
+  ScoreArgs score;
 };
 
 }  // namespace
@@ -75,7 +147,12 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
   leaks_cmd->add_option("--production", a->production, "Production name (default: from folder names, as in index build)");
   leaks_cmd->add_option("--seed", a->leak_options.seed, "Random seed");
   leaks_cmd->add_option("--frames", a->leak_options.frames_per_source, "Random times per reference video");
-  leaks_cmd->add_option("--transforms", a->leak_options.transforms, "Transforms (png, jpeg75, half)");
+  leaks_cmd->add_option("--transforms", a->leak_options.transforms,
+                        "Transforms: all, or some of " + [] {
+                          std::string s;
+                          for (const std::string& k : KnownLeakTransforms()) s += (s.empty() ? "" : ", ") + k;
+                          return s;
+                        }() + " (default png, jpeg75, half)");
   leaks_cmd->add_option("paths", a->paths, "Reference footage, named as in `index build`");
   registry.Add(leaks_cmd, [a] {
     return RunBenchLeaks(a->paths, a->distractors, a->production, a->out, a->truth_path, a->leak_options);
@@ -83,9 +160,19 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
 
   CLI::App* score_cmd =
       bench_cmd->add_subcommand("score", "Score a `celmatch match` run against a leak dump's ground truth");
-  score_cmd->add_option("--truth", a->truth_path, "Ground-truth CSV from `bench leaks`")->required();
-  score_cmd->add_option("--results", a->results_path, "JSON Lines from `celmatch match`")->required();
-  registry.Add(score_cmd, [a] { return RunBenchScore(a->truth_path, a->results_path); });
+  ScoreArgs& sa = a->score;
+  score_cmd->add_option("--truth", sa.truth_path, "Ground-truth CSV from `bench leaks`")->required();
+  score_cmd->add_option("--results", sa.results_path, "JSON Lines from `celmatch match`")->required();
+  score_cmd->add_flag("--baselines", sa.baselines,
+                      "Also run vPDQ (PDQ, 1 frame/s, <= 31 bits) and 64-bit pHash on the same footage and dump, "
+                      "and print them beside celmatch");
+  score_cmd->add_option("--dump", sa.dump, "The leak dump folder (for --baselines)");
+  score_cmd->add_option("--reference", sa.references,
+                        "Indexed footage for --baselines, NAME=PATH (production name as given to index build "
+                        "--production) or PATH; repeat for each");
+  score_cmd->add_option("--jobs", sa.jobs, "Files matched in parallel by the baselines (default: all cores)");
+  score_cmd->add_option("--json", sa.json_path, "Also write every figure to this JSON file");
+  registry.Add(score_cmd, [a] { return RunBenchScore(a->score); });
 }
 
 }  // namespace celmatch::cli

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "core/shard.h"
+#include "index/hash_list.h"
 #include "index/reference_builder.h"
 #include "index/reference_index.h"
 
@@ -19,7 +21,10 @@ namespace {
 
 
 int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
-                const std::optional<std::string>& production, int jobs, bool must_be_new) {
+                const std::optional<std::string>& production, int jobs, bool must_be_new,
+                const std::string& shard_text) {
+  Result<ShardSpec> shard = ParseShardSpec(shard_text.empty() ? "0/1" : shard_text);
+  if (!shard.ok()) return Fatal(shard.status());  // checked while parsing; kept for direct callers
   if (must_be_new && fs::exists(fs::path(dir) / "manifest.json")) {
     std::fprintf(stderr,
                  "celmatch: error: %s already holds an index; use `celmatch index add` to add footage to it\n",
@@ -34,6 +39,13 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForWrite(dir, IndexParams{});
   if (!index.ok()) return Fatal(index.status());
   std::vector<ReferenceInput> inputs = PlanReferenceInputs(paths, production);
+  if (shard->count > 1) {
+    // Split by source name (production/source), so each source lands in one
+    // part whatever the folder listing looked like when this task ran.
+    const size_t all = inputs.size();
+    std::erase_if(inputs, [&](const ReferenceInput& in) { return !shard->Contains(in.production + "/" + in.source); });
+    std::fprintf(stderr, "shard %s: %zu of %zu files\n", shard->ToString().c_str(), inputs.size(), all);
+  }
   BuildOptions options;
   options.jobs = jobs;
   Progress progress(inputs.size());
@@ -117,12 +129,44 @@ int RunIndexCheck(const std::string& dir) {
   return kExitOk;
 }
 
+int RunExportHashes(const std::string& dir, const std::string& out) {
+  Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForRead(dir);
+  if (!index.ok()) return Fatal(index.status());
+  Status st = ExportHashList(**index, out);
+  if (!st.ok()) return Fatal(st);
+  if (!out.empty() && out != "-")
+    std::fprintf(stderr, "%s: %lld reference frame hashes written to %s\n", dir.c_str(),
+                 (long long)(*index)->frame_count(), out.c_str());
+  return kExitOk;
+}
+
+int RunImportHashes(const std::string& dir, const std::string& csv_path) {
+  if (!fs::exists(fs::path(dir) / "manifest.json")) {
+    // A new index for the list, like `index build`: sharing hashes is how a
+    // matcher without footage gets its references.
+    std::fprintf(stderr, "%s: no index yet, creating one\n", dir.c_str());
+  }
+  Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForWrite(dir, IndexParams{});
+  if (!index.ok()) return Fatal(index.status());
+  Result<HashListImportReport> report = ImportHashList(**index, csv_path);
+  if (!report.ok()) return Fatal(report.status());
+  std::fprintf(stderr, "%s: %lld sources added (%lld reference frames, hashes only), %lld already present\n",
+               dir.c_str(), (long long)report->sources_added, (long long)report->frames_added,
+               (long long)report->sources_present);
+  return kExitOk;
+}
+
+struct HashListArgs {
+  std::string index_dir, out = "-", csv_path;
+};
+
 struct IndexArgs {
   std::string index_dir;
   std::vector<std::string> paths;
   std::optional<std::string> production;
   int jobs = DefaultJobs();
   bool json = false;
+  std::string shard;
 };
 
 }  // namespace
@@ -139,15 +183,19 @@ void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry) {
                   "Footage: a folder gives one production per subfolder (files directly in it: a production "
                   "named after the folder); a file belongs to a production named after its parent folder")
         ->required();
+    c->add_option("--shard", a->shard,
+                  "Only the I-th of N shares of the footage (I/N, 0 <= I < N; split by source name, stable "
+                  "across runs); merge the parts with `celmatch index merge`")
+        ->check(ShardValidator());
   };
   CLI::App* build_cmd = index_cmd->add_subcommand("build", "Create a new index from footage (videos and stills)");
   add_build_options(build_cmd);
-  registry.Add(build_cmd, [a] { return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, true); });
+  registry.Add(build_cmd, [a] { return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, true, a->shard); });
 
   CLI::App* add_cmd =
       index_cmd->add_subcommand("add", "Add footage to an existing index (content already indexed is skipped)");
   add_build_options(add_cmd);
-  registry.Add(add_cmd, [a] { return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, false); });
+  registry.Add(add_cmd, [a] { return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, false, a->shard); });
 
   CLI::App* info_cmd = index_cmd->add_subcommand("info", "Productions, sources, frames, size and index type");
   info_cmd->add_option("--index", a->index_dir, "Index directory")->required();
@@ -157,6 +205,23 @@ void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry) {
   CLI::App* check_cmd = index_cmd->add_subcommand("check", "Verify that the catalog and the FAISS index agree");
   check_cmd->add_option("--index", a->index_dir, "Index directory")->required();
   registry.Add(check_cmd, [a] { return RunIndexCheck(a->index_dir); });
+
+  auto h = std::make_shared<HashListArgs>();
+  CLI::App* export_cmd = index_cmd->add_subcommand(
+      "export-hashes", "Write the PDQ hash of every reference frame as CSV "
+                       "(hash,quality,production,source,time,span_end; ThreatExchange hex)");
+  export_cmd->add_option("--index", h->index_dir, "Index directory")->required();
+  export_cmd->add_option("--out,-o", h->out, "CSV file to write (default: standard output)");
+  registry.Add(export_cmd, [h] { return RunExportHashes(h->index_dir, h->out); });
+
+  CLI::App* import_cmd = index_cmd->add_subcommand(
+      "import-hashes", "Add a hash list from `index export-hashes` as references without footage "
+                       "(matches carry hash evidence only; importing the same list again is a no-op)");
+  import_cmd->add_option("--index", h->index_dir, "Index directory (created when missing)")->required();
+  import_cmd->add_option("list", h->csv_path, "Hash list CSV")->required()->check(CLI::ExistingFile);
+  registry.Add(import_cmd, [h] { return RunImportHashes(h->index_dir, h->csv_path); });
+
+  RegisterIndexMergeCommand(index_cmd, registry);  // cmd_index_merge.cpp
 }
 
 }  // namespace celmatch::cli

@@ -1,27 +1,88 @@
 // `celmatch match`: match every file of a dump against an index.
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 #include <mutex>
 
 #include "cli_common.h"
+#include "core/archive_reader.h"
 #include "core/input_walker.h"
+#include "core/shard.h"
 #include "core/thread_pool.h"
 #include "index/reference_index.h"
 #include "match/matcher.h"
+#include "output/csv_writer.h"
+#include "output/html_report.h"
 #include "output/jsonl_writer.h"
+#include "output/resume_log.h"
 
 namespace celmatch::cli {
 namespace {
 
 
+// Outputs besides the JSON Lines: a CSV row per file as results arrive, and
+// the HTML report written from all results at the end.
+struct MatchReports {
+  std::string csv_path, report_path;
+};
+
+// Query thumbnails kept for the report: small, as every file's stays in memory.
+constexpr int kReportThumbnailSide = 160;
+
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
 int RunMatch(const std::string& dir, const std::vector<std::string>& paths, const std::string& out_path,
-             int jobs, const MatchOptions& options) {
+             int jobs, const MatchOptions& options, const std::string& shard_text,
+             bool resume, const MatchReports& reports) {
+  Result<ShardSpec> shard = ParseShardSpec(shard_text.empty() ? "0/1" : shard_text);
+  if (!shard.ok()) return Fatal(shard.status());
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForRead(dir);
   if (!index.ok()) return Fatal(index.status());
-  Result<std::unique_ptr<JsonlWriter>> writer = JsonlWriter::Open(out_path, false);
+  ReportedFiles reported;
+  if (resume) {
+    if (out_path.empty() || out_path == "-") {
+      std::fprintf(stderr, "celmatch: error: --resume needs --out FILE (the results of the run to resume)\n");
+      return kExitUsage;
+    }
+    Result<ReportedFiles> r = PrepareResume(out_path);
+    if (!r.ok()) return Fatal(r.status());
+    reported = std::move(*r);
+  }
+  Result<std::unique_ptr<JsonlWriter>> writer = JsonlWriter::Open(out_path, resume);
   if (!writer.ok()) return Fatal(writer.status());
+  std::unique_ptr<CsvWriter> csv;
+  if (!reports.csv_path.empty()) {
+    Result<std::unique_ptr<CsvWriter>> c = CsvWriter::Open(reports.csv_path);
+    if (!c.ok()) return Fatal(c.status());
+    csv = std::move(*c);
+  }
+  std::unique_ptr<HtmlReport> report;
+  if (!reports.report_path.empty()) report = std::make_unique<HtmlReport>();
   Matcher matcher(**index, options);
-  std::vector<InputFile> inputs = WalkInputs(paths);
+  // Archives (zip, tar.gz) are read in place: their members become inputs.
+  std::vector<InputFile> inputs = ExpandArchives(WalkInputs(paths));
+  if (shard->count > 1) {
+    // By the name printed in the output, not by position in the listing: a
+    // task that walks the dump later (files added meanwhile) still takes
+    // exactly its own files, so the shards' outputs add up to one run.
+    const size_t all = inputs.size();
+    std::erase_if(inputs, [&](const InputFile& in) { return !shard->Contains(in.display_path); });
+    std::fprintf(stderr, "shard %s: %zu of %zu files\n", shard->ToString().c_str(), inputs.size(), all);
+  }
+  if (resume) {
+    const size_t all = inputs.size();
+    std::erase_if(inputs, [&](const InputFile& in) { return reported.keys.count(ReportedFileKey(in.display_path)) > 0; });
+    std::fprintf(stderr, "resume: %zu of %zu files already in %s, %zu to go%s\n", all - inputs.size(), all,
+                 out_path.c_str(), inputs.size(),
+                 reported.truncated_bytes > 0 ? " (a partial last line was removed)" : "");
+  }
   Progress progress(inputs.size());
   std::atomic<int64_t> counts[4] = {0, 0, 0, 0};
   Status write_error;
@@ -33,16 +94,34 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
         FileResult r = matcher.MatchFile(in);
         counts[int(r.status)]++;
         Status st = (*writer)->Write(FileResultToJson(r));
+        if (st.ok() && csv) st = csv->Write(r);
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(write_mu);
           if (write_error.ok()) write_error = st;
         }
         progress.FileDone(SummaryLine(r));
+        if (report) report->Add(std::move(r));
       });
     }
   }
   progress.Finish();
   if (!write_error.ok()) return Fatal(write_error);
+  if (report) {
+    const ReferenceIndex& ix = **index;
+    ReportRunInfo info{dir, paths, CELMATCH_VERSION, UtcNow(), progress.elapsed_s()};
+    Status st = report->Write(reports.report_path, info, [&ix](int64_t frame_id) {
+      ReferencePicture pic;
+      if (frame_id < 0 || frame_id >= ix.frame_count()) return pic;
+      Result<std::vector<uint8_t>> jpeg = ix.Thumbnail(frame_id);
+      if (jpeg.ok()) pic.jpeg = std::move(*jpeg);
+      const SourceRecord& src = ix.source(ix.frame(frame_id).source_id);
+      pic.source_width = src.width;
+      pic.source_height = src.height;
+      return pic;
+    });
+    if (!st.ok()) return Fatal(st);
+    std::fprintf(stderr, "report: %s\n", reports.report_path.c_str());
+  }
   std::fprintf(stderr, "%zu files: %lld matched, %lld not matched, %lld errors, %lld skipped in %.1f s\n",
                inputs.size(), (long long)counts[0].load(), (long long)counts[1].load(), (long long)counts[2].load(),
                (long long)counts[3].load(), progress.elapsed_s());
@@ -55,6 +134,9 @@ struct MatchArgs {
   std::string out_path = "-";
   int jobs = DefaultJobs();
   bool no_dihedral = false;
+  std::string shard;
+  bool resume = false;
+  MatchReports reports;
   MatchOptions options;
 };
 
@@ -77,10 +159,33 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
   match_cmd->add_flag("--no-dihedral", a->no_dihedral, "Do not search flipped and rotated variants");
   match_cmd->add_option("--max-matches", a->options.max_matches, "Sources reported per file (default 5)")
       ->check(CLI::PositiveNumber);
+  match_cmd->add_option("--shard", a->shard,
+                        "Only the I-th of N shares of the files (I/N, 0 <= I < N; split by file name, stable "
+                        "across runs); the N outputs together are one unsharded run's")
+      ->check(ShardValidator());
+  match_cmd->add_flag("--resume", a->resume,
+                      "Append to --out, skipping the files it already reports (a run that was killed)");
+  MediaLimits& lim = a->options.limits;
+  match_cmd->add_option("--max-pixels", lim.max_pixels, "Largest image or video frame in pixels (default 1e8)")
+      ->check(CLI::PositiveNumber);
+  match_cmd->add_option("--max-frames", lim.max_frames, "Most frames decoded per video (default 500000)")
+      ->check(CLI::PositiveNumber);
+  match_cmd->add_option("--max-seconds-per-file", lim.max_decode_wall_s,
+                        "Wall time spent decoding one video, seconds (default 600)")
+      ->check(CLI::PositiveNumber);
+  match_cmd->add_option("--max-file-size", lim.max_file_bytes, "Largest file read, bytes; suffixes k, M, G (default 8G)")
+      ->transform(CLI::AsSizeValue(false));
+  match_cmd->add_option("--max-memory-per-file", lim.max_memory_bytes,
+                        "Estimated decoding memory per file, bytes; suffixes k, M, G (default 2G)")
+      ->transform(CLI::AsSizeValue(false));
+  match_cmd->add_option("--csv", a->reports.csv_path, "Also write one CSV row per file (best match) to this file");
+  match_cmd->add_option("--report", a->reports.report_path,
+                        "Write a self-contained HTML report (thumbnails, evidence, filters) to this file at the end");
   match_cmd->add_option("paths", a->paths, "Files and folders of the dump (walked recursively)")->required();
   registry.Add(match_cmd, [a] {
     a->options.dihedral = !a->no_dihedral;
-    return RunMatch(a->index_dir, a->paths, a->out_path, a->jobs, a->options);
+    if (!a->reports.report_path.empty()) a->options.query_thumbnail_max_side = kReportThumbnailSide;
+    return RunMatch(a->index_dir, a->paths, a->out_path, a->jobs, a->options, a->shard, a->resume, a->reports);
   });
 }
 

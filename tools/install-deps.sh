@@ -12,6 +12,9 @@ PACKAGES=(
   libeigen3-dev libsqlite3-dev
   catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libavif-dev ffmpeg
+  libarchive-dev
+  slurm-wlm munge  # the scheduler of tools/slurm/ and its one-machine cluster test
+  chromium  # headless browser for the HTML report test
 )
 
 missing=()

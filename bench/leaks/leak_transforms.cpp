@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace celmatch {

@@ -58,4 +58,15 @@ Result<std::string> Sha256File(const std::string& path) {
   return std::string(hex);
 }
 
+std::string Sha256Hex(std::string_view bytes) {
+  AVHashContext* raw = nullptr;
+  if (av_hash_alloc(&raw, "SHA256") < 0 || raw == nullptr) return std::string();
+  std::unique_ptr<AVHashContext, HashFreer> hash(raw);
+  av_hash_init(hash.get());
+  av_hash_update(hash.get(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  char hex[2 * 32 + 1] = {};
+  av_hash_final_hex(hash.get(), reinterpret_cast<uint8_t*>(hex), sizeof hex);
+  return std::string(hex);
+}
+
 }  // namespace celmatch

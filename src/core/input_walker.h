@@ -19,6 +19,9 @@ struct InputFile {
   std::string root;          // the PATH argument
   std::string skip_reason;   // non-empty: not to be opened (symlink out of tree, ...)
   std::string error;         // non-empty: could not be listed (permission, ...)
+  // Non-empty: the member of that name of the archive at `path` (display_path
+  // is then "archive!/member"); see core/archive_reader.h.
+  std::string archive_member;
 };
 
 // Never fails as a whole: unreadable folders and missing arguments become

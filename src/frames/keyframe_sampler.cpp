@@ -49,9 +49,9 @@ double FrameDuration(const VideoInfo& info, double fallback) {
 
 }  // namespace
 
-Result<std::vector<SampledFrame>> SampleReferenceFrames(VideoDecoder& decoder, const PdqHasher& hasher,
-                                                        const KeyframeSamplerOptions& options,
-                                                        int keep_max_side) {
+Result<std::vector<SampledFrame>> SampleReferenceFrames(
+    VideoDecoder& decoder, const PdqHasher& hasher, const KeyframeSamplerOptions& options, int keep_max_side,
+    const std::function<void(size_t kept_index, const cv::Mat& bgr)>& on_keep) {
   KeyframeSampler sampler(options);
   VideoFrame frame;
   double last_time = 0, prev_time = 0;
@@ -60,8 +60,9 @@ Result<std::vector<SampledFrame>> SampleReferenceFrames(VideoDecoder& decoder, c
     Result<bool> next = decoder.Next(&frame);
     if (!next.ok()) return next.status();
     if (!*next) break;
-    if (sampler.Offer(frame, hasher.Compute(frame.bgr)) && keep_max_side > 0) {
-      sampler.frames().back().bgr = LimitSize(frame.bgr, keep_max_side);
+    if (sampler.Offer(frame, hasher.Compute(frame.bgr))) {
+      if (keep_max_side > 0) sampler.frames().back().bgr = LimitSize(frame.bgr, keep_max_side);
+      if (on_keep) on_keep(sampler.frames().size() - 1, frame.bgr);
     }
     prev_time = last_time;
     last_time = frame.time_s;
@@ -85,8 +86,9 @@ Result<QuerySamplingResult> SampleQueryFrames(VideoDecoder& decoder, const PdqHa
   for (;;) {
     Result<bool> next = decoder.Next(&frame);
     if (!next.ok()) {
-      // A clip that decoded some samples before breaking is still matched.
-      if (!out.samples.empty()) break;
+      // A clip that decoded some samples before breaking is still matched;
+      // one over a limit is not: the limit is what the user must hear about.
+      if (!out.samples.empty() && next.status().code() != Status::Code::kLimitExceeded) break;
       return next.status();
     }
     if (!*next) break;

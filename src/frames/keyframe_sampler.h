@@ -66,9 +66,12 @@ class KeyframeSampler {
 // Decodes `decoder` to the end, hashing every frame and keeping frames with a
 // KeyframeSampler. `keep_pixels` false drops the kept frames' pictures except
 // a thumbnail-sized copy no larger than `keep_max_side` pixels (0 = drop all).
-Result<std::vector<SampledFrame>> SampleReferenceFrames(VideoDecoder& decoder, const PdqHasher& hasher,
-                                                        const KeyframeSamplerOptions& options,
-                                                        int keep_max_side);
+// `on_keep` (optional) sees each kept frame at full size when it is kept
+// (for signatures that need more than the thumbnail, e.g. local features):
+// its index in the returned vector and the decoded picture.
+Result<std::vector<SampledFrame>> SampleReferenceFrames(
+    VideoDecoder& decoder, const PdqHasher& hasher, const KeyframeSamplerOptions& options, int keep_max_side,
+    const std::function<void(size_t kept_index, const cv::Mat& bgr)>& on_keep = {});
 
 // Query side: frames of a dump video taken every `interval_s` seconds (the
 // first frame always), at most `max_samples` (the interval widens for long

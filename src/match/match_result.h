@@ -17,6 +17,10 @@ struct MatchEvidence {
   int reference_quality = 0;    // PDQ quality of the reference frame
   int query_quality = 0;        // PDQ quality of the query (best sample for videos)
   std::string transform = "original";  // dihedral variant of the query that matched
+  // Local-feature verification (0 inliers: not verified).
+  int inliers = 0;              // keypoints on one homography query -> reference frame
+  double inlier_ratio = 0;      // inliers / putative descriptor matches
+  std::string feature_layer;    // "color" or "line" (line art); empty when not verified
   // Video queries only.
   int samples_matched = 0;      // samples agreeing with this source and offset
   int samples_total = 0;        // samples with a usable hash
@@ -31,6 +35,10 @@ struct Match {
   double span_start_s = 0;      // footage the match stands for
   double span_end_s = 0;
   double score = 0;             // 0..1; >= 0.5 is a reported match
+  // The part of the reference frame the query shows, [x, y, w, h] in
+  // reference pixels (from the verified homography).
+  bool has_region = false;
+  double region[4] = {0, 0, 0, 0};
   MatchEvidence evidence;
 };
 
@@ -52,6 +60,10 @@ struct FileResult {
   double duration_s = 0;        // video queries: decoded duration
   int samples = 0;              // frames hashed
   double elapsed_s = 0;         // wall time spent on the file
+  // A small JPEG of the decoded query (for videos, the sample beside the
+  // best match's reference frame), only when MatchOptions asks for one: the
+  // HTML report shows it beside the reference frame. Empty otherwise.
+  std::vector<uint8_t> query_thumbnail_jpeg;
 };
 
 }  // namespace celmatch

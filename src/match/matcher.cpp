@@ -8,6 +8,9 @@
 #include <map>
 #include <unordered_map>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "frames/keyframe_sampler.h"
 #include "media/image_decoder.h"
 #include "media/media_probe.h"
@@ -30,9 +33,17 @@ namespace {
 const char* kVariantNames[8] = {"original", "rotate90", "rotate180", "rotate270",
                                 "flip_x",   "flip_y",   "flip_plus1", "flip_minus1"};
 
+// Small enough that a report over thousands of files stays in memory.
+std::vector<uint8_t> QueryThumbnail(const cv::Mat& bgr, int max_side) {
+  std::vector<uint8_t> jpeg;
+  if (!bgr.empty()) cv::imencode(".jpg", LimitSize(bgr, max_side), jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
+  return jpeg;
+}
+
 }  // namespace
 
-Matcher::Matcher(const ReferenceIndex& index, MatchOptions options) : index_(index), options_(options) {}
+Matcher::Matcher(const ReferenceIndex& index, MatchOptions options)
+    : index_(index), options_(options), features_(index, options.features) {}
 
 double Matcher::ScoreForDistance(int distance) const {
   const double t = std::max(1, options_.max_distance);
@@ -63,10 +74,14 @@ int Matcher::CountTied(const std::vector<Match>& matches, bool video) const {
   if (matches.empty()) return 0;
   const Match& best = matches.front();
   int tied = 0;
+  // A best match found by local features alone (PDQ too far) ties with
+  // matches holding nearly as many inliers (within 20%).
+  const bool by_features = !video && best.evidence.inliers > 0 && best.evidence.pdq_distance > options_.max_distance;
   for (const Match& m : matches) {
     const bool same = video ? m.evidence.samples_matched == best.evidence.samples_matched &&
                                   m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin
-                            : m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+                      : by_features ? m.evidence.inliers * 5 >= best.evidence.inliers * 4
+                                    : m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
     if (same) ++tied;
   }
   return tied;
@@ -117,8 +132,75 @@ std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants
   return out;
 }
 
-void Matcher::MatchImage(const std::string& path, FileResult* result) const {
-  Result<cv::Mat> img = DecodeImage(path, options_.limits);
+namespace {
+
+// Grayscale, slightly blurred (JPEG blocks and resampling differ between a
+// leak and the reference thumbnail), at `size`.
+cv::Mat ComparableGray(const cv::Mat& bgr, cv::Size size) {
+  cv::Mat gray, small;
+  if (bgr.channels() == 3) cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  else gray = bgr;
+  cv::resize(gray, small, size, 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(small, small, cv::Size(3, 3), 0);
+  small.convertTo(small, CV_32F);
+  return small;
+}
+
+}  // namespace
+
+void Matcher::RefineTimeWithThumbnails(const cv::Mat& query_bgr, const PdqHash& query_hash, Match* match) const {
+  if (match->is_still || match->evidence.transform != "original") return;
+  const std::vector<int64_t>& order = index_.frames_of_source(match->source_id);
+  std::vector<int64_t> run;
+  for (int64_t id : order) {
+    const FrameRecord& fr = index_.frame(id);
+    if (fr.time_s + 1e-9 >= match->span_start_s && fr.time_s < match->span_end_s - 1e-9) run.push_back(id);
+  }
+  if (run.size() < 2) return;
+  if (int(run.size()) > options_.max_refine_frames) {
+    // Keep the frames nearest in time to the PDQ-best one.
+    const double t = match->time_s;
+    std::sort(run.begin(), run.end(), [&](int64_t a, int64_t b) {
+      return std::fabs(index_.frame(a).time_s - t) < std::fabs(index_.frame(b).time_s - t);
+    });
+    run.resize(size_t(options_.max_refine_frames));
+  }
+  double best_score = -2;
+  int64_t best_id = -1;
+  cv::Mat query;
+  for (int64_t id : run) {
+    Result<std::vector<uint8_t>> jpeg = index_.Thumbnail(id);
+    if (!jpeg.ok() || jpeg->empty()) return;  // no thumbnails (e.g. hash-only references): keep PDQ's answer
+    cv::Mat thumb;
+    try {
+      thumb = cv::imdecode(*jpeg, cv::IMREAD_GRAYSCALE);
+    } catch (const cv::Exception&) {
+      return;
+    }
+    if (thumb.empty()) return;
+    if (query.empty() || query.size() != thumb.size()) query = ComparableGray(query_bgr, thumb.size());
+    cv::Mat ref = ComparableGray(thumb, thumb.size());
+    cv::Mat ncc;
+    cv::matchTemplate(query, ref, ncc, cv::TM_CCOEFF_NORMED);
+    const double score = ncc.at<float>(0, 0);
+    if (score > best_score) {
+      best_score = score;
+      best_id = id;
+    }
+  }
+  if (best_id < 0) return;
+  const FrameRecord& fr = index_.frame(best_id);
+  match->time_s = fr.time_s;
+  match->evidence.frame_id = best_id;
+  match->evidence.pdq_distance = fr.pdq.Distance(query_hash);
+  match->evidence.reference_quality = fr.quality;
+}
+
+void Matcher::MatchImage(const std::string& path, FileResult* result,
+                         std::shared_ptr<const std::vector<uint8_t>> bytes) const {
+  cv::Mat alpha;  // a cel's transparency: local features only where it is opaque
+  Result<cv::Mat> img = bytes ? DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits)
+                              : DecodeImageWithAlpha(path, &alpha, options_.limits);
   if (!img.ok()) {
     result->status = FileStatus::kError;
     result->error = img.status().message();
@@ -126,15 +208,23 @@ void Matcher::MatchImage(const std::string& path, FileResult* result) const {
   }
   std::array<PdqResult, 8> variants = hasher_.ComputeDihedral(*img);
   result->samples = 1;
-  if (variants[0].quality < options_.min_quality) {
+  if (options_.query_thumbnail_max_side > 0)
+    result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
+  const bool flat = variants[0].quality < options_.min_quality;
+  if (!flat) result->matches = MatchHashes(variants);
+  if (options_.local_features) AddLocalFeatureMatches(*img, alpha, variants[0].hash, &result->matches);
+  if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;
     result->note = "picture too flat for PDQ (quality " + std::to_string(variants[0].quality) + " < " +
-                   std::to_string(options_.min_quality) + ")";
+                   std::to_string(options_.min_quality) + ") and no local-feature match";
     return;
   }
-  result->matches = MatchHashes(variants);
   result->tied_sources = CountTied(result->matches, false);
   if (int(result->matches.size()) > options_.max_matches) result->matches.resize(size_t(options_.max_matches));
+  // Only the best match is refined: it carries the answer, and each
+  // refinement decodes up to max_refine_frames thumbnails.
+  if (options_.refine_time && !result->matches.empty() && ShowsWholeFrame(result->matches.front()))
+    RefineTimeWithThumbnails(*img, variants[0].hash, &result->matches.front());
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
 }
 
@@ -151,15 +241,18 @@ struct Vote {
 
 }  // namespace
 
-void Matcher::MatchVideo(const std::string& path, FileResult* result) const {
-  Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, options_.limits);
+void Matcher::MatchVideo(const std::string& path, FileResult* result,
+                         std::shared_ptr<const std::vector<uint8_t>> bytes) const {
+  Result<std::unique_ptr<VideoDecoder>> dec =
+      bytes ? VideoDecoder::OpenBuffer(path, bytes, options_.limits) : VideoDecoder::Open(path, options_.limits);
   if (!dec.ok()) {
     result->status = FileStatus::kError;
     result->error = dec.status().message();
     return;
   }
   Result<QuerySamplingResult> sampled =
-      SampleQueryFrames(**dec, hasher_, options_.video_sample_interval_s, options_.max_video_samples, 0);
+      SampleQueryFrames(**dec, hasher_, options_.video_sample_interval_s, options_.max_video_samples,
+                        options_.query_thumbnail_max_side);
   if (!sampled.ok()) {
     result->status = FileStatus::kError;
     result->error = sampled.status().WithPrefix(path).message();
@@ -167,6 +260,16 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result) const {
   }
   result->duration_s = sampled->duration_s;
   result->samples = int(sampled->samples.size());
+  // The report's picture of the clip: the sample nearest `query_time_s`
+  // (first the middle of the clip; below, the moment of the best match).
+  auto set_thumbnail = [&](double query_time_s) {
+    if (options_.query_thumbnail_max_side <= 0 || sampled->samples.empty()) return;
+    const QuerySample* nearest = &sampled->samples.front();
+    for (const QuerySample& s : sampled->samples)
+      if (std::fabs(s.time_s - query_time_s) < std::fabs(nearest->time_s - query_time_s)) nearest = &s;
+    result->query_thumbnail_jpeg = QueryThumbnail(nearest->bgr, options_.query_thumbnail_max_side);
+  };
+  set_thumbnail(0.5 * sampled->duration_s);
 
   // Candidates per usable sample, grouped by source.
   std::map<int64_t, std::vector<Vote>> votes_by_source;
@@ -265,6 +368,8 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result) const {
   });
   result->tied_sources = CountTied(matches, true);
   if (int(matches.size()) > options_.max_matches) matches.resize(size_t(options_.max_matches));
+  if (!matches.empty() && !matches.front().is_still)
+    set_thumbnail(index_.frame(matches.front().evidence.frame_id).time_s - matches.front().time_s);
   result->matches = std::move(matches);
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
 }
@@ -280,6 +385,8 @@ FileResult Matcher::MatchFile(const InputFile& input) const {
   } else if (!input.skip_reason.empty()) {
     r.status = FileStatus::kSkipped;
     r.error = input.skip_reason;
+  } else if (!input.archive_member.empty()) {
+    MatchArchiveMember(input, &r);  // matcher_archive.cpp
   } else {
     std::error_code ec;
     const auto size = std::filesystem::file_size(input.path, ec);

@@ -15,10 +15,12 @@
 // Thread-safe: MatchFile may run on many threads at once over one index.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "core/input_walker.h"
 #include "index/reference_index.h"
+#include "match/feature_matcher.h"
 #include "match/match_result.h"
 #include "media/media_limits.h"
 #include "signatures/pdq_hash.h"
@@ -45,6 +47,15 @@ struct MatchOptions {
   // source's are reported as tied (FileResult::tied_sources): recompression
   // alone moves PDQ by up to ~8 bits, so closer candidates cannot be told apart.
   int tie_margin = 8;
+  bool refine_time = true;          // see Matcher::RefineTimeWithThumbnails
+  int max_refine_frames = 16;     // nearest in time to the PDQ-best frame
+  // Longer side of FileResult::query_thumbnail_jpeg in pixels; 0 = none.
+  int query_thumbnail_max_side = 0;
+  // Local features beside PDQ (match/feature_matcher.h): verify PDQ
+  // candidates, and retrieve and verify frames PDQ does not find (crops,
+  // sheets, screenshots, cels, line art, small rotations).
+  bool local_features = true;
+  FeatureMatchOptions features;
   MediaLimits limits;
 };
 
@@ -77,12 +88,34 @@ class Matcher {
 
  private:
   std::vector<FrameCandidate> Candidates(const std::array<PdqResult, 8>& variants) const;
-  void MatchVideo(const std::string& path, FileResult* result) const;
-  void MatchImage(const std::string& path, FileResult* result) const;
+  // `bytes` non-null: decode them (an archive member named `path`) instead
+  // of reading the file `path`.
+  void MatchVideo(const std::string& path, FileResult* result,
+                  std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
+  void MatchImage(const std::string& path, FileResult* result,
+                  std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
+  // A member of an archive, read into memory (matcher_archive.cpp).
+  void MatchArchiveMember(const InputFile& input, FileResult* result) const;
+  // Verify step for a match whose picture spans several consecutive reference
+  // frames (slow motion, a held shot): PDQ distances among them differ by
+  // noise only, so the frame whose thumbnail correlates best with the query
+  // gives the time. Leaves `match` alone when it has one frame or the query
+  // matched through a flip/rotation.
+  void RefineTimeWithThumbnails(const cv::Mat& query_bgr, const PdqHash& query_hash, Match* match) const;
+
+  // Verification of the PDQ matches of an image query by local features,
+  // and when none is confirmed, retrieval by local features (merged into
+  // `matches`, one per source, best score first). matcher_features.cpp.
+  void AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
+                              std::vector<Match>* matches) const;
+  // False for a match verified on part of its reference frame (a crop):
+  // whole-frame comparisons (thumbnail time refinement) do not apply.
+  bool ShowsWholeFrame(const Match& match) const;
 
   const ReferenceIndex& index_;
   MatchOptions options_;
   PdqHasher hasher_;
+  FeatureMatcher features_;
 };
 
 }  // namespace celmatch

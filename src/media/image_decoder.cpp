@@ -207,7 +207,8 @@ Status CheckHeader(const std::string& path, const std::string& format,
   else if (format == "tga") d = TgaDims(b);
   else return Status::Ok();
   if (!d) return CorruptData(path, format, "no valid header");
-  return CheckPixelLimit(path, d->width, d->height, limits);
+  CELMATCH_RETURN_IF_ERROR(CheckPixelLimit(path, d->width, d->height, limits));
+  return CheckMemoryLimit(path, EstimateImageMemory(d->width, d->height, int64_t(b.size())), limits);
 }
 
 // ---------------------------------------------------------------------------
@@ -274,6 +275,8 @@ Result<cv::Mat> DecodeWithAvif(const std::string& path, const std::vector<uint8_
     return CorruptData(path, "avif", avifResultToString(r));
   }
   CELMATCH_RETURN_IF_ERROR(CheckPixelLimit(path, dec->image->width, dec->image->height, limits));
+  CELMATCH_RETURN_IF_ERROR(CheckMemoryLimit(
+      path, EstimateImageMemory(dec->image->width, dec->image->height, int64_t(bytes.size())), limits));
   r = avifDecoderNextImage(dec.get());
   if (r != AVIF_RESULT_OK) return CorruptData(path, "avif", avifResultToString(r));
 
@@ -339,6 +342,8 @@ Result<cv::Mat> DecodeWithFfmpeg(const std::string& path, const std::string& for
   err = avcodec_receive_frame(ctx.get(), frame.get());
   if (err < 0) return CorruptData(path, format, err == AVERROR_EOF ? "no image" : AvErrorText(err));
   CELMATCH_RETURN_IF_ERROR(CheckPixelLimit(path, frame->width, frame->height, limits));
+  CELMATCH_RETURN_IF_ERROR(
+      CheckMemoryLimit(path, EstimateImageMemory(frame->width, frame->height, int64_t(bytes.size())), limits));
 
   // A TGA declares how many of its bits per pixel are alpha (descriptor bits
   // 0-3); with none, FFmpeg's BGRA output carries padding, not alpha.
@@ -348,6 +353,32 @@ Result<cv::Mat> DecodeWithFfmpeg(const std::string& path, const std::string& for
   const Status st = converter.Convert(frame.get(), &bgr, alpha, ignore_alpha);
   if (!st.ok()) return st.WithPrefix(path);
   return bgr;
+}
+
+// Everything after the bytes are in memory; `path` names them in errors.
+Result<cv::Mat> DecodeProbedBytes(const std::string& path, const MediaProbe& probe,
+                                  const std::vector<uint8_t>& bytes, cv::Mat* alpha,
+                                  const MediaLimits& limits) {
+  const std::string& format = probe.format;
+  if (probe.kind == MediaKind::kOther) {
+    return Status::Unsupported(path + ": not a recognised image format");
+  }
+  // Animated GIF/APNG/WebP decode as their first frame; real videos do not.
+  const bool first_frame_ok = format == "gif" || format == "apng" || format == "webp" || format == "avif";
+  if (probe.kind == MediaKind::kVideo && !first_frame_ok) {
+    return Status::Unsupported(path + ": a video (" + format + "), not a still image");
+  }
+  if (format == "heif") {
+    return Status::Unsupported(path + ": HEIF/HEIC images are not supported (no HEVC image decoder)");
+  }
+  CELMATCH_RETURN_IF_ERROR(CheckHeader(path, format, bytes, limits));
+
+  if (format == "png" || format == "apng" || format == "jpeg" || format == "tiff" ||
+      format == "webp" || format == "bmp") {
+    return DecodeWithOpenCv(path, format, bytes, alpha);
+  }
+  if (format == "avif") return DecodeWithAvif(path, bytes, limits, alpha);
+  return DecodeWithFfmpeg(path, format, bytes, limits, alpha);
 }
 
 Result<cv::Mat> DecodeImageUnguarded(const std::string& path, cv::Mat* alpha,
@@ -360,29 +391,12 @@ Result<cv::Mat> DecodeImageUnguarded(const std::string& path, cv::Mat* alpha,
   if (::stat(path.c_str(), &st) == 0 && st.st_size == 0) {
     return Status::Corrupt(path + ": empty file (0 bytes)");
   }
-  const std::string& format = probe->format;
-
   if (probe->kind == MediaKind::kOther) {
     return Status::Unsupported(path + ": not a recognised image format");
   }
-  // Animated GIF/APNG/WebP decode as their first frame; real videos do not.
-  const bool first_frame_ok = format == "gif" || format == "apng" || format == "webp" || format == "avif";
-  if (probe->kind == MediaKind::kVideo && !first_frame_ok) {
-    return Status::Unsupported(path + ": a video (" + format + "), not a still image");
-  }
-  if (format == "heif") {
-    return Status::Unsupported(path + ": HEIF/HEIC images are not supported (no HEVC image decoder)");
-  }
   Result<std::vector<uint8_t>> bytes = ReadWholeFile(path, limits);
   if (!bytes.ok()) return bytes.status();
-  CELMATCH_RETURN_IF_ERROR(CheckHeader(path, format, *bytes, limits));
-
-  if (format == "png" || format == "apng" || format == "jpeg" || format == "tiff" ||
-      format == "webp" || format == "bmp") {
-    return DecodeWithOpenCv(path, format, *bytes, alpha);
-  }
-  if (format == "avif") return DecodeWithAvif(path, *bytes, limits, alpha);
-  return DecodeWithFfmpeg(path, format, *bytes, limits, alpha);
+  return DecodeProbedBytes(path, *probe, *bytes, alpha, limits);
 }
 
 }  // namespace
@@ -401,6 +415,22 @@ Result<cv::Mat> DecodeImageWithAlpha(const std::string& path, cv::Mat* alpha, co
 
 Result<cv::Mat> DecodeImage(const std::string& path, const MediaLimits& limits) {
   return DecodeImageWithAlpha(path, nullptr, limits);
+}
+
+Result<cv::Mat> DecodeImageFromBuffer(const std::string& name, const std::vector<uint8_t>& bytes,
+                                      cv::Mat* alpha, const MediaLimits& limits) {
+  if (alpha) alpha->release();
+  try {
+    CELMATCH_RETURN_IF_ERROR(CheckFileSizeLimit(name, int64_t(bytes.size()), limits));
+    if (bytes.empty()) return Status::Corrupt(name + ": empty file (0 bytes)");
+    Result<MediaProbe> probe = ProbeMediaBuffer(name, bytes.data(), bytes.size());
+    if (!probe.ok()) return probe.status();
+    return DecodeProbedBytes(name, *probe, bytes, alpha, limits);
+  } catch (const cv::Exception& e) {
+    return Status::Internal(name + ": OpenCV error while decoding: " + e.err);
+  } catch (const std::bad_alloc&) {
+    return Status::LimitExceeded(name + ": out of memory while decoding");
+  }
 }
 
 }  // namespace celmatch

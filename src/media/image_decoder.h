@@ -2,7 +2,9 @@
 // DecodeImage, whatever its format.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -24,5 +26,11 @@ Result<cv::Mat> DecodeImage(const std::string& path, const MediaLimits& limits =
 // image has one; `alpha` is left empty otherwise.
 Result<cv::Mat> DecodeImageWithAlpha(const std::string& path, cv::Mat* alpha,
                                      const MediaLimits& limits = {});
+
+// Same, from bytes already in memory (an archive member). `name` stands for
+// the file in error messages ("dump.zip!/a/b.png"); the size limit applies to
+// `bytes`.
+Result<cv::Mat> DecodeImageFromBuffer(const std::string& name, const std::vector<uint8_t>& bytes,
+                                      cv::Mat* alpha = nullptr, const MediaLimits& limits = {});
 
 }  // namespace celmatch

@@ -1,5 +1,7 @@
 #include "media/media_limits.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -47,6 +49,27 @@ Status CheckFileSizeLimit(const std::string& path, int64_t file_bytes, const Med
     return Status::LimitExceeded(path + ": file of " + ShortCount(double(file_bytes)) +
                                  " bytes exceeds the limit of " + ShortCount(double(limits.max_file_bytes)) +
                                  " (max_file_bytes)");
+  }
+  return Status::Ok();
+}
+
+int64_t EstimateImageMemory(int64_t width, int64_t height, int64_t file_bytes) {
+  const double px = double(std::max<int64_t>(width, 0)) * double(std::max<int64_t>(height, 0));
+  const double bytes = double(std::max<int64_t>(file_bytes, 0)) + px * (8 + 3 + 1);
+  return bytes >= 9e18 ? INT64_MAX : int64_t(bytes);
+}
+
+int64_t EstimateVideoMemory(int64_t width, int64_t height, int64_t frame_bytes, int buffered_frames) {
+  const double px = double(std::max<int64_t>(width, 0)) * double(std::max<int64_t>(height, 0));
+  const double bytes = double(std::max<int64_t>(frame_bytes, 0)) * std::max(buffered_frames, 1) + px * 3;
+  return bytes >= 9e18 ? INT64_MAX : int64_t(bytes);
+}
+
+Status CheckMemoryLimit(const std::string& path, int64_t estimate_bytes, const MediaLimits& limits) {
+  if (limits.max_memory_bytes > 0 && estimate_bytes > limits.max_memory_bytes) {
+    return Status::LimitExceeded(path + ": decoding needs about " + ShortCount(double(estimate_bytes)) +
+                                 " bytes of memory, over the limit of " +
+                                 ShortCount(double(limits.max_memory_bytes)) + " (max_memory_bytes)");
   }
   return Status::Ok();
 }

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -312,6 +313,16 @@ Result<MediaProbe> ProbeMedia(const std::string& path) {
   }
   head.resize(n);
   return ProbeHead(f.get(), head, int64_t(st.st_size));
+}
+
+Result<MediaProbe> ProbeMediaBuffer(const std::string& name, const uint8_t* data, size_t size) {
+  if (size == 0) return MediaProbe{};
+  // A read-only stream over the buffer lets the frame counters seek as they
+  // do in a file.
+  File f(fmemopen(const_cast<uint8_t*>(data), size, "rb"));
+  if (!f) return Status::Internal(name + ": cannot read from memory: " + std::strerror(errno));
+  std::vector<uint8_t> head(data, data + std::min(size, kHeadBytes));
+  return ProbeHead(f.get(), head, int64_t(size));
 }
 
 }  // namespace celmatch

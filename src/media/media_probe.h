@@ -2,6 +2,8 @@
 // prober), never from its extension.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "core/status.h"
@@ -25,5 +27,9 @@ struct MediaProbe {
 // text, archives and unknown bytes are kOther. Fails only when the file
 // cannot be read (I/O error, permission).
 Result<MediaProbe> ProbeMedia(const std::string& path);
+
+// Same for bytes in memory (an archive member); `name` stands for them in
+// error messages.
+Result<MediaProbe> ProbeMediaBuffer(const std::string& name, const uint8_t* data, size_t size);
 
 }  // namespace celmatch

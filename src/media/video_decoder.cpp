@@ -2,10 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -13,6 +16,8 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/dict.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/mem.h>
 }
 
 #include "media/frame_convert.h"
@@ -32,6 +37,47 @@ struct FormatContextDeleter {
   void operator()(AVFormatContext* p) const { avformat_close_input(&p); }
 };
 using FormatContextPtr = std::unique_ptr<AVFormatContext, FormatContextDeleter>;
+
+// Custom I/O is not freed by avformat_close_input; the context and its
+// (possibly reallocated) buffer are ours.
+struct AvioContextDeleter {
+  void operator()(AVIOContext* p) const {
+    if (p) av_freep(&p->buffer);
+    avio_context_free(&p);
+  }
+};
+using AvioContextPtr = std::unique_ptr<AVIOContext, AvioContextDeleter>;
+
+// Read and seek callbacks over bytes in memory (an archive member).
+struct MemoryReader {
+  std::shared_ptr<const std::vector<uint8_t>> bytes;
+  int64_t pos = 0;
+
+  static int Read(void* opaque, uint8_t* buf, int size) {
+    auto* r = static_cast<MemoryReader*>(opaque);
+    const int64_t total = int64_t(r->bytes->size());
+    const int64_t n = std::min<int64_t>(size, total - r->pos);
+    if (n <= 0) return AVERROR_EOF;
+    std::memcpy(buf, r->bytes->data() + r->pos, size_t(n));
+    r->pos += n;
+    return int(n);
+  }
+  static int64_t Seek(void* opaque, int64_t offset, int whence) {
+    auto* r = static_cast<MemoryReader*>(opaque);
+    const int64_t total = int64_t(r->bytes->size());
+    int64_t target;
+    switch (whence & ~AVSEEK_FORCE) {
+      case AVSEEK_SIZE: return total;
+      case SEEK_SET: target = offset; break;
+      case SEEK_CUR: target = r->pos + offset; break;
+      case SEEK_END: target = total + offset; break;
+      default: return AVERROR(EINVAL);
+    }
+    if (target < 0 || target > total) return AVERROR(EINVAL);
+    r->pos = target;
+    return target;
+  }
+};
 
 // Frees the per-stream option dictionaries avformat_find_stream_info takes.
 class StreamOptions {
@@ -55,8 +101,11 @@ class StreamOptions {
 
 class FfmpegVideoDecoder final : public VideoDecoder {
  public:
-  FfmpegVideoDecoder(std::string path, const MediaLimits& limits)
-      : path_(std::move(path)), limits_(limits) {}
+  FfmpegVideoDecoder(std::string path, const MediaLimits& limits,
+                     std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr)
+      : path_(std::move(path)), limits_(limits) {
+    memory_.bytes = std::move(bytes);
+  }
 
   Status Open();
   const VideoInfo& info() const override { return info_; }
@@ -68,6 +117,7 @@ class FfmpegVideoDecoder final : public VideoDecoder {
   static int Interrupt(void* self) { return static_cast<FfmpegVideoDecoder*>(self)->TimeIsUp() ? 1 : 0; }
   bool TimeIsUp() const { return Clock::now() > deadline_; }
   Status TimeLimit() const;
+  int64_t MemoryEstimate() const;
   Result<bool> Emit(VideoFrame* out);
   Result<bool> Finish();
 
@@ -76,6 +126,8 @@ class FfmpegVideoDecoder final : public VideoDecoder {
   VideoInfo info_;
   Clock::time_point deadline_ = Clock::time_point::max();
 
+  MemoryReader memory_;  // bytes non-null: decode from memory instead of path_
+  AvioContextPtr avio_;  // declared before format_: must outlive it
   FormatContextPtr format_;
   CodecContextPtr codec_;
   FramePtr frame_;
@@ -103,16 +155,42 @@ Status FfmpegVideoDecoder::TimeLimit() const {
                                " s (max_decode_wall_s)");
 }
 
-Status FfmpegVideoDecoder::Open() {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOENT) return Status::NotFound(path_ + ": no such file");
-    return Status::IoError(path_ + ": cannot stat: " + std::strerror(err));
+// Decoded frames the codec may hold at once: its reference buffer (the
+// worst case its standard allows, since the stream's own figure is not known
+// before decoding), the reordering delay, the frame being decoded and the
+// one handed out.
+int64_t FfmpegVideoDecoder::MemoryEstimate() const {
+  const int w = std::max(codec_->width, 1), h = std::max(codec_->height, 1);
+  int frame_bytes = codec_->pix_fmt == AV_PIX_FMT_NONE ? -1 : av_image_get_buffer_size(codec_->pix_fmt, w, h, 1);
+  if (frame_bytes <= 0) frame_bytes = int(std::min<int64_t>(int64_t(w) * h * 8, INT32_MAX));  // unknown: 16-bit RGBA
+  int refs = 2;
+  switch (codec_->codec_id) {
+    case AV_CODEC_ID_H264:
+    case AV_CODEC_ID_HEVC: refs = 16; break;
+    case AV_CODEC_ID_VP9:
+    case AV_CODEC_ID_AV1: refs = 8; break;
+    default: break;
   }
-  if (S_ISDIR(st.st_mode)) return Status::IoError(path_ + ": is a directory");
-  CELMATCH_RETURN_IF_ERROR(CheckFileSizeLimit(path_, int64_t(st.st_size), limits_));
-  if (st.st_size == 0) return Status::Corrupt(path_ + ": empty file (0 bytes)");
+  refs = std::max(refs, codec_->refs);
+  return EstimateVideoMemory(w, h, frame_bytes, refs + std::max(codec_->has_b_frames, 0) + 2);
+}
+
+Status FfmpegVideoDecoder::Open() {
+  int64_t file_bytes = 0;
+  if (memory_.bytes) {
+    file_bytes = int64_t(memory_.bytes->size());
+  } else {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err == ENOENT) return Status::NotFound(path_ + ": no such file");
+      return Status::IoError(path_ + ": cannot stat: " + std::strerror(err));
+    }
+    if (S_ISDIR(st.st_mode)) return Status::IoError(path_ + ": is a directory");
+    file_bytes = int64_t(st.st_size);
+  }
+  CELMATCH_RETURN_IF_ERROR(CheckFileSizeLimit(path_, file_bytes, limits_));
+  if (file_bytes == 0) return Status::Corrupt(path_ + ": empty file (0 bytes)");
 
   if (limits_.max_decode_wall_s > 0) {
     deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -123,7 +201,23 @@ Status FfmpegVideoDecoder::Open() {
   if (!raw) return Status::Internal(path_ + ": out of memory");
   raw->interrupt_callback.callback = &FfmpegVideoDecoder::Interrupt;
   raw->interrupt_callback.opaque = this;
-  int err = avformat_open_input(&raw, path_.c_str(), nullptr, nullptr);  // frees raw on failure
+  if (memory_.bytes) {
+    constexpr int kAvioBufferBytes = 64 * 1024;
+    auto* buffer = static_cast<unsigned char*>(av_malloc(kAvioBufferBytes));
+    if (buffer) {
+      avio_.reset(avio_alloc_context(buffer, kAvioBufferBytes, 0, &memory_, &MemoryReader::Read, nullptr,
+                                     &MemoryReader::Seek));
+    }
+    if (!avio_) {
+      av_free(buffer);
+      avformat_free_context(raw);
+      return Status::Internal(path_ + ": out of memory");
+    }
+    raw->pb = avio_.get();
+    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  }
+  // The name is withheld for memory input so that no file is opened.
+  int err = avformat_open_input(&raw, memory_.bytes ? "" : path_.c_str(), nullptr, nullptr);  // frees raw on failure
   if (err < 0) {
     if (TimeIsUp()) return TimeLimit();
     if (err == AVERROR(ENOENT)) return Status::NotFound(path_ + ": no such file");
@@ -176,7 +270,8 @@ Status FfmpegVideoDecoder::Open() {
     CELMATCH_RETURN_IF_ERROR(CheckPixelLimit(path_, par->width, par->height, limits_));
   }
   if (par->codec_id == AV_CODEC_ID_WEBP) {
-    Result<MediaProbe> probe = ProbeMedia(path_);
+    Result<MediaProbe> probe = memory_.bytes ? ProbeMediaBuffer(path_, memory_.bytes->data(), memory_.bytes->size())
+                                             : ProbeMedia(path_);
     if (probe.ok() && probe->kind == MediaKind::kVideo) {
       return Status::Unsupported(path_ + ": animated WebP is not supported by this FFmpeg build");
     }
@@ -198,6 +293,8 @@ Status FfmpegVideoDecoder::Open() {
   if (err < 0) {
     return Status::Unsupported(path_ + ": cannot open the " + codec->name + " decoder: " + AvErrorText(err));
   }
+
+  CELMATCH_RETURN_IF_ERROR(CheckMemoryLimit(path_, MemoryEstimate(), limits_));
 
   time_base_ = stream->time_base;
   start_pts_ = stream->start_time;  // AV_NOPTS_VALUE: taken from the first frame instead
@@ -316,6 +413,16 @@ Result<bool> FfmpegVideoDecoder::Next(VideoFrame* out) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<VideoDecoder>> VideoDecoder::OpenBuffer(const std::string& name,
+                                                               std::shared_ptr<const std::vector<uint8_t>> bytes,
+                                                               const MediaLimits& limits) {
+  if (!bytes) return Status::InvalidArgument(name + ": no data");
+  auto decoder = std::make_unique<FfmpegVideoDecoder>(name, limits, std::move(bytes));
+  const Status st = decoder->Open();
+  if (!st.ok()) return st;
+  return std::unique_ptr<VideoDecoder>(std::move(decoder));
+}
 
 Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(const std::string& path, const MediaLimits& limits) {
   // The decoder's address is the interrupt callback's opaque pointer, so it

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -35,6 +36,12 @@ class VideoDecoder {
   // Opens the first video stream of `path`. Errors name the file.
   static Result<std::unique_ptr<VideoDecoder>> Open(const std::string& path,
                                                     const MediaLimits& limits = {});
+  // Same over bytes in memory (an archive member), read through a custom
+  // AVIOContext; `name` stands for them in errors. The decoder shares
+  // ownership of `bytes`.
+  static Result<std::unique_ptr<VideoDecoder>> OpenBuffer(const std::string& name,
+                                                          std::shared_ptr<const std::vector<uint8_t>> bytes,
+                                                          const MediaLimits& limits = {});
   virtual ~VideoDecoder() = default;
 
   virtual const VideoInfo& info() const = 0;

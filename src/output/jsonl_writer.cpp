@@ -38,12 +38,21 @@ nlohmann::json FileResultToJson(const FileResult& r) {
       mj["timecode"] = FormatTimecode(m.time_s);
     }
     mj["score"] = Round3(m.score);
+    if (m.has_region) {
+      mj["region"] = {int(std::lround(m.region[0])), int(std::lround(m.region[1])), int(std::lround(m.region[2])),
+                      int(std::lround(m.region[3]))};
+    }
     nlohmann::json ev;
     ev["frame_id"] = m.evidence.frame_id;
     ev["pdq_distance"] = m.evidence.pdq_distance;
     ev["quality"] = m.evidence.reference_quality;
     ev["query_quality"] = m.evidence.query_quality;
     ev["transform"] = m.evidence.transform;
+    if (m.evidence.inliers > 0) {
+      ev["inliers"] = m.evidence.inliers;
+      ev["inlier_ratio"] = Round3(m.evidence.inlier_ratio);
+      ev["features"] = m.evidence.feature_layer;
+    }
     if (r.kind == MediaKind::kVideo) {
       ev["samples_matched"] = m.evidence.samples_matched;
       ev["samples_total"] = m.evidence.samples_total;

@@ -1,0 +1,137 @@
+#include "match/geometric_verifier.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <unordered_map>
+
+#include <opencv2/calib3d.hpp>
+#include <opencv2/features2d.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace celmatch {
+
+namespace {
+
+bool Project(const cv::Matx33d& h, const cv::Point2d& p, cv::Point2d* out) {
+  const double w = h(2, 0) * p.x + h(2, 1) * p.y + h(2, 2);
+  if (w <= 1e-9) return false;
+  *out = cv::Point2d((h(0, 0) * p.x + h(0, 1) * p.y + h(0, 2)) / w, (h(1, 0) * p.x + h(1, 1) * p.y + h(1, 2)) / w);
+  return true;
+}
+
+// Projects a rectangle; false when a corner goes through the horizon or the
+// image is not a convex, consistently oriented quad.
+bool ProjectRect(const cv::Matx33d& h, const cv::Rect2d& r, std::vector<cv::Point2f>* quad) {
+  const cv::Point2d corners[4] = {{r.x, r.y}, {r.x + r.width, r.y}, {r.x + r.width, r.y + r.height}, {r.x, r.y + r.height}};
+  quad->clear();
+  for (const cv::Point2d& c : corners) {
+    cv::Point2d p;
+    if (!Project(h, c, &p)) return false;
+    quad->emplace_back(float(p.x), float(p.y));
+  }
+  double sign = 0;
+  for (int i = 0; i < 4; ++i) {
+    const cv::Point2f a = (*quad)[size_t(i)], b = (*quad)[size_t((i + 1) % 4)], c = (*quad)[size_t((i + 2) % 4)];
+    const double cross = double(b.x - a.x) * (c.y - b.y) - double(b.y - a.y) * (c.x - b.x);
+    if (std::fabs(cross) < 1e-9) return false;
+    if (sign == 0) sign = cross;
+    else if ((cross > 0) != (sign > 0)) return false;
+  }
+  return sign > 0;  // image y points down: a kept orientation turns clockwise, positive here
+}
+
+}  // namespace
+
+Verification VerifyHomography(const LocalFeatures& query, const FrameFeaturesView& reference, cv::Size reference_size,
+                              const VerifierOptions& options) {
+  Verification v;
+  if (query.size() < 4 || reference.count < 4 || reference_size.area() <= 0) return v;
+  const cv::Mat ref_desc(int(reference.count), kFeatureBytes, CV_8U, const_cast<uint8_t*>(reference.descriptors));
+  std::vector<std::vector<cv::DMatch>> knn;
+  try {
+    cv::BFMatcher matcher(cv::NORM_HAMMING);
+    matcher.knnMatch(query.descriptors, ref_desc, knn, 2);
+  } catch (const cv::Exception&) {
+    return v;
+  }
+  // Ratio test, then the best match per reference keypoint.
+  std::unordered_map<int, cv::DMatch> by_ref;
+  for (const auto& m : knn) {
+    if (m.empty() || m[0].distance > options.max_descriptor_distance) continue;
+    if (m.size() > 1 && m[0].distance > options.ratio * m[1].distance) continue;
+    auto [it, inserted] = by_ref.try_emplace(m[0].trainIdx, m[0]);
+    if (!inserted && m[0].distance < it->second.distance) it->second = m[0];
+  }
+  std::vector<cv::Point2f> src, dst;
+  for (const auto& [ref, m] : by_ref) {
+    src.push_back(query.points[size_t(m.queryIdx)]);
+    dst.push_back(reference.points[size_t(ref)]);
+  }
+  v.matches = int(src.size());
+  if (v.matches < std::max(4, options.min_matches)) return v;
+
+  const double threshold =
+      std::max(2.0, options.reprojection_share * std::max(reference_size.width, reference_size.height));
+  cv::Mat mask, h;
+  try {
+    h = cv::findHomography(src, dst, cv::RANSAC, threshold, mask, 2000, 0.995);
+  } catch (const cv::Exception&) {
+    return v;
+  }
+  if (h.empty() || mask.empty()) return v;
+  cv::Matx33d H;
+  h.convertTo(cv::Mat(3, 3, CV_64F, H.val), CV_64F);
+  v.homography = H;
+
+  // Inliers, counted once per query and reference position (ORB can place
+  // keypoints of several pyramid levels on one spot).
+  std::set<std::pair<int, int>> q_spots, r_spots;
+  cv::Rect2d q_box;
+  bool first = true;
+  for (int i = 0; i < mask.rows; ++i) {
+    if (!mask.at<uint8_t>(i)) continue;
+    q_spots.emplace(int(src[size_t(i)].x / 2), int(src[size_t(i)].y / 2));
+    r_spots.emplace(int(dst[size_t(i)].x / 2), int(dst[size_t(i)].y / 2));
+    const cv::Rect2d p(src[size_t(i)].x, src[size_t(i)].y, 0, 0);
+    q_box = first ? p : (q_box | p);
+    first = false;
+  }
+  v.inliers = int(std::min(q_spots.size(), r_spots.size()));
+  v.inlier_ratio = double(v.inliers) / std::max(1, v.matches);
+  if (v.inliers < 4 || q_box.width < 1 || q_box.height < 1) return v;
+
+  // The mapping near the matched area: its Jacobian at the inliers' centre.
+  const cv::Point2d c(q_box.x + q_box.width / 2, q_box.y + q_box.height / 2);
+  const double w = H(2, 0) * c.x + H(2, 1) * c.y + H(2, 2);
+  if (w <= 1e-9) return v;
+  cv::Point2d pc;
+  if (!Project(H, c, &pc)) return v;
+  const cv::Matx22d J((H(0, 0) - pc.x * H(2, 0)) / w, (H(0, 1) - pc.x * H(2, 1)) / w,
+                      (H(1, 0) - pc.y * H(2, 0)) / w, (H(1, 1) - pc.y * H(2, 1)) / w);
+  const double det = J(0, 0) * J(1, 1) - J(0, 1) * J(1, 0);
+  if (det <= 0) return v;  // mirrored: not a copy of the reference as it is
+  cv::Mat sv;
+  cv::SVD::compute(cv::Mat(J), sv, cv::SVD::NO_UV);
+  const double s1 = sv.at<double>(0), s2 = sv.at<double>(1);
+  const double scale = std::sqrt(det);  // reference px per query px
+  if (s2 <= 0 || s1 / s2 > options.max_anisotropy) return v;
+  if (1.0 / scale < options.min_scale || 1.0 / scale > options.max_scale) return v;
+  std::vector<cv::Point2f> quad;
+  if (!ProjectRect(H, q_box, &quad)) return v;
+
+  const cv::Rect2d frame(0, 0, reference_size.width, reference_size.height);
+  std::vector<cv::Point2f> whole;
+  cv::Rect2d covered;
+  if (ProjectRect(H, cv::Rect2d(0, 0, query.width, query.height), &whole)) {
+    covered = cv::boundingRect(whole);
+  } else {
+    covered = cv::boundingRect(quad);  // the query's far corners fold over: report what matched
+  }
+  v.region = covered & frame;
+  v.region_share = v.region.area() / frame.area();
+  v.geometry_ok = v.region.area() > 0;
+  return v;
+}
+
+}  // namespace celmatch

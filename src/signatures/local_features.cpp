@@ -1,0 +1,131 @@
+#include "signatures/local_features.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/features2d.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace celmatch {
+
+const char* FeatureLayerName(FeatureLayer layer) {
+  return layer == FeatureLayer::kLine ? "line" : "color";
+}
+
+namespace {
+
+cv::Mat ToGray(const cv::Mat& image) {
+  if (image.channels() == 1) return image;
+  cv::Mat gray;
+  cv::cvtColor(image, gray, image.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+  return gray;
+}
+
+// Strongest keypoints first, taken round-robin over grid cells so every part
+// of the picture keeps some.
+std::vector<cv::KeyPoint> SpreadOverGrid(std::vector<cv::KeyPoint> kps, cv::Size size, int cells, int wanted) {
+  if (int(kps.size()) <= wanted) return kps;
+  std::sort(kps.begin(), kps.end(), [](const cv::KeyPoint& a, const cv::KeyPoint& b) { return a.response > b.response; });
+  cells = std::max(1, cells);
+  std::vector<std::vector<const cv::KeyPoint*>> bucket(size_t(cells * cells));
+  for (const cv::KeyPoint& k : kps) {
+    const int cx = std::clamp(int(k.pt.x * cells / std::max(1, size.width)), 0, cells - 1);
+    const int cy = std::clamp(int(k.pt.y * cells / std::max(1, size.height)), 0, cells - 1);
+    bucket[size_t(cy * cells + cx)].push_back(&k);
+  }
+  std::vector<cv::KeyPoint> out;
+  out.reserve(size_t(wanted));
+  for (size_t round = 0; int(out.size()) < wanted; ++round) {
+    bool any = false;
+    for (const auto& b : bucket) {
+      if (round < b.size()) {
+        out.push_back(*b[round]);
+        any = true;
+        if (int(out.size()) >= wanted) break;
+      }
+    }
+    if (!any) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+LocalFeatures LocalFeatureExtractor::Extract(const cv::Mat& image, const cv::Mat& mask) const {
+  LocalFeatures out;
+  out.width = image.cols;
+  out.height = image.rows;
+  out.descriptors = cv::Mat(0, kFeatureBytes, CV_8U);
+  if (image.empty() || options_.max_features <= 0) return out;
+  cv::Mat gray = ToGray(image);
+  cv::Mat work_mask;
+  const int longer = std::max(gray.cols, gray.rows);
+  double f = 1.0;
+  if (options_.work_max_side > 0 && longer > options_.work_max_side) {
+    f = double(options_.work_max_side) / longer;
+    cv::Mat small;
+    cv::resize(gray, small, cv::Size(std::max(1, int(std::lround(gray.cols * f))), std::max(1, int(std::lround(gray.rows * f)))),
+               0, 0, cv::INTER_AREA);
+    gray = small;
+  }
+  if (!mask.empty()) {
+    cv::resize(mask, work_mask, gray.size(), 0, 0, cv::INTER_NEAREST);
+    cv::threshold(work_mask, work_mask, 0, 255, cv::THRESH_BINARY);
+    // Keep descriptor patches (31 px at the finest level) off the outside.
+    cv::erode(work_mask, work_mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(17, 17)));
+    if (cv::countNonZero(work_mask) == 0) return out;
+  }
+  try {
+    cv::Ptr<cv::ORB> orb = cv::ORB::create(options_.max_features * 4, 1.2f, 8, 31, 0, 2, cv::ORB::HARRIS_SCORE, 31,
+                                           options_.fast_threshold);
+    std::vector<cv::KeyPoint> kps;
+    orb->detect(gray, kps, work_mask);
+    kps = SpreadOverGrid(std::move(kps), gray.size(), options_.grid_cells, options_.max_features);
+    cv::Mat desc;
+    orb->compute(gray, kps, desc);
+    if (desc.empty() || desc.cols != kFeatureBytes) return out;
+    out.descriptors = desc;
+    out.points.reserve(kps.size());
+    for (const cv::KeyPoint& k : kps) out.points.emplace_back(float(k.pt.x / f), float(k.pt.y / f));
+  } catch (const cv::Exception&) {
+    // A picture ORB cannot describe (too small) simply has no features.
+    out.points.clear();
+    out.descriptors = cv::Mat(0, kFeatureBytes, CV_8U);
+  }
+  return out;
+}
+
+cv::Mat LineRepresentation(const cv::Mat& bgr) {
+  cv::Mat gray = ToGray(bgr).clone(), edges;
+  cv::GaussianBlur(gray, gray, cv::Size(3, 3), 0);
+  cv::Canny(gray, edges, 40, 120);
+  cv::dilate(edges, edges, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2, 2)));
+  return 255 - edges;
+}
+
+bool LooksLikeLineArt(const cv::Mat& bgr) {
+  if (bgr.empty()) return false;
+  // Nearest-neighbour downscale keeps thin strokes dark instead of averaging
+  // them into gray.
+  const double f = std::min(1.0, 320.0 / std::max(bgr.cols, bgr.rows));
+  cv::Mat small;
+  cv::resize(bgr, small, cv::Size(std::max(1, int(bgr.cols * f)), std::max(1, int(bgr.rows * f))), 0, 0, cv::INTER_NEAREST);
+  if (small.channels() == 1) cv::cvtColor(small, small, cv::COLOR_GRAY2BGR);
+  if (small.channels() == 4) cv::cvtColor(small, small, cv::COLOR_BGRA2BGR);
+  cv::Mat hsv;
+  cv::cvtColor(small, hsv, cv::COLOR_BGR2HSV);
+  const double n = double(small.total());
+  size_t white = 0, dark = 0, coloured = 0;
+  for (int y = 0; y < hsv.rows; ++y) {
+    const cv::Vec3b* p = hsv.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < hsv.cols; ++x) {
+      const int s = p[x][1], v = p[x][2];
+      if (v >= 200 && s < 40) ++white;
+      if (v < 128) ++dark;
+      if (s >= 60 && v >= 60) ++coloured;
+    }
+  }
+  return white / n >= 0.6 && dark / n >= 0.003 && dark / n <= 0.35 && coloured / n <= 0.05;
+}
+
+}  // namespace celmatch

@@ -1,0 +1,77 @@
+// Local features: ORB keypoints with 256-bit binary descriptors, the signature
+// that survives what a whole-frame hash does not (crops, a frame pasted on a
+// sheet or into a player window, annotations, small rotations, a character
+// layer without its background). Matching them is search (index/
+// feature_index.h) then geometric verification (match/geometric_verifier.h).
+//
+// Two layers describe a reference frame:
+//   kColor  the frame itself (its gray levels);
+//   kLine   its line representation (LineRepresentation: edges of the colour
+//           regions, dark on white), which is what a clean-up drawing or a
+//           pencil line test looks like, so line-art queries match it.
+//
+// Thread-safe: Extract may run on many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace celmatch {
+
+enum class FeatureLayer : int { kColor = 0, kLine = 1 };
+inline constexpr int kFeatureLayers = 2;
+const char* FeatureLayerName(FeatureLayer layer);  // "color", "line"
+
+// ORB descriptor size: 256 bits.
+inline constexpr int kFeatureBytes = 32;
+
+struct LocalFeatures {
+  // Keypoint positions in the pixels of the image given to Extract (not of
+  // the downscaled copy features were computed on).
+  std::vector<cv::Point2f> points;
+  cv::Mat descriptors;            // points.size() x kFeatureBytes, CV_8U; row i is point i
+  int width = 0, height = 0;      // the image's size, pixels
+  size_t size() const { return points.size(); }
+};
+
+struct LocalFeatureOptions {
+  int max_features = 400;
+  // Features are computed on a copy whose longer side is at most this many
+  // pixels (never upscaled): keeps the cost per frame flat, and ORB's
+  // 8-level pyramid (scale 1.2: 3.6x) covers the scale gap between a
+  // reference at this size and a crop or a frame shrunk onto a sheet.
+  int work_max_side = 640;
+  // Keypoints are spread over a grid of cells x cells so a crop of a
+  // quarter of the frame still holds a quarter of them (ORB alone piles
+  // them onto the most textured spot).
+  int grid_cells = 8;
+  int fast_threshold = 12;        // FAST corner threshold (cartoons are flat: lower than ORB's 20)
+};
+
+class LocalFeatureExtractor {
+ public:
+  explicit LocalFeatureExtractor(LocalFeatureOptions options = {}) : options_(options) {}
+
+  // `image`: CV_8UC3 BGR or CV_8UC1 gray, any size. `mask` (optional,
+  // CV_8UC1, image size): features only where it is nonzero, at least a
+  // descriptor patch's radius inside (a transparent cel's background must
+  // not be described).
+  LocalFeatures Extract(const cv::Mat& image, const cv::Mat& mask = cv::Mat()) const;
+
+  const LocalFeatureOptions& options() const { return options_; }
+
+ private:
+  LocalFeatureOptions options_;
+};
+
+// The line drawing of a colour frame: gray (CV_8UC1), edges of colour regions
+// as dark lines on white, at the frame's size.
+cv::Mat LineRepresentation(const cv::Mat& bgr);
+
+// True for a picture that looks like line art rather than a coloured frame:
+// mostly white paper, nearly no colour, a small share of dark strokes.
+bool LooksLikeLineArt(const cv::Mat& bgr);
+
+}  // namespace celmatch

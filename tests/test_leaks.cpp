@@ -1,0 +1,283 @@
+// The leak benchmark (issue 3): the simulator is reproducible, names its
+// files opaquely and writes a decodable file for every transform; the scorer
+// gives known numbers (µAP of a known ranking, per-transform recall,
+// precision, distractor matches, time error) on hand-made cases; the
+// baselines' pHash behaves. Generated footage only: runs everywhere, fast.
+#include <algorithm>
+#include <bit>
+#include <set>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <catch2/catch.hpp>
+
+#include <opencv2/imgproc.hpp>
+
+#include "core/input_walker.h"
+#include "leaks/leak_baselines.h"
+#include "leaks/leak_score.h"
+#include "leaks/leak_simulator.h"
+#include "leaks/leak_transforms.h"
+#include "media/image_decoder.h"
+#include "media/video_decoder.h"
+#include "synthetic/synthetic_footage.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace celmatch;
+using namespace celmatch::testing;
+
+namespace {
+
+std::vector<std::string> DistractorFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const InputFile& f : WalkInputs({dir}))
+    if (f.error.empty() && f.skip_reason.empty()) out.push_back(f.path);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("leak simulator: every transform, reproducible, opaque names, decodable files", "[leaks]") {
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage";
+  Result<std::string> distractor_dir = WriteSyntheticFootage(footage, 21, 1, 1, 6.0);
+  REQUIRE(distractor_dir.ok());
+  const std::vector<ReferenceInput> refs = PlanReferenceInputs({footage}, std::nullopt);
+  REQUIRE(refs.size() == 1);
+
+  LeakDumpOptions options;
+  options.seed = 9;
+  options.frames_per_source = 1;
+  options.frames_per_distractor = 1;
+  options.include_distractor_clips = false;
+  options.transforms = {"all"};
+  const std::vector<std::string> distractors = DistractorFiles(*distractor_dir);
+  Result<std::vector<LeakTruth>> a = WriteLeakDump(refs, distractors, tmp.str() + "/a", options);
+  REQUIRE(a.ok());
+  Result<std::vector<LeakTruth>> b = WriteLeakDump(refs, distractors, tmp.str() + "/b", options);
+  REQUIRE(b.ok());
+
+  // One file per transform for the reference frame and each distractor frame
+  // (one frame each).
+  const size_t n_transforms = KnownLeakTransforms().size();
+  CHECK(a->size() == n_transforms * (1 + distractors.size()));
+
+  SECTION("same seed: same truth, same bytes") {
+    REQUIRE(a->size() == b->size());
+    for (size_t i = 0; i < a->size(); ++i) {
+      const LeakTruth &x = (*a)[i], &y = (*b)[i];
+      INFO(x.file << " " << x.transform);
+      CHECK(x.file == y.file);
+      CHECK(x.transform == y.transform);
+      CHECK(x.time_s == y.time_s);
+      CHECK(x.distractor == y.distractor);
+      CHECK(ReadFileBytes(tmp.str() + "/a/" + x.file) == ReadFileBytes(tmp.str() + "/b/" + y.file));
+    }
+    // The truth survives its CSV.
+    REQUIRE(WriteTruthCsv(tmp.str() + "/truth.csv", *a).ok());
+    Result<std::vector<LeakTruth>> back = ReadTruthCsv(tmp.str() + "/truth.csv");
+    REQUIRE(back.ok());
+    REQUIRE(back->size() == a->size());
+    CHECK((*back)[0].file == (*a)[0].file);
+    CHECK((*back)[0].production == (*a)[0].production);
+  }
+
+  SECTION("another seed: other names and times") {
+    options.seed = 10;
+    Result<std::vector<LeakTruth>> c = WriteLeakDump(refs, distractors, tmp.str() + "/c", options);
+    REQUIRE(c.ok());
+    CHECK((*c)[0].file != (*a)[0].file);
+    CHECK((*c)[0].time_s != (*a)[0].time_s);
+  }
+
+  SECTION("names give nothing away") {
+    const std::regex opaque("[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{12}\\.(png|jpg|mp4)");
+    for (const LeakTruth& t : *a) {
+      INFO(t.file);
+      CHECK(std::regex_match(t.file, opaque));
+      const std::string stem = fs::path(t.file).stem().string();
+      CHECK(stem.find("episode") == std::string::npos);
+      CHECK(stem.find(t.transform) == std::string::npos);
+    }
+  }
+
+  SECTION("every transform writes a file celmatch decodes, with the right truth") {
+    std::set<std::string> seen;
+    for (const LeakTruth& t : *a) {
+      INFO(t.file << " " << t.transform);
+      seen.insert(t.transform);
+      const std::string path = tmp.str() + "/a/" + t.file;
+      if (t.transform == "clip_lowres") {
+        Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, {});
+        REQUIRE(dec.ok());
+        VideoFrame f;
+        int frames = 0;
+        while (true) {
+          Result<bool> r = (*dec)->Next(&f);
+          REQUIRE(r.ok());
+          if (!*r) break;
+          ++frames;
+          CHECK(f.bgr.cols == 320);
+        }
+        CHECK(frames >= 2);  // 3 s at 8 fps, less near the end of the source
+      } else {
+        Result<cv::Mat> img = DecodeImage(path);
+        REQUIRE(img.ok());
+        CHECK(!img->empty());
+      }
+      if (!t.distractor) {
+        CHECK(t.production == refs[0].production);
+        CHECK(t.source == refs[0].source);
+        CHECK(t.time_s >= 0);
+      }
+    }
+    CHECK(seen.size() == n_transforms);
+  }
+}
+
+TEST_CASE("leak simulator: transform names", "[leaks]") {
+  Result<std::vector<std::string>> all = ExpandLeakTransforms({"png", "all"});
+  REQUIRE(all.ok());
+  CHECK(all->size() == KnownLeakTransforms().size());  // no duplicates
+  CHECK(all->front() == "png");
+  for (const char* name : {"crop50", "pad20", "sheet", "annotate", "lineart", "gray", "gamma", "hue", "flip",
+                           "rotate5", "squash", "blur", "noise", "blank_region", "cel_alpha", "player_screenshot",
+                           "clip_lowres"})
+    CHECK(std::count(all->begin(), all->end(), name) == 1);
+  CHECK(!ExpandLeakTransforms({"sepia"}).ok());
+
+  std::mt19937 rng(1);
+  const cv::Mat frame = celmatch::testing::SyntheticCartoonFrame(3, 0.0, 320, 180);
+  Result<LeakImage> crop = ApplyLeakTransform(frame, "crop25", rng);
+  REQUIRE(crop.ok());
+  CHECK(crop->pixels.cols == 160);  // a quarter of the area, same aspect
+  Result<LeakImage> cel = ApplyLeakTransform(frame, "cel_alpha", rng);
+  REQUIRE(cel.ok());
+  CHECK(cel->pixels.channels() == 4);
+  CHECK(cel->ext == ".png");
+}
+
+TEST_CASE("µAP of a known ranking", "[leaks][score]") {
+  // Ranked: +, -, +; a third positive never reported. AP = (1/3)*1 + (1/3)*(2/3).
+  RankingScore r = RankPairs({{0.7, true}, {0.9, true}, {0.8, false}}, 3);
+  CHECK(r.micro_ap == Approx(1.0 / 3 + 2.0 / 9));
+  CHECK(r.ranked_pairs == 3);
+  // 99.9% precision only above the negative: recall 1/3 at score 0.9.
+  CHECK(r.p999_reached);
+  CHECK(r.recall_at_p999 == Approx(1.0 / 3));
+  CHECK(r.threshold_at_p999 == Approx(0.9));
+
+  // Perfect ranking, all retrieved: 1.
+  CHECK(RankPairs({{0.9, true}, {0.8, true}, {0.1, false}}, 2).micro_ap == Approx(1.0));
+  // Equal scores are one threshold: +,- tied first gives precision 1/2 there.
+  RankingScore tied = RankPairs({{0.5, true}, {0.5, false}}, 1);
+  CHECK(tied.micro_ap == Approx(0.5));
+  CHECK(!tied.p999_reached);
+  // Nothing reported.
+  CHECK(RankPairs({}, 4).micro_ap == 0.0);
+}
+
+TEST_CASE("scorer: hand-made truth and celmatch JSONL", "[leaks][score]") {
+  TempDir tmp;
+  std::vector<LeakTruth> truth = {
+      {"a.png", "Prod", "ep1.mp4", 10.0, "png", false},       // right, time off by 0.5 s
+      {"b.png", "Prod", "ep2.mp4", 3.0, "png", false},        // wrong source first, right second
+      {"c.jpg", "Prod", "ep1.mp4", 5.0, "crop50", false},     // no match
+      {"d.jpg", "", "", -1, "crop50", true},                  // distractor matched: a false match
+      {"e.jpg", "Prod", "intro_a.mp4", 1.0, "crop50", false}, // a tie with the truth second: ambiguous, correct
+      {"f.jpg", "", "", -1, "png", true},                     // distractor, no match
+  };
+  const std::string jsonl = tmp.str() + "/r.jsonl";
+  {
+    std::ofstream f(jsonl);
+    f << R"({"file":"a.png","status":"match","elapsed":0.5,"matches":[{"production":"Prod","source":"ep1.mp4","time":10.5,"time_span":[10.0,11.0],"score":0.9}]})"
+      << "\n"
+      << R"({"file":"b.png","status":"match","elapsed":0.5,"matches":[{"production":"Prod","source":"ep1.mp4","time":3.0,"score":0.8},{"production":"Prod","source":"ep2.mp4","time":3.0,"score":0.6}]})"
+      << "\n"
+      << R"({"file":"c.jpg","status":"no_match","elapsed":0.5,"matches":[]})" << "\n"
+      << R"({"file":"d.jpg","status":"match","elapsed":0.5,"matches":[{"production":"Prod","source":"ep1.mp4","time":1.0,"score":0.55}]})"
+      << "\n"
+      << R"({"file":"e.jpg","status":"match","elapsed":0.5,"ambiguous":true,"tied_sources":2,"matches":[{"production":"Prod","source":"intro_b.mp4","time":1.0,"score":0.95},{"production":"Prod","source":"intro_a.mp4","time":1.0,"score":0.95}]})"
+      << "\n";
+    // f.jpg has no line: missing.
+  }
+  Result<LeakScore> s = ScoreLeakRun(truth, jsonl);
+  REQUIRE(s.ok());
+  const TransformScore& png = s->per_transform.at("png");
+  CHECK(png.queries == 3);
+  CHECK(png.positives == 2);
+  CHECK(png.correct == 1);
+  CHECK(png.wrong == 1);
+  CHECK(png.missing == 1);
+  CHECK(png.recall() == Approx(0.5));
+  CHECK(png.precision() == Approx(0.5));
+  CHECK(png.time_checked == 1);
+  CHECK(png.mean_time_error_s() == Approx(0.5));
+  CHECK(png.time_in_span == 1);
+  const TransformScore& crop = s->per_transform.at("crop50");
+  CHECK(crop.positives == 2);
+  CHECK(crop.correct == 1);
+  CHECK(crop.ambiguous == 1);
+  CHECK(crop.distractor_matches == 1);
+  CHECK(crop.precision() == Approx(0.5));  // one right, one distractor
+  CHECK(crop.pairs_ignored == 1);          // intro_b, tied with the truth
+  CHECK(s->total.elapsed_files == 5);
+
+  // Ranking (ignored pair left out): 0.95 +, 0.9 +, 0.8 -, 0.6 +, 0.55 -;
+  // 4 positives (non-distractor queries). AP = 1/4 (1 + 1 + 3/4) = 0.6875.
+  CHECK(s->ranking.positives == 4);
+  CHECK(s->ranking.ranked_pairs == 5);
+  CHECK(s->ranking.micro_ap == Approx(0.6875));
+  CHECK(s->ranking.recall_at_p999 == Approx(0.5));
+  CHECK(s->ranking.threshold_at_p999 == Approx(0.9));
+
+  // An operating threshold above 0.7 drops b's second pair and d's match.
+  Result<QueryOutcomes> outcomes = ReadMatchOutcomes(jsonl);
+  REQUIRE(outcomes.ok());
+  LeakScore cut = ScoreLeakOutcomes(truth, *outcomes, 0.7);
+  CHECK(cut.per_transform.at("crop50").distractor_matches == 0);
+  CHECK(cut.ranking.micro_ap == Approx(0.6875));  // the ranking is not cut
+
+  const std::string table = FormatSideBySide({{"celmatch", "test", *s}, {"other", "test", cut}});
+  CHECK(table.find("| png | 3 | 2 |") != std::string::npos);
+  CHECK(table.find("unranked") != std::string::npos);
+}
+
+TEST_CASE("baselines: pHash of a 32x32 area downscale, vPDQ and pHash on a tiny reference", "[leaks][baselines]") {
+  const cv::Mat a = celmatch::testing::SyntheticCartoonFrame(5, 0.0);
+  const cv::Mat b = celmatch::testing::SyntheticCartoonFrame(77, 0.0);
+  cv::Mat smaller;
+  cv::resize(a, smaller, cv::Size(320, 180), 0, 0, cv::INTER_AREA);
+  CHECK(PHash64(a) == PHash64(a));
+  CHECK(std::popcount(PHash64(a) ^ PHash64(smaller)) <= 4);
+  CHECK(std::popcount(PHash64(a) ^ PHash64(b)) > 12);
+
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage";
+  Result<std::string> distractor_dir = WriteSyntheticFootage(footage, 31, 1, 1, 4.0);
+  REQUIRE(distractor_dir.ok());
+  const std::vector<ReferenceInput> refs = PlanReferenceInputs({footage}, std::nullopt);
+  LeakDumpOptions options;
+  options.seed = 2;
+  options.frames_per_source = 2;
+  options.frames_per_distractor = 1;
+  options.include_distractor_clips = false;
+  Result<std::vector<LeakTruth>> truth =
+      WriteLeakDump(refs, DistractorFiles(*distractor_dir), tmp.str() + "/dump", options);
+  REQUIRE(truth.ok());
+  BaselineOptions bo;
+  Result<BaselineReferences> br = HashBaselineReferences(refs, bo);
+  REQUIRE(br.ok());
+  CHECK(br->frames.size() >= 4);  // one per second of 4 s
+  BaselineRun run = RunBaselines(*br, tmp.str() + "/dump", *truth, bo);
+  CHECK(run.vpdq.size() == truth->size());
+  CHECK(run.phash.size() == truth->size());
+  const LeakScore phash = ScoreLeakOutcomes(*truth, run.phash);
+  // pHash ranks every (query, source) pair; PNG copies of the frames come first.
+  CHECK(phash.ranking.ranked_pairs == int(truth->size()));
+  CHECK(phash.per_transform.at("png").correct == 2);
+  CHECK(phash.ranking.micro_ap > 0.5);
+}

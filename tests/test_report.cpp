@@ -1,0 +1,133 @@
+// The investigator's outputs without a browser: CSV quoting and the formula
+// guard, the hash-list CSV reader, and the HTML report's escaping, pictures
+// and Content-Security-Policy (the browser test, test_report_browser.cpp,
+// checks that the page works in Chromium).
+#include <regex>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "core/csv.h"
+#include "core/file_digest.h"
+#include "output/csv_writer.h"
+#include "output/html_report.h"
+#include "test_support.h"
+
+using namespace celmatch;
+using namespace celmatch::testing;
+
+namespace {
+
+FileResult MatchedImage(const std::string& file, const std::string& production, int64_t frame_id) {
+  FileResult r;
+  r.file = file;
+  r.kind = MediaKind::kImage;
+  r.status = FileStatus::kMatch;
+  Match m;
+  m.production = production;
+  m.source = "ep<1>.mp4";
+  m.time_s = 65.25;
+  m.span_start_s = 65.25;
+  m.span_end_s = 65.5;
+  m.score = 0.9;
+  m.evidence.frame_id = frame_id;
+  m.evidence.pdq_distance = 6;
+  r.matches.push_back(m);
+  r.query_thumbnail_jpeg = {0xff, 0xd8, 0xff, 0xd9};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("CSV fields are quoted and guarded against formulas; the reader undoes both") {
+  CHECK(CsvField("plain", true) == "plain");
+  CHECK(CsvField("a,b", true) == "\"a,b\"");
+  CHECK(CsvField("say \"hi\"", true) == "\"say \"\"hi\"\"\"");
+  CHECK(CsvField("=HYPERLINK(\"http://x\")", true) == "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  for (const char* v : {"+1", "-1", "@SUM(A1)", "'quoted"}) CHECK(CsvField(v, true) == std::string("'") + v);
+  CHECK(CsvField("-1", false) == "-1");
+
+  const std::vector<std::string> row = {"=cmd|' /C calc'!A0", "two\nlines", "x,y", "'q", ""};
+  Result<std::vector<std::vector<std::string>>> parsed = ParseCsv(CsvRow(row, true) + "a,b\r\n\n");
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() == 2);
+  REQUIRE((*parsed)[0].size() == row.size());
+  for (size_t i = 0; i < row.size(); ++i) CHECK(UnguardCsvField((*parsed)[0][i]) == row[i]);
+  CHECK((*parsed)[1] == std::vector<std::string>{"a", "b"});
+  CHECK_FALSE(ParseCsv("a,\"open\nb").ok());
+}
+
+TEST_CASE("a result row in CSV carries the best match, and file names cannot become formulas") {
+  FileResult r = MatchedImage("=1+1.png", "Sintel", 3);
+  std::vector<std::string> fields = FileResultToCsvFields(r);
+  REQUIRE(fields.size() == CsvResultColumns().size());
+  CHECK(fields[0] == "=1+1.png");
+  CHECK(fields[3] == "Sintel");
+  CHECK(fields[6] == "00:01:05.250");
+  CHECK(fields[9] == "0.900");
+  const std::string line = CsvRow(fields, true);
+  CHECK(line.rfind("'=1+1.png,", 0) == 0);
+}
+
+TEST_CASE("the HTML report escapes names, shows both pictures and pins its only script") {
+  HtmlReport report;
+  const std::string evil = "<script>alert(1)</script>.png";
+  report.Add(MatchedImage(evil, "<b onmouseover=\"x()\">Show</b>", 7));
+  report.Add(MatchedImage("hash-only.png", "Imported", 8));
+  FileResult err;
+  err.file = "<img src=x onerror=alert(2)>.jpg";
+  err.status = FileStatus::kError;
+  err.error = "bad <data> & more";
+  report.Add(err);
+
+  ReportRunInfo info{"refs/<x>", {"dump/"}, "0.1.0", "2024-01-01", 1.5};
+  const std::string html = report.Render(info, [](int64_t frame_id) {
+    ReferencePicture p;
+    if (frame_id == 7) p.jpeg = {0xff, 0xd8, 0xff, 0xd9};  // frame 8: a hash-only reference
+    return p;
+  });
+
+  CHECK(html.find("<script>alert(1)") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;.png") != std::string::npos);
+  CHECK(html.find("<img src=x") == std::string::npos);
+  CHECK(html.find("<b onmouseover") == std::string::npos);
+  CHECK(html.find("bad &lt;data&gt; &amp; more") != std::string::npos);
+  CHECK(html.find("refs/&lt;x&gt;") != std::string::npos);
+
+  // Exactly one script element, and the CSP names its hash.
+  const size_t open = html.find("<script>");
+  REQUIRE(open != std::string::npos);
+  CHECK(html.find("<script", open + 1) == std::string::npos);
+  const size_t body = open + std::string("<script>").size();
+  const std::string script = html.substr(body, html.find("</script>", body) - body);
+  std::smatch m;
+  const std::string head = html.substr(0, open);
+  REQUIRE(std::regex_search(head, m, std::regex("script-src 'sha256-([A-Za-z0-9+/=]+)'")));
+  const std::string hex = Sha256Hex(script);
+  std::string expected_b64;
+  {
+    static const char* d = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::vector<uint8_t> b;
+    for (size_t i = 0; i < 64; i += 2) b.push_back(uint8_t(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    for (size_t i = 0; i < b.size(); i += 3) {
+      uint32_t v = uint32_t(b[i]) << 16 | (i + 1 < b.size() ? b[i + 1] << 8 : 0) | (i + 2 < b.size() ? b[i + 2] : 0);
+      expected_b64 += d[(v >> 18) & 63];
+      expected_b64 += d[(v >> 12) & 63];
+      expected_b64 += i + 1 < b.size() ? d[(v >> 6) & 63] : '=';
+      expected_b64 += i + 2 < b.size() ? d[v & 63] : '=';
+    }
+  }
+  CHECK(m[1].str() == expected_b64);
+  CHECK(head.find("default-src 'none'") != std::string::npos);
+  // Nothing is loaded from anywhere: pictures are data: URIs.
+  CHECK(std::regex_search(html, std::regex("src=\"data:image/jpeg;base64,/9j/2Q==\"")));
+  CHECK_FALSE(std::regex_search(html, std::regex("(src|href)=\"(https?:)?//")));
+
+  // The matched reference is outlined; the hash-only one says there is no picture.
+  CHECK(html.find("class=\"region\" style=\"left:0.00%;top:0.00%;width:100.00%;height:100.00%\"") != std::string::npos);
+  CHECK(html.find("No thumbnail available") != std::string::npos);
+  CHECK(html.find("00:01:05.250") != std::string::npos);
+  // Summary: the two productions, and one error.
+  CHECK(html.find("data-production=\"Imported\"") != std::string::npos);
+  CHECK(html.find("data-count=\"error\"><b>1</b>") != std::string::npos);
+}

