@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 
+#include "index/feature_index.h"
 #include "index/reference_index.h"
 
 namespace fs = std::filesystem;
@@ -124,6 +125,20 @@ Result<MergeReport> MergeIndexes(const std::string& out_dir, const std::vector<s
         Result<std::vector<uint8_t>> thumb = part.Thumbnail(fid);
         if (!thumb.ok()) return thumb.status().WithPrefix("part " + part_dir);
         item.thumbnails.push_back(std::move(*thumb));
+        // Local features travel with their frame, in the same transaction.
+        for (int layer = 0; layer < kFeatureLayers; ++layer) {
+          const FrameFeaturesView view = part.features(FeatureLayer(layer)).frame(fid);
+          if (view.count == 0) continue;
+          FrameFeaturesRecord rec;
+          rec.frame_id = int64_t(item.frames.size()) - 1;
+          rec.layer = layer;
+          for (size_t i = 0; i < view.count; ++i) {
+            rec.xy.push_back(view.points[i].x);
+            rec.xy.push_back(view.points[i].y);
+          }
+          rec.descriptors.assign(view.descriptors, view.descriptors + view.count * kFeatureBytes);
+          item.features.push_back(std::move(rec));
+        }
       }
       const int64_t frames = int64_t(item.frames.size());
       CELMATCH_RETURN_IF_ERROR(index.AddSource(std::move(item)));

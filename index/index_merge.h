@@ -11,7 +11,7 @@
 //     another name) is not added again, so merging is idempotent and a
 //     re-run of an interrupted merge finishes the job.
 //   - Each source is added in its own catalog transaction through
-//     ReferenceIndex::AddSource with its thumbnails, so a merge killed at any
+//     ReferenceIndex::AddSource with its thumbnails and local features, so a merge killed at any
 //     moment leaves an output that opens (the same argument as a build).
 //   - Order: parts in the order given, within a part sources sorted by
 //     (production, source path); the output does not depend on the order in

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_digest.h"
+#include "index/feature_index.h"
 #include "index/reference_index.h"
 
 namespace celmatch::testing {
@@ -44,7 +45,18 @@ inline nlohmann::json IndexContents(const std::string& dir) {
     for (int64_t fid : ids) {
       const FrameRecord& f = ix.frame(fid);
       auto thumb = ix.Thumbnail(fid);
-      frames.push_back({{"time_s", f.time_s},
+      nlohmann::json features = nlohmann::json::array();
+      for (int layer = 0; layer < kFeatureLayers; ++layer) {
+        const FrameFeaturesView v = ix.features(FeatureLayer(layer)).frame(fid);
+        std::string bytes;
+        if (v.count > 0) {
+          bytes.assign(reinterpret_cast<const char*>(v.points), v.count * sizeof(cv::Point2f));
+          bytes.append(reinterpret_cast<const char*>(v.descriptors), v.count * kFeatureBytes);
+        }
+        features.push_back({{"count", v.count}, {"digest", Sha256Hex(bytes)}});
+      }
+      frames.push_back({{"features", features},
+                        {"time_s", f.time_s},
                         {"span_end_s", f.span_end_s},
                         {"frame_number", f.frame_number},
                         {"quality", f.quality},

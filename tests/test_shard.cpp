@@ -145,7 +145,7 @@ TEST_CASE("sharded build + merge and sharded match give exactly the unsharded re
   // Stills beside the episodes (model sheets).
   for (int i = 0; i < 3; ++i) {
     REQUIRE(cv::imwrite(footage + "/Paper Foxes/sheet_" + std::to_string(i) + ".png",
-                        SyntheticCartoonFrame(500 + i, 0.0)));
+                        celmatch::SyntheticCartoonFrame(500 + i, 0.0)));
   }
   constexpr int kShards = 3;
 

@@ -1,0 +1,272 @@
+"""Leak damage as image transforms, for training and evaluating celmatch's embedding.
+
+Two uses:
+  * RandomLeak: the training augmentation. Every call draws a new chain of
+    damages (crop down to ~25% area, line art, colour changes, annotations,
+    blanked layer, pasting onto a sheet, blur, noise, JPEG...) from a seeded
+    numpy Generator, so a seeded run repeats exactly.
+  * NAMED_TRANSFORMS / apply_named: fixed-strength transforms named as
+    bench/leaks/leak_transforms.cpp names them ("crop25", "lineart", ...), for
+    the held-out evaluation. They follow the C++ parameters so the figures in
+    the model card speak of the same damage as the leak benchmark.
+
+Images are BGR uint8 numpy arrays (OpenCV's layout) throughout.
+"""
+import math
+
+import cv2
+import numpy as np
+
+PENS = [(0, 0, 230), (220, 60, 0), (0, 170, 0), (200, 0, 200), (0, 140, 255)]
+NOTES = ["fix!", "NG", "hand off model", "too dark", "retake", "lip sync?", "SC 012 CUT 4"]
+
+
+def _resize(img, w, h):
+    w, h = max(1, int(round(w))), max(1, int(round(h)))
+    interp = cv2.INTER_AREA if w * h < img.shape[1] * img.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(img, (w, h), interpolation=interp)
+
+
+def line_art(img):
+    """Dark lines on white where colour regions meet, as bench/leaks draws it."""
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    gray = cv2.GaussianBlur(gray, (3, 3), 0)
+    edges = cv2.Canny(gray, 40, 120)
+    edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2, 2)))
+    return cv2.cvtColor(255 - edges, cv2.COLOR_GRAY2BGR)
+
+
+def gamma(img, g):
+    lut = np.clip(255.0 * (np.arange(256) / 255.0) ** g, 0, 255).astype(np.uint8)
+    return cv2.LUT(img, lut)
+
+
+def hue_shift(img, degrees):
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(degrees) // 2) % 180).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+
+
+def gray(img):
+    return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+def rotate(img, degrees, scale):
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), degrees, scale)
+    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def crop(img, area, rng, aspect_jitter=1.0):
+    h, w = img.shape[:2]
+    s = math.sqrt(area)
+    a = aspect_jitter
+    cw = max(1, min(w, int(w * s * math.sqrt(a))))
+    ch = max(1, min(h, int(h * s / math.sqrt(a))))
+    x = int(rng.integers(0, w - cw + 1))
+    y = int(rng.integers(0, h - ch + 1))
+    return img[y:y + ch, x:x + cw].copy()
+
+
+def pad(img, grow, rng, color=None):
+    h, w = img.shape[:2]
+    W, H = int(w * (1 + grow)), int(h * (1 + grow))
+    if color is None:
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
+    canvas = np.empty((H, W, 3), np.uint8)
+    canvas[:] = color
+    x = int(rng.integers(0, W - w + 1))
+    y = int(rng.integers(0, H - h + 1))
+    canvas[y:y + h, x:x + w] = img
+    return canvas
+
+
+def sheet(img, rng):
+    """A retake sheet: the picture at about half the page width among text and panels."""
+    W, H = 1600, 1130
+    page = np.full((H, W, 3), 250, np.uint8)
+    s = 820.0 / img.shape[1]
+    small = _resize(img, img.shape[1] * s, img.shape[0] * s)
+    fh = min(small.shape[0], 700)
+    page[170:170 + fh, 60:60 + small.shape[1]] = small[:fh]
+    cv2.rectangle(page, (60, 170), (60 + small.shape[1], 170 + fh), (0, 0, 0), 2)
+    cv2.putText(page, "RETAKE  SC %03d  CUT %02d" % (rng.integers(1, 300), rng.integers(1, 60)), (60, 80),
+                cv2.FONT_HERSHEY_SIMPLEX, 1.3, (20, 20, 20), 2, cv2.LINE_AA)
+    cv2.rectangle(page, (960, 170), (1540, 500), (0, 0, 0), 2)
+    for i in range(6):
+        y = 560 + i * 70
+        cv2.line(page, (960, y), (1540, y), (180, 180, 180), 1)
+        if i < 4:
+            cv2.putText(page, NOTES[int(rng.integers(0, len(NOTES)))], (970, y - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                        (30, 30, 30), 2, cv2.LINE_AA)
+    return page
+
+
+def annotate(img, items, rng):
+    """Pen strokes, circles, arrows and notes over the picture."""
+    out = img.copy()
+    h, w = img.shape[:2]
+    thick = max(2, w // 200)
+    for i in range(items):
+        pen = PENS[int(rng.integers(0, len(PENS)))]
+        p = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        kind = i % 4
+        if kind == 0:
+            pts = [p]
+            for _ in range(6):
+                pts.append((pts[-1][0] + int(rng.integers(-w // 12, w // 12 + 1)),
+                            pts[-1][1] + int(rng.integers(-h // 12, h // 12 + 1))))
+            cv2.polylines(out, [np.array(pts, np.int32)], False, pen, thick, cv2.LINE_AA)
+        elif kind == 1:
+            axes = (int(rng.integers(max(1, w // 20), max(2, w // 8))), int(rng.integers(max(1, h // 20), max(2, h // 8))))
+            cv2.ellipse(out, p, axes, float(rng.uniform(0, 180)), 0, 360, pen, thick, cv2.LINE_AA)
+        elif kind == 2:
+            q = (p[0] + int(rng.integers(-w // 5, w // 5 + 1)), p[1] + int(rng.integers(-h // 5, h // 5 + 1)))
+            cv2.arrowedLine(out, p, q, pen, thick, cv2.LINE_AA, 0, 0.2)
+        else:
+            cv2.putText(out, NOTES[int(rng.integers(0, len(NOTES)))], p, cv2.FONT_HERSHEY_SIMPLEX, max(0.4, w / 900.0),
+                        pen, thick, cv2.LINE_AA)
+    return out
+
+
+def blank_region(img, area, rng):
+    """A missing layer: a rectangle filled with the picture's mean colour."""
+    out = img.copy()
+    h, w = img.shape[:2]
+    aspect = rng.uniform(0.6, 1.6)
+    bw = min(w, int(math.sqrt(area * w * h * aspect)))
+    bh = min(h, int(area * w * h / max(1, bw)))
+    x = int(rng.integers(0, w - bw + 1))
+    y = int(rng.integers(0, h - bh + 1))
+    out[y:y + bh, x:x + bw] = img.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    return out
+
+
+def noise(img, sigma, rng):
+    return np.clip(img.astype(np.float32) + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
+
+
+def blur(img, sigma):
+    return cv2.GaussianBlur(img, (0, 0), sigma)
+
+
+def jpeg(img, quality):
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+# ---------------------------------------------------------------------------
+# Evaluation: fixed transforms named as the leak benchmark names them.
+
+NAMED_TRANSFORMS = [
+    "png", "jpeg40", "quarter", "crop50", "crop25", "pad50", "sheet", "annotate_heavy", "lineart", "gray",
+    "gamma_dark", "hue90", "flip", "rotate15", "squash50", "blur_strong", "noise_strong", "blank_region50",
+]
+
+
+def apply_named(img, name, rng):
+    """One leak transform at the leak benchmark's strength. `img` is a full-size frame."""
+    h, w = img.shape[:2]
+    px = w / 1280.0  # the C++ scales blur to the frame's width the same way
+    if name == "png":
+        return img.copy()
+    if name == "jpeg40":
+        return jpeg(img, 40)
+    if name == "quarter":
+        return _resize(img, w / 4, h / 4)
+    if name in ("crop50", "crop25"):
+        return crop(img, 0.5 if name == "crop50" else 0.25, rng)
+    if name == "pad50":
+        return pad(img, 0.5, rng)
+    if name == "sheet":
+        return sheet(img, rng)
+    if name == "annotate_heavy":
+        return annotate(img, 12, rng)
+    if name == "lineart":
+        return line_art(img)
+    if name == "gray":
+        return gray(img)
+    if name == "gamma_dark":
+        return gamma(img, 2.0)
+    if name == "hue90":
+        return hue_shift(img, 90)
+    if name == "flip":
+        return img[:, ::-1].copy()
+    if name == "rotate15":
+        return rotate(img, 15.0 * (1 if rng.integers(0, 2) else -1), 1.0)
+    if name == "squash50":
+        return _resize(img, w * 0.5, h)
+    if name == "blur_strong":
+        return blur(img, 5.0 * px)
+    if name == "noise_strong":
+        return noise(img, 20.0, rng)
+    if name == "blank_region50":
+        return blank_region(img, 0.5, rng)
+    raise ValueError("unknown transform " + name)
+
+
+# ---------------------------------------------------------------------------
+# Training: a random chain of damages.
+
+class RandomLeak:
+    """Draws a random leak for each call; `strong=False` gives a reference-like
+    view (small crop, mild colour and compression only)."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, img, rng, strong=True):
+        if not strong:
+            if rng.random() < 0.5:
+                img = crop(img, rng.uniform(0.7, 1.0), rng)
+            if rng.random() < 0.5:
+                img = img[:, ::-1]
+            if rng.random() < 0.3:
+                img = jpeg(img, rng.integers(50, 95))
+            return _resize(img, self.size, self.size)
+
+        # Geometry first, at the stored resolution, so line art and strokes
+        # are drawn at a realistic scale before the final downscale.
+        if rng.random() < 0.8:
+            img = crop(img, rng.uniform(0.25, 1.0), rng, aspect_jitter=math.exp(rng.uniform(-0.3, 0.3)))
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        if rng.random() < 0.2:
+            img = rotate(img, rng.uniform(-15, 15), rng.uniform(1.0, 1.15))
+
+        # Colour: a line drawing replaces colour altogether; otherwise grading.
+        if rng.random() < 0.2:
+            img = line_art(img)
+        else:
+            if rng.random() < 0.25:
+                img = gray(img)
+            if rng.random() < 0.35:
+                img = gamma(img, math.exp(rng.uniform(-0.9, 0.8)))
+            if rng.random() < 0.3:
+                img = hue_shift(img, rng.uniform(-180, 180))
+            if rng.random() < 0.2:
+                alpha, beta = rng.uniform(0.6, 1.4), rng.uniform(-40, 40)
+                img = cv2.convertScaleAbs(img, alpha=alpha, beta=beta)
+
+        # Things added to or removed from the picture.
+        if rng.random() < 0.15:
+            img = blank_region(img, rng.uniform(0.1, 0.5), rng)
+        if rng.random() < 0.25:
+            img = annotate(img, int(rng.integers(1, 13)), rng)
+        r = rng.random()
+        if r < 0.08:
+            img = sheet(img, rng)
+        elif r < 0.2:
+            white = (250, 250, 250) if rng.random() < 0.5 else None
+            img = pad(img, rng.uniform(0.1, 0.7), rng, color=white)
+
+        # Degradation of the file itself.
+        img = _resize(img, self.size * 1.5, self.size * 1.5 * img.shape[0] / img.shape[1]) \
+            if img.shape[1] > self.size * 1.5 else img
+        if rng.random() < 0.25:
+            img = blur(img, rng.uniform(0.5, 2.5))
+        if rng.random() < 0.2:
+            img = noise(img, rng.uniform(3, 20), rng)
+        if rng.random() < 0.35:
+            img = jpeg(img, rng.integers(20, 90))
+        return _resize(np.ascontiguousarray(img), self.size, self.size)
