@@ -150,16 +150,30 @@ def is_training_footage(rel):
         os.path.splitext(rel)[1].lower() in (".png", ".jpg", ".jpeg", ".mp4", ".webm")
 
 
+def png_size(path):
+    """(width, height) from the PNG header, without decoding the pixels."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
 def load_art(path, max_side=256):
+    # Some clip art is rendered at poster size (tens of megapixels): decoding
+    # those would cost gigabytes for a 256-pixel training image.
+    size = png_size(path)
+    if size is None or size[0] * size[1] > 4_000_000:
+        return None
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None or min(img.shape[:2]) < 48:
         return None
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    img = _fit(img, max_side)
     if img.shape[2] == 4:  # clip art and stamps are cut-outs: put them on paper
         a = img[..., 3:4].astype(np.float32) / 255.0
         img = (img[..., :3].astype(np.float32) * a + 250.0 * (1 - a)).astype(np.uint8)
-    img = _fit(img, max_side)
     if img.std() < 8:  # blank or nearly blank
         return None
     return img

@@ -94,8 +94,10 @@ TEST_CASE("the report opens in headless Chromium offline; summary, rows and filt
   REQUIRE(RunCelmatch({"bench", "footage", "--out", footage, "--seed", "4"}).exit_code == 0);
   REQUIRE(RunCelmatch({"index", "build", "--index", index, "--jobs", "2", footage}).exit_code == 0);
   REQUIRE(RunCelmatch({"bench", "leaks", "--out", dump, "--truth", (t.path() / "truth.csv").string(), "--seed", "3",
-                       "--frames", "2", "--distractors", footage + "-distractors", "--", footage})
+                       "--frames", "1", "--transforms", "png", "jpeg75", "--", footage})
               .exit_code == 0);
+  // Footage that is not indexed: a clip that must not match.
+  fs::copy_file(fs::path(footage + "-distractors") / "unrelated_0.mp4", fs::path(dump) / "unrelated.mp4");
   // Hostile names: markup in a file name must show as text. A name cannot
   // hold '/', so the first one is a folder and a file.
   std::string leaked;
