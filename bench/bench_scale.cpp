@@ -11,7 +11,7 @@
 //                   what FAISS 1.7.3 does with the flag for flat binary indexes
 //   multihash       IndexBinaryMultiHash 16x16 nflip1 (what ReferenceIndex
 //                   uses above 10k frames; exact to distance 31)
-//   ivf             IndexBinaryIVF (nlist = 4 sqrt(n), nprobe 16), inverted
+//   ivf             IndexBinaryIVF (nlist = sqrt(n), nprobe 16), inverted
 //                   lists memory-mapped by FAISS (IO_FLAG_MMAP)
 //
 // Synthetic codes look like reference frames: shots of 8 frames, each frame
@@ -122,13 +122,15 @@ struct Memory {
 Memory ReadMemory() {
   Memory m;
   std::ifstream f("/proc/self/smaps_rollup");
-  std::string key;
-  int64_t kb;
-  std::string unit;
-  while (f >> key >> kb >> unit) {
-    if (key == "Pss:") m.pss = kb * 1024;
-    if (key == "Rss:") m.rss = kb * 1024;
-    if (key == "Private_Clean:" || key == "Private_Dirty:") m.priv += kb * 1024;
+  std::string line;
+  while (std::getline(f, line)) {  // "Pss:   1234 kB"; the first line names the range
+    char key[64];
+    long long kb;
+    if (std::sscanf(line.c_str(), "%63s %lld", key, &kb) != 2) continue;
+    const std::string k = key;
+    if (k == "Pss:") m.pss = kb * 1024;
+    if (k == "Rss:") m.rss = kb * 1024;
+    if (k == "Private_Clean:" || k == "Private_Dirty:") m.priv += kb * 1024;
   }
   return m;
 }
@@ -282,10 +284,10 @@ int main(int argc, char** argv) {
   if (ivf) {
     start = Clock::now();
     {
-      const int nlist = int(4 * std::sqrt(double(n)));
+      const int nlist = int(std::sqrt(double(n)));
       faiss::IndexBinaryFlat quantizer(256);
       faiss::IndexBinaryIVF index(&quantizer, 256, size_t(nlist));
-      const int64_t train_n = std::min<int64_t>(n, int64_t(nlist) * 40);
+      const int64_t train_n = std::min<int64_t>(n, int64_t(nlist) * 30);
       omp_set_num_threads(2);
       index.train(train_n, d.codes.data());
       index.add(n, d.codes.data());

@@ -14,7 +14,7 @@ openclipart-png and tuxpaint-stamps-default. Distractor folders are never read.
 
 Run with Debian's Python (tools/install-training-deps.sh installs what it needs):
     nice -n 19 /usr/bin/python3 models/train_embedding.py --footage ../shared/footage \
-        --workdir /tmp/celmatch-embed --steps 1400
+        --workdir /tmp/celmatch-embed --steps 500
 Seeded: the same arguments on the same library versions give the same weights
 (up to floating-point summation order across thread counts).
 """
@@ -56,8 +56,9 @@ ART_PACKAGES = {
 
 
 # ---------------------------------------------------------------------------
-# The network: a small ResNet (basic blocks, widths 32-256) with generalised
-# mean pooling, sized for CPU inference at 128x128 (~0.13 GMAC).
+# The network: a small ResNet (basic blocks, widths 24-256, ResNet-style stem
+# with max pooling) with generalised mean pooling, sized for CPU inference and
+# CPU training at 128x128 (~45 MMAC per image).
 
 class BasicBlock(nn.Module):
     def __init__(self, cin, cout, stride):
@@ -77,18 +78,19 @@ class BasicBlock(nn.Module):
 
 
 class EmbedNet(nn.Module):
-    """BGR-agnostic: takes normalised RGB NCHW, returns unnormalised descriptors
-    (callers L2-normalise; the ONNX graph stays free of ops OpenCV 4.6 may lack)."""
+    """Takes normalised RGB NCHW, returns unnormalised descriptors (callers
+    L2-normalise; the ONNX graph stays free of ops OpenCV 4.6 may lack)."""
 
-    def __init__(self, dim=EMBED_DIM, widths=(32, 48, 96, 192, 256), gem_p=3.0):
+    def __init__(self, dim=EMBED_DIM, widths=(24, 48, 96, 192, 256), gem_p=3.0):
         super().__init__()
         w = widths
-        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(3, 2, 1))
         self.stages = nn.Sequential(
-            BasicBlock(w[0], w[1], 2),
-            BasicBlock(w[1], w[2], 2), BasicBlock(w[2], w[2], 1),
-            BasicBlock(w[2], w[3], 2), BasicBlock(w[3], w[3], 1),
-            BasicBlock(w[3], w[4], 2),
+            BasicBlock(w[0], w[1], 2),  # 16x16
+            BasicBlock(w[1], w[2], 2),  # 8x8
+            BasicBlock(w[2], w[3], 2),  # 4x4
+            BasicBlock(w[3], w[4], 1),
         )
         self.gem_p = gem_p
         self.fc = nn.Linear(w[4], dim)
@@ -273,7 +275,7 @@ def main():
     ap.add_argument("--openclipart", type=int, default=2400, help="how many openclipart-png images to sample")
     ap.add_argument("--frame-weight", type=float, default=4.0,
                     help="sampling weight of a footage frame relative to a drawn image")
-    ap.add_argument("--steps", type=int, default=1400)
+    ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch", type=int, default=48, help="pairs per step")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--tau", type=float, default=0.05)

@@ -55,6 +55,21 @@ std::string ReadText(const std::string& path) {
   return s.str();
 }
 
+// What the command prints on stdout (FFmpeg may warn on stderr).
+std::string RunStdout(const std::vector<std::string>& args) {
+  std::string cmd = ShellQuote(CELMATCH_BINARY);
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  cmd += " 2>/dev/null";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  REQUIRE(::pclose(p) == 0);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("celmatch hash agrees with Meta's reference hashes (hash,quality,filename)") {
@@ -115,9 +130,7 @@ TEST_CASE("celmatch hash prints one line per sampled second of a video, and fail
   TempDir t;
   const std::string video = (t.path() / "clip.avi").string();
   REQUIRE(WriteSyntheticVideo(video, 21, 4.0, 10.0));
-  CliRun run = RunCelmatch({"hash", video});
-  REQUIRE(run.exit_code == 0);
-  std::stringstream lines(run.out);
+  std::stringstream lines(RunStdout({"hash", video}));
   std::string line;
   std::vector<double> times;
   while (std::getline(lines, line)) {
