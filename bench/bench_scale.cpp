@@ -26,8 +26,9 @@
 // counted whole. Each measurement runs in forked children, so one index type
 // does not inherit another's freed heap.
 //
-//   ./build/bench/bench_scale                      # 1M frames, ~2 min on 2 cores
-//   ./build/bench/bench_scale 10000000 --no-multihash
+//   ./build/bench/bench_scale                      # 1M frames, a few minutes on 2 cores
+//   ./build/bench/bench_scale 100000 --ivf         # IVF: training takes minutes beyond 100k
+//   ./build/bench/bench_scale 10000000 --queries 50 --no-multihash
 // Not a Google Benchmark program: it compares memory across processes, which
 // a benchmark::State loop cannot.
 #include <sys/mman.h>
@@ -66,7 +67,7 @@ namespace {
 
 constexpr size_t kCode = 32;
 constexpr size_t kPad = 8;  // multihash reads unaligned uint64s past a code
-constexpr int kQueries = 200;
+int g_query_count = 200;  // --queries
 constexpr int kQueryFlips = 16;
 constexpr int kK = 10;
 
@@ -84,7 +85,7 @@ void FlipBits(uint8_t* code, int flips, std::mt19937_64& rng) {
 struct Data {
   int64_t n = 0;
   std::vector<uint8_t> codes;    // n codes + padding
-  std::vector<uint8_t> queries;  // kQueries codes, each padded
+  std::vector<uint8_t> queries;  // g_query_count codes, each padded
   std::vector<int> exact;        // exact nearest distance per query
   const uint8_t* query(int i) const { return queries.data() + size_t(i) * (kCode + kPad); }
 };
@@ -106,8 +107,8 @@ Data MakeData(int64_t n) {
       FlipBits(c, 24, rng);
     }
   }
-  d.queries.assign(size_t(kQueries) * (kCode + kPad), 0);
-  for (int q = 0; q < kQueries; ++q) {
+  d.queries.assign(size_t(g_query_count) * (kCode + kPad), 0);
+  for (int q = 0; q < g_query_count; ++q) {
     uint8_t* c = d.queries.data() + size_t(q) * (kCode + kPad);
     std::memcpy(c, d.codes.data() + size_t(rng() % uint64_t(n)) * kCode, kCode);
     FlipBits(c, kQueryFlips, rng);
@@ -164,9 +165,9 @@ Figures InTwoProcesses(const Data& d, const std::function<SearchFn(Figures*)>& s
       omp_set_num_threads(1);  // one query at a time, as ReferenceIndex::Search
       int found = 0;
       auto start = Clock::now();
-      for (int q = 0; q < kQueries; ++q) found += search(d.query(q)) == d.exact[size_t(q)] ? 1 : 0;
-      fig.query_ms = Seconds(start) * 1000.0 / kQueries;
-      fig.recall = double(found) / kQueries;
+      for (int q = 0; q < g_query_count; ++q) found += search(d.query(q)) == d.exact[size_t(q)] ? 1 : 0;
+      fig.query_ms = Seconds(start) * 1000.0 / g_query_count;
+      fig.recall = double(found) / g_query_count;
       char b = 1;
       if (::write(to_parent[1], &b, 1) != 1 || ::read(go[0], &b, 1) != 1) std::_Exit(1);
       const Memory after = ReadMemory();
@@ -206,13 +207,14 @@ void Print(const char* name, int64_t n, const Figures& f, double file_mib) {
 
 int main(int argc, char** argv) {
   int64_t n = 1'000'000;
-  bool multihash = true, ivf = true;
+  bool multihash = true, ivf = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--no-multihash") multihash = false;
-    else if (a == "--no-ivf") ivf = false;
+    else if (a == "--ivf") ivf = true;
+    else if (a == "--queries" && i + 1 < argc) g_query_count = std::max(1, std::atoi(argv[++i]));
     else if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [FRAMES] [--no-multihash] [--no-ivf]\n", argv[0]);
+      std::printf("usage: %s [FRAMES] [--queries Q] [--no-multihash] [--ivf]\n", argv[0]);
       return 0;
     } else n = std::atoll(a.c_str());
   }
@@ -235,7 +237,7 @@ int main(int argc, char** argv) {
     flat.add(n, d.codes.data());
     flat_build_s = Seconds(start);
     omp_set_num_threads(1);
-    for (int q = 0; q < kQueries; ++q) d.exact.push_back(Nearest(flat, d.query(q)));
+    for (int q = 0; q < g_query_count; ++q) d.exact.push_back(Nearest(flat, d.query(q)));
     faiss::write_index_binary(&flat, flat_path.c_str());
   }
   const double flat_mib = fs::file_size(flat_path) / 1048576.0;

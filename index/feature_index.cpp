@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include <faiss/IndexBinaryFlat.h>
+#include <faiss/IndexBinaryHash.h>
 #include <faiss/index_io.h>
 #include <omp.h>
 
@@ -20,6 +21,26 @@ namespace {
 
 using faiss_idx_t = faiss::IndexBinary::idx_t;
 constexpr int kBits = kFeatureBytes * 8;
+
+// Multi-index hashing: a reference descriptor is a candidate when one of 16
+// disjoint 16-bit substrings equals the query's. A true ORB match 30 bits
+// away shares one with probability ~0.9 (40 bits: ~0.65), plenty for voting;
+// a query descriptor is compared with ~1e3 candidates instead of every
+// descriptor (a flat scan of 5e5 costs ~0.5 s per 1000-descriptor query).
+constexpr int kHashTables = 16;
+constexpr int kHashBits = 16;
+
+std::unique_ptr<faiss::IndexBinaryMultiHash> NewIndex() {
+  auto mh = std::make_unique<faiss::IndexBinaryMultiHash>(kBits, kHashTables, kHashBits);
+  mh->nflip = 0;
+  return mh;
+}
+
+const std::vector<uint8_t>& Codes(const faiss::IndexBinaryMultiHash& mh) { return mh.storage->xb; }
+
+// IndexBinaryMultiHash reads each substring as an unaligned uint64 at its
+// first byte: buffers handed to it get this much zero padding.
+constexpr size_t kPadding = 8;
 
 // One query's descriptors are searched on the calling thread: the matcher
 // already runs one file per core (see reference_index.cpp for the cost of
@@ -46,7 +67,7 @@ std::vector<uint8_t> Concatenate(const std::vector<FrameFeaturesRecord>& records
 
 }  // namespace
 
-FeatureIndex::FeatureIndex() : index_(std::make_unique<faiss::IndexBinaryFlat>(kBits)) {}
+FeatureIndex::FeatureIndex() : index_(NewIndex()) {}
 FeatureIndex::~FeatureIndex() = default;
 
 Status FeatureIndex::AddFrame(const FrameFeaturesRecord& r) {
@@ -67,7 +88,9 @@ Status FeatureIndex::AddFrame(const FrameFeaturesRecord& r) {
   frame_of_.push_back(r.frame_id);
   if (n > 0) {
     try {
-      index_->add(faiss_idx_t(n), r.descriptors.data());
+      std::vector<uint8_t> padded(r.descriptors);
+      padded.resize(padded.size() + kPadding, 0);
+      index_->add(faiss_idx_t(n), padded.data());
     } catch (const std::exception& e) {
       return Status::Internal(std::string("adding local features to FAISS failed: ") + e.what());
     }
@@ -79,8 +102,9 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
                                                          const std::vector<FrameFeaturesRecord>& records,
                                                          bool* file_stale) {
   auto out = std::make_unique<FeatureIndex>();
-  const std::vector<uint8_t> all = Concatenate(records);
+  std::vector<uint8_t> all = Concatenate(records);
   const faiss_idx_t total = faiss_idx_t(all.size() / kFeatureBytes);
+  all.resize(all.size() + kPadding, 0);
   // The file is used when it holds a prefix of the catalog's descriptors.
   std::unique_ptr<faiss::IndexBinary> loaded;
   std::error_code ec;
@@ -91,13 +115,14 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
       loaded.reset();
     }
   }
-  auto* flat = dynamic_cast<faiss::IndexBinaryFlat*>(loaded.get());
-  bool usable = flat != nullptr && flat->d == kBits && flat->ntotal <= total &&
-                flat->xb.size() >= size_t(flat->ntotal) * kFeatureBytes &&
-                (flat->ntotal == 0 || std::memcmp(flat->xb.data(), all.data(), size_t(flat->ntotal) * kFeatureBytes) == 0);
+  auto* flat = dynamic_cast<faiss::IndexBinaryMultiHash*>(loaded.get());
+  bool usable = flat != nullptr && flat->d == kBits && flat->nhash == kHashTables && flat->b == kHashBits &&
+                flat->nflip == 0 && flat->storage != nullptr && flat->ntotal <= total &&
+                Codes(*flat).size() >= size_t(flat->ntotal) * kFeatureBytes &&
+                (flat->ntotal == 0 || std::memcmp(Codes(*flat).data(), all.data(), size_t(flat->ntotal) * kFeatureBytes) == 0);
   // Frames and points come from the records in any case; the FAISS part is
   // swapped for the file's when that is usable.
-  std::unique_ptr<faiss::IndexBinaryFlat> from_file;
+  std::unique_ptr<faiss::IndexBinaryMultiHash> from_file;
   if (usable) {
     loaded.release();
     from_file.reset(flat);
@@ -172,7 +197,7 @@ FrameFeaturesView FeatureIndex::frame(int64_t frame_id) const {
   const FrameSlot& s = slots_[size_t(frame_id)];
   if (s.count == 0) return v;
   v.points = points_.data() + s.points;
-  v.descriptors = index_->xb.data() + size_t(s.first) * kFeatureBytes;
+  v.descriptors = Codes(*index_).data() + size_t(s.first) * kFeatureBytes;
   v.count = size_t(s.count);
   return v;
 }
@@ -181,14 +206,15 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
   std::vector<FrameVotes> out;
   const faiss_idx_t n = index_->ntotal;
   if (query.empty() || query.cols != kFeatureBytes || query.type() != CV_8U || n == 0 || k <= 0) return out;
-  cv::Mat q = query.isContinuous() ? query : query.clone();
-  const faiss_idx_t nq = q.rows;
+  std::vector<uint8_t> q(size_t(query.rows) * kFeatureBytes + kPadding, 0);
+  for (int r = 0; r < query.rows; ++r) std::memcpy(q.data() + size_t(r) * kFeatureBytes, query.ptr(r), kFeatureBytes);
+  const faiss_idx_t nq = query.rows;
   const faiss_idx_t kk = std::min<faiss_idx_t>(k, n);
   std::vector<int32_t> dist(size_t(nq * kk));
   std::vector<faiss_idx_t> labels(size_t(nq * kk));
   try {
     SingleThreadedOpenMp one_thread;
-    index_->search(nq, q.data, kk, dist.data(), labels.data());
+    index_->search(nq, q.data(), kk, dist.data(), labels.data());
   } catch (const std::exception&) {
     return out;  // cannot happen with valid arguments
   }
@@ -220,7 +246,7 @@ Status FeatureIndex::CheckAgainst(const std::vector<FrameFeaturesRecord>& record
     return Status::Corrupt(path + ": feature index holds " + std::to_string(index_->ntotal) + " descriptors, catalog " +
                            std::to_string(all.size() / kFeatureBytes));
   }
-  if (!all.empty() && std::memcmp(index_->xb.data(), all.data(), all.size()) != 0) {
+  if (!all.empty() && std::memcmp(Codes(*index_).data(), all.data(), all.size()) != 0) {
     return Status::Corrupt(path + ": feature descriptors differ from the catalog's");
   }
   return Status::Ok();

@@ -2,9 +2,9 @@
 // of every reference frame for one layer, searchable by descriptor, and each
 // frame's keypoints for geometric verification.
 //
-// A FAISS IndexBinaryFlat holds the descriptors in frame order, with a
-// parallel array descriptor -> frame id; it is the one in-memory copy of the
-// descriptors (FrameFeaturesView points into it). The catalog's
+// A FAISS IndexBinaryMultiHash holds the descriptors in frame order, with a
+// parallel array descriptor -> frame id; its storage is the one in-memory
+// copy of the descriptors (FrameFeaturesView points into it). The catalog's
 // frame_features table is the truth; the FAISS file (DIR/features_<layer>.
 // faissbin) is a cache of it, written temp+rename by ReferenceIndex::Save:
 // Load uses the file when it holds a prefix of the catalog's descriptors
@@ -27,7 +27,7 @@
 #include "signatures/local_features.h"
 
 namespace faiss {
-struct IndexBinaryFlat;
+struct IndexBinaryMultiHash;
 }
 
 namespace celmatch {
@@ -83,7 +83,7 @@ class FeatureIndex {
     int64_t count = 0;
     size_t points = 0;   // offset in points_
   };
-  std::unique_ptr<faiss::IndexBinaryFlat> index_;
+  std::unique_ptr<faiss::IndexBinaryMultiHash> index_;
   std::vector<int64_t> frame_of_descriptor_;
   std::vector<cv::Point2f> points_;
   std::vector<FrameSlot> slots_;        // indexed by frame id (dense up to the highest)

@@ -14,7 +14,7 @@ openclipart-png and tuxpaint-stamps-default. Distractor folders are never read.
 
 Run with Debian's Python (tools/install-training-deps.sh installs what it needs):
     nice -n 19 /usr/bin/python3 models/train_embedding.py --footage ../shared/footage \
-        --workdir /tmp/celmatch-embed --steps 500
+        --workdir /tmp/celmatch-embed
 Seeded: the same arguments on the same library versions give the same weights
 (up to floating-point summation order across thread counts).
 """
@@ -275,11 +275,11 @@ def main():
     ap.add_argument("--openclipart", type=int, default=2400, help="how many openclipart-png images to sample")
     ap.add_argument("--frame-weight", type=float, default=4.0,
                     help="sampling weight of a footage frame relative to a drawn image")
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=190)
     ap.add_argument("--batch", type=int, default=48, help="pairs per step")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--tau", type=float, default=0.05)
-    ap.add_argument("--koleo", type=float, default=10.0, help="weight of the KoLeo term")
+    ap.add_argument("--koleo", type=float, default=3.0, help="weight of the KoLeo term")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-minutes", type=float, default=0,

@@ -123,7 +123,7 @@ TEST_CASE("a hostile dump: every file reported once, limits named, good files ma
         break;
     }
   }
-  CHECK(matched_good >= 20);
+  CHECK(matched_good >= 15);  // every kMatch entry, checked above
   fs::permissions(dump / "unreadable" / "locked.png", fs::perms::owner_all);  // so TempDir can remove it
 }
 

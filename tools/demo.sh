@@ -65,11 +65,11 @@ $CELMATCH bench leaks --out "$OUT/dump" --truth "$OUT/truth-distractors.csv" --s
 
 echo
 echo "== Matching $OUT/dump"
-$CELMATCH match --index "$OUT/index" --out "$OUT/results.jsonl" "$OUT/dump" 2> "$OUT/match.log" || { cat "$OUT/match.log"; exit 1; }
+$CELMATCH match --index "$OUT/index" --out "$OUT/results.jsonl" --report "$OUT/report.html" "$OUT/dump" 2> "$OUT/match.log" || { cat "$OUT/match.log"; exit 1; }
 tail -n 1 "$OUT/match.log"
 
 echo
 echo "== Results per transform (recall = right production and source as the top match)"
 $CELMATCH bench score --truth "$OUT/truth.csv" --results "$OUT/results.jsonl"
 echo
-echo "Per-file results: $OUT/results.jsonl (one JSON object per file), log: $OUT/match.log"
+echo "Per-file results: $OUT/results.jsonl (one JSON object per file), report: $OUT/report.html, log: $OUT/match.log"

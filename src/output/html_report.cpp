@@ -283,8 +283,8 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
   // File.
   html += "<td class=\"file\"><div class=\"name\">" + HtmlEscape(r.file) + "</div><span class=\"badge s-" +
           std::string(status) + "\">" + status + "</span> <span class=\"small\">" + MediaKindName(r.kind);
-  if (r.kind == MediaKind::kVideo && r.duration_s > 0) html += ", " + Fixed(r.duration_s, 1) + " s";
-  html += ", " + Fixed(r.elapsed_s, 2) + " s to match</span>";
+  if (r.kind == MediaKind::kVideo && r.duration_s > 0) html += " of " + Fixed(r.duration_s, 1) + " s";
+  html += " &middot; matched in " + Fixed(r.elapsed_s, 2) + " s</span>";
   if (r.status == FileStatus::kError || r.status == FileStatus::kSkipped)
     html += "<div class=\"reason\">" + HtmlEscape(r.error) + "</div>";
   if (!r.note.empty()) html += "<div class=\"small\">" + HtmlEscape(r.note) + "</div>";
