@@ -39,7 +39,7 @@ FileResult MatchedImage(const std::string& file, const std::string& production, 
 
 }  // namespace
 
-TEST_CASE("CSV fields are quoted and guarded against formulas; the reader undoes both") {
+TEST_CASE("CSV fields are quoted and guarded against formulas, and the reader undoes both") {
   CHECK(CsvField("plain", true) == "plain");
   CHECK(CsvField("a,b", true) == "\"a,b\"");
   CHECK(CsvField("say \"hi\"", true) == "\"say \"\"hi\"\"\"");

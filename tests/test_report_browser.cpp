@@ -86,7 +86,7 @@ std::string Unescape(std::string s) {
 
 }  // namespace
 
-TEST_CASE("the report opens in headless Chromium offline; summary, rows and filters work") {
+TEST_CASE("the report opens in headless Chromium offline, and its summary, rows and filters work") {
   if (::access(kChromium, X_OK) != 0) CELMATCH_SKIP("no /usr/bin/chromium (tools/install-deps.sh installs it)");
   TempDir t;
   const std::string footage = (t.path() / "footage").string(), dump = (t.path() / "dump").string();
