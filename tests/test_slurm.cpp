@@ -100,7 +100,8 @@ TEST_CASE("Slurm: build array, merge, match array and results merge equal the un
   REQUIRE(distractors.ok());
   const std::string dump = tmp.str() + "/dump";
   CliRun leaks = RunCelmatch({"bench", "leaks", "--out", dump, "--truth", tmp.str() + "/truth.csv", "--seed", "8",
-                              "--frames", "2", "--distractors", *distractors, "--", footage});
+                              "--frames", "1", "--transforms", "jpeg75", "--distractors", *distractors, "--",
+                              footage});
   INFO(leaks.out);
   REQUIRE(leaks.exit_code == 0);
 
@@ -158,6 +159,6 @@ TEST_CASE("Slurm: build array, merge, match array and results merge equal the un
   CHECK(IndexContents(work + "/index") == IndexContents(whole));
   REQUIRE(fs::exists(work + "/results.jsonl"));
   const auto expected = JsonlRecordSet({unsharded}, true);
-  CHECK(expected.size() >= 20);
+  CHECK(expected.size() >= 8);
   CHECK(JsonlRecordSet({work + "/results.jsonl"}, true) == expected);
 }

@@ -10,7 +10,7 @@ set -euo pipefail
 PACKAGES=(
   python3-numpy python3-opencv
   python3-torch python3-torchvision python3-onnx
-  openclipart-png          # ~ clip art rendered as PNG (public domain)
+  openclipart-png          # Open Clip Art Library as PNG (public domain dedication)
   tuxpaint-stamps-default  # Tux Paint stamps: drawn PNG stamps (GPL-2+ / various free)
 )
 

@@ -87,16 +87,17 @@ Verification VerifyHomography(const LocalFeatures& query, const FrameFeaturesVie
   // Inliers, counted once per query and reference position (ORB can place
   // keypoints of several pyramid levels on one spot).
   std::set<std::pair<int, int>> q_spots, r_spots;
-  cv::Rect2d q_box;
-  bool first = true;
+  double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
   for (int i = 0; i < mask.rows; ++i) {
     if (!mask.at<uint8_t>(i)) continue;
     q_spots.emplace(int(src[size_t(i)].x / 2), int(src[size_t(i)].y / 2));
     r_spots.emplace(int(dst[size_t(i)].x / 2), int(dst[size_t(i)].y / 2));
-    const cv::Rect2d p(src[size_t(i)].x, src[size_t(i)].y, 0, 0);
-    q_box = first ? p : (q_box | p);
-    first = false;
+    x0 = std::min(x0, double(src[size_t(i)].x));
+    y0 = std::min(y0, double(src[size_t(i)].y));
+    x1 = std::max(x1, double(src[size_t(i)].x));
+    y1 = std::max(y1, double(src[size_t(i)].y));
   }
+  const cv::Rect2d q_box(x0, y0, x1 - x0, y1 - y0);  // the matched area of the query
   v.inliers = int(std::min(q_spots.size(), r_spots.size()));
   v.inlier_ratio = double(v.inliers) / std::max(1, v.matches);
   if (v.inliers < 4 || q_box.width < 1 || q_box.height < 1) return v;
