@@ -11,6 +11,7 @@
 #include "leaks/leak_baselines.h"
 #include "leaks/leak_score.h"
 #include "leaks/leak_simulator.h"
+#include "leaks/throughput.h"
 #include "synthetic/synthetic_footage.h"
 
 namespace celmatch::cli {
@@ -173,6 +174,39 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
   score_cmd->add_option("--jobs", sa.jobs, "Files matched in parallel by the baselines (default: all cores)");
   score_cmd->add_option("--json", sa.json_path, "Also write every figure to this JSON file");
   registry.Add(score_cmd, [a] { return RunBenchScore(a->score); });
+
+  // throughput
+  struct ThroughputArgs {
+    std::string index_dir, scratch = "/tmp";
+    std::vector<std::string> footage, dump;
+  };
+  auto t = std::make_shared<ThroughputArgs>();
+  CLI::App* throughput_cmd = bench_cmd->add_subcommand(
+      "throughput", "Index build speed against FFmpeg decode of the same footage, and match speed per stage (one thread)");
+  throughput_cmd->add_option("--footage", t->footage, "Reference footage to decode and index (build speed)");
+  throughput_cmd->add_option("--index", t->index_dir, "Index to match --dump against (match speed)");
+  throughput_cmd->add_option("--dump", t->dump, "Files or folders to match (match speed)");
+  throughput_cmd->add_option("--scratch", t->scratch, "Folder for the temporary index of the build measurement");
+  registry.Add(throughput_cmd, [t] {
+    if (t->footage.empty() && (t->index_dir.empty() || t->dump.empty())) {
+      std::fprintf(stderr, "celmatch: error: give --footage, or --index with --dump, or both\n");
+      return kExitUsage;
+    }
+    std::optional<BuildThroughput> build;
+    std::optional<MatchThroughput> match;
+    if (!t->footage.empty()) {
+      Result<BuildThroughput> b = MeasureBuildThroughput(t->footage, t->scratch);
+      if (!b.ok()) return Fatal(b.status());
+      build = *b;
+    }
+    if (!t->index_dir.empty() && !t->dump.empty()) {
+      Result<MatchThroughput> m = MeasureMatchThroughput(t->index_dir, t->dump);
+      if (!m.ok()) return Fatal(m.status());
+      match = *m;
+    }
+    std::fputs(FormatThroughput(build ? &*build : nullptr, match ? &*match : nullptr).c_str(), stdout);
+    return kExitOk;
+  });
 }
 
 }  // namespace celmatch::cli

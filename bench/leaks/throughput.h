@@ -1,0 +1,41 @@
+// Throughput measurements behind `celmatch bench throughput`: index build
+// speed as a ratio to plain FFmpeg decoding of the same footage, and matching
+// speed on a dump with a per-stage breakdown. Everything runs on one thread
+// so the figures are per core, and each ratio compares runs made in the same
+// process one after the other (the machines are shared and noisy).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace celmatch {
+
+struct BuildThroughput {
+  int64_t frames_decoded = 0;
+  double video_seconds = 0;       // footage duration
+  double decode_s = 0;            // decode only (FFmpeg + conversion to BGR)
+  double build_s = 0;             // full `index build` of the same footage, one job
+  int64_t reference_frames = 0;
+};
+
+struct MatchThroughput {
+  int files = 0;                  // images and videos matched
+  double decode_s = 0;            // decoding the dump (images; videos sampled as the matcher does)
+  double pdq_s = 0;               // PDQ + dihedral variants of the decoded pictures
+  double match_s = 0;             // full Matcher::MatchFile (decode, hash, search, verify, decide)
+};
+
+// Decodes every video/image under `footage` once, then builds a temporary
+// index of it in `scratch_dir` (removed afterwards).
+Result<BuildThroughput> MeasureBuildThroughput(const std::vector<std::string>& footage,
+                                               const std::string& scratch_dir);
+
+// Matches every file under `dump` against the index in `index_dir`, timing
+// decode and hashing separately first.
+Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, const std::vector<std::string>& dump);
+
+std::string FormatThroughput(const BuildThroughput* build, const MatchThroughput* match);
+
+}  // namespace celmatch
