@@ -46,7 +46,7 @@ void WriteArchive(const std::string& path, bool zip,
 
 }  // namespace
 
-TEST_CASE("zip and tar.gz members are matched in place; traversal and bombs refused") {
+TEST_CASE("zip and tar.gz members are matched in place, traversal and bombs refused") {
   TempDir tmp;
   const std::string video = tmp.str() + "/footage/Show/ep1.mp4";
   fs::create_directories(tmp.path() / "footage" / "Show");

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 using namespace celmatch;
 using namespace celmatch::testing;
 
-TEST_CASE("real clips: frames cut at random times are matched; distractors never are") {
+TEST_CASE("real clips: frames cut at random times are matched and distractors never are") {
   const std::string footage = FootageDir();
   if (footage.empty()) CELMATCH_SKIP("../shared/footage is absent; the real-footage end-to-end test needs it");
   TempDir tmp;

@@ -130,7 +130,7 @@ TEST_CASE("line art is told from coloured frames") {
   CHECK_FALSE(LooksLikeLineArt(cv::Mat(360, 640, CV_8UC3, cv::Scalar(255, 255, 255))));  // blank paper
 }
 
-TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line art match; other footage does not") {
+TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line art match but other footage does not") {
   TempDir tmp;
   const std::string video = tmp.str() + "/show/ep1.avi";
   const std::string other = tmp.str() + "/other.avi";
@@ -170,7 +170,7 @@ TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line a
   }
 }
 
-TEST_CASE("real footage: a 25% crop reports the region it shows; leaks PDQ cannot place are matched; distractors are not") {
+TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ cannot place are matched, distractors are not") {
   const std::string footage = FootageDir();
   if (footage.empty()) CELMATCH_SKIP("../shared/footage is absent; the real-footage robust-match test needs it");
   TempDir tmp;
