@@ -1,8 +1,6 @@
 #include "match/feature_matcher.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 
 #include <opencv2/imgproc.hpp>
 
@@ -80,12 +78,10 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
   for (FeatureLayer layer : layers) {
     const std::vector<FrameVotes> votes = index_.features(layer).Vote(
         f.descriptors, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames);
-    if (std::getenv("CELMATCH_DEBUG_FEATURES")) std::fprintf(stderr, "query %zu features, %zu voted frames\n", f.size(), votes.size());
     for (const FrameVotes& fv : votes) {
       if (fv.votes < options_.min_votes) break;
       VerifiedFrame v = VerifyIn(f, fv.frame_id, layer, mirrored);
       v.votes = fv.votes;
-      if (std::getenv("CELMATCH_DEBUG_FEATURES")) std::fprintf(stderr, "  frame %lld votes %d matches %d inliers %d ok %d\n", (long long)fv.frame_id, fv.votes, v.verification.matches, v.verification.inliers, int(v.verification.geometry_ok));
       if (Accepts(v)) out.push_back(v);
     }
   }
