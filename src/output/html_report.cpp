@@ -76,13 +76,25 @@ std::string ImgTag(const std::vector<uint8_t>& jpeg, std::string_view alt) {
 }
 
 // The part of the reference frame the query matched, as fractions of the
-// frame (x, y, w, h). Matches are whole-frame PDQ matches, so the outline is
-// the whole frame; a match that localises the query inside the reference (a
-// crop, a layer) would map its region through the source's size here.
+// frame (x, y, w, h): the verified region (reference pixels) when local
+// features localised the query (a crop, a layer, a frame on a sheet), the
+// whole frame for whole-frame PDQ matches or when the source size is unknown.
 struct RegionFraction {
   double x = 0, y = 0, w = 1, h = 1;
 };
-RegionFraction MatchedRegion(const Match& m, const ReferencePicture& ref) { return RegionFraction{}; }
+RegionFraction MatchedRegion(const Match& m, const ReferencePicture& ref) {
+  if (!m.has_region || ref.source_width <= 0 || ref.source_height <= 0) return RegionFraction{};
+  auto clamp01 = [](double v) { return std::clamp(v, 0.0, 1.0); };
+  RegionFraction g;
+  g.x = clamp01(m.region[0] / ref.source_width);
+  g.y = clamp01(m.region[1] / ref.source_height);
+  g.w = clamp01(m.region[2] / ref.source_width);
+  g.h = clamp01(m.region[3] / ref.source_height);
+  g.w = std::min(g.w, 1.0 - g.x);
+  g.h = std::min(g.h, 1.0 - g.y);
+  if (g.w <= 0 || g.h <= 0) return RegionFraction{};
+  return g;
+}
 
 // The page's only script. Its SHA-256 goes into the Content-Security-Policy,
 // so no other script can run in the page.
