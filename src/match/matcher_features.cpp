@@ -57,7 +57,11 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     verified_frames[v.frame_id] = v.verification.inliers;
     best_of_source.try_emplace(index_.frame(v.frame_id).source_id, &v);
   }
-  for (const auto& [source_id, v] : best_of_source) {
+  for (const auto& entry : best_of_source) {
+    // Plain names, not a structured binding: clang 14 cannot capture those in
+    // the lambda below (the fuzz and sanitizer builds use clang).
+    const int64_t source_id = entry.first;
+    const VerifiedFrame* v = entry.second;
     const FrameRecord& fr = index_.frame(v->frame_id);
     const SourceRecord& src = index_.source(source_id);
     const double score = features_.ScoreForInliers(v->verification.inliers);
