@@ -3,6 +3,7 @@
 // Check(), and holds every source whose "added" line had been printed (the
 // line is printed after the source's catalog transaction commits). And a
 // reader matching while another process adds always sees a consistent index.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +95,10 @@ TEST_CASE("index add killed with SIGKILL 50+ times: opens, passes check, keeps e
   std::mt19937 rng(7);
   std::set<std::string> completed;  // since the index was (re)created
   int cycles = 0, kills_mid_add = 0, rebuilds = 0;
+  // The longest delay before the kill adapts to how fast this machine runs an
+  // add: it shrinks when a cycle finished before the kill and grows when it
+  // did not, so kills keep landing inside adds on fast and slow machines.
+  double max_delay_us = 900'000;
   const auto start = std::chrono::steady_clock::now();
   while (cycles < 60 && std::chrono::steady_clock::now() - start < std::chrono::seconds(150)) {
     const bool exists = fs::exists(fs::path(index) / "manifest.json");
@@ -103,11 +108,14 @@ TEST_CASE("index add killed with SIGKILL 50+ times: opens, passes check, keeps e
     REQUIRE(pid > 0);
     // Random moments over a whole add's length: process start, opening,
     // hashing, the catalog transaction, the FAISS rename, the manifest.
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 900'000));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % std::max<uint32_t>(1, uint32_t(max_delay_us))));
     const bool finished = ::waitpid(pid, nullptr, WNOHANG) == pid;
     if (!finished) {
       KillNow(pid);
       ++kills_mid_add;
+      max_delay_us = std::min(2'000'000.0, max_delay_us * 1.05);
+    } else {
+      max_delay_us = std::max(20'000.0, max_delay_us * 0.7);
     }
     ++cycles;
     const std::set<std::string> added = AddedSources(err_path);
