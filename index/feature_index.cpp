@@ -1,5 +1,7 @@
 #include "index/feature_index.h"
 
+#include "index/durable_files.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -41,20 +43,6 @@ const std::vector<uint8_t>& Codes(const faiss::IndexBinaryMultiHash& mh) { retur
 // IndexBinaryMultiHash reads each substring as an unaligned uint64 at its
 // first byte: buffers handed to it get this much zero padding.
 constexpr size_t kPadding = 8;
-
-// One query's descriptors are searched on the calling thread: the matcher
-// already runs one file per core (see reference_index.cpp for the cost of
-// an OpenMP team per query on a busy machine).
-class SingleThreadedOpenMp {
- public:
-  SingleThreadedOpenMp() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadedOpenMp() { omp_set_num_threads(saved_); }
-  SingleThreadedOpenMp(const SingleThreadedOpenMp&) = delete;
-  SingleThreadedOpenMp& operator=(const SingleThreadedOpenMp&) = delete;
-
- private:
-  int saved_;
-};
 
 std::vector<uint8_t> Concatenate(const std::vector<FrameFeaturesRecord>& records) {
   size_t n = 0;
@@ -162,31 +150,7 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
 }
 
 Status FeatureIndex::Write(const std::string& dir, const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wbe");
-  if (!f) return Status::IoError(tmp + ": cannot create: " + std::strerror(errno));
-  try {
-    faiss::write_index_binary(index_.get(), f);
-  } catch (const std::exception& e) {
-    std::fclose(f);
-    return Status::IoError(tmp + ": writing the feature index failed: " + e.what());
-  }
-  if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) {
-    const int e = errno;
-    std::fclose(f);
-    return Status::IoError(tmp + ": flush failed: " + std::strerror(e));
-  }
-  if (std::fclose(f) != 0) return Status::IoError(tmp + ": close failed: " + std::strerror(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::IoError(path + ": cannot rename " + tmp + " over it: " + std::strerror(errno));
-  }
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError(dir + ": cannot open directory to sync it: " + std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int e = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IoError(dir + ": fsync failed: " + std::strerror(e));
-  return Status::Ok();
+  return WriteBinaryIndexAtomically(dir, path, *index_, "feature index");
 }
 
 int64_t FeatureIndex::descriptor_count() const { return int64_t(index_->ntotal); }

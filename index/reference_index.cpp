@@ -3,6 +3,8 @@
 // reference_index.h for the directory layout and the crash-safety argument.
 #include "index/reference_index.h"
 
+#include "index/durable_files.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -63,61 +65,6 @@ const ProductionRecord kNoProduction{};
 const std::vector<int64_t> kNoFrames{};
 
 std::string Errno(int e) { return std::strerror(e); }
-
-// fsync of a directory, so a rename() in it is durable.
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError(dir + ": cannot open directory to sync it: " + Errno(errno));
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IoError(dir + ": fsync failed: " + Errno(e));
-  return Status::Ok();
-}
-
-// Replaces `path` by `bytes` atomically: temp file, fsync, rename, fsync dir.
-Status WriteFileAtomically(const std::string& dir, const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError(tmp + ": cannot create: " + Errno(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return Status::IoError(tmp + ": write failed: " + Errno(e));
-    }
-    done += size_t(n);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    return Status::IoError(tmp + ": fsync failed: " + Errno(e));
-  }
-  if (::close(fd) != 0) return Status::IoError(tmp + ": close failed: " + Errno(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::IoError(path + ": cannot rename " + tmp + " over it: " + Errno(errno));
-  }
-  return SyncDir(dir);
-}
-
-// Runs FAISS on the calling thread only, for the guard's lifetime. A single
-// query gains nothing from an OpenMP team (IndexBinaryFlat opens one per 64k
-// codes and waits for it at a barrier: at 1M codes on a busy 2-core machine
-// 89 ms a query instead of 25 ms), and Search is called from many threads at
-// once. The OpenMP setting is per thread, so this is thread-safe.
-class SingleThreadedOpenMp {
- public:
-  SingleThreadedOpenMp() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadedOpenMp() { omp_set_num_threads(saved_); }
-  SingleThreadedOpenMp(const SingleThreadedOpenMp&) = delete;
-  SingleThreadedOpenMp& operator=(const SingleThreadedOpenMp&) = delete;
-
- private:
-  int saved_;
-};
 
 // The hashing parameters that differ, for error messages ("" when none).
 std::string HashingDifference(const IndexParams& index, const IndexParams& run) {
@@ -353,26 +300,7 @@ struct ReferenceIndex::Impl {
   }
 
   Status WriteHashIndex() {
-    const std::string path = PathOf(kFaissName);
-    const std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wbe");
-    if (!f) return Status::IoError(tmp + ": cannot create: " + Errno(errno));
-    try {
-      faiss::write_index_binary(hash_index.get(), f);
-    } catch (const std::exception& e) {
-      std::fclose(f);
-      return Status::IoError(tmp + ": writing the hash index failed: " + e.what());
-    }
-    if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) {
-      int e = errno;
-      std::fclose(f);
-      return Status::IoError(tmp + ": flush failed: " + Errno(e));
-    }
-    if (std::fclose(f) != 0) return Status::IoError(tmp + ": close failed: " + Errno(errno));
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      return Status::IoError(path + ": cannot rename " + tmp + " over it: " + Errno(errno));
-    }
-    return SyncDir(dir);
+    return WriteBinaryIndexAtomically(dir, PathOf(kFaissName), *hash_index, "hash index");
   }
 
   // Loads each layer's feature index from its file, repaired or rebuilt from
