@@ -12,10 +12,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/input_walker.h"
 #include "leaks/leak_baselines.h"
+#include "leaks/leak_plot.h"
 #include "leaks/leak_score.h"
 #include "leaks/leak_simulator.h"
 #include "leaks/leak_transforms.h"
@@ -178,6 +180,58 @@ TEST_CASE("µAP of a known ranking", "[leaks][score]") {
   CHECK(!tied.p999_reached);
   // Nothing reported.
   CHECK(RankPairs({}, 4).micro_ap == 0.0);
+}
+
+TEST_CASE("recall plot: one bar per method and transform, as long as its recall", "[leaks][score]") {
+  auto score_with = [](std::map<std::string, std::pair<int, int>> correct_of_positives) {
+    LeakScore s;
+    for (const auto& [name, cp] : correct_of_positives) {
+      TransformScore t;
+      t.correct = cp.first;
+      t.positives = t.queries = cp.second;
+      s.per_transform[name] = t;
+      s.total.correct += cp.first;
+      s.total.positives += cp.second;
+      s.total.queries += cp.second;
+    }
+    return s;
+  };
+  // "distractor" has no positives: no row.
+  LeakScore a = score_with({{"crop25", {4, 4}}, {"lineart", {1, 4}}, {"distractor", {0, 0}}});
+  LeakScore b = score_with({{"crop25", {0, 4}}, {"lineart", {2, 4}}});
+  const std::vector<MethodScore> methods = {{"celmatch", "", a}, {"pHash", "", b}};
+  RecallPlotLayout L;
+  const cv::Mat img = PlotRecallPerTransform(methods, &L);
+  REQUIRE(L.rows == std::vector<std::string>{"crop25", "lineart", "all"});
+  // Length of method m's bar in row r: coloured pixels along its middle line.
+  auto bar_length = [&](int r, size_t m) {
+    const int y = L.top + r * L.row_height + int(m) * L.bar_height + L.bar_height / 2;
+    const cv::Scalar c = MethodColor(m);
+    int n = 0;
+    for (int x = L.plot_left + 1; x <= L.plot_left + L.plot_width; ++x) {
+      const cv::Vec3b p = img.at<cv::Vec3b>(y, x);
+      n += p[0] == c[0] && p[1] == c[1] && p[2] == c[2];
+    }
+    return n;
+  };
+  const int W = L.plot_width;
+  CHECK(std::abs(bar_length(0, 0) - W) <= 1);          // crop25: celmatch 100%
+  CHECK(bar_length(0, 1) == 0);                         // crop25: pHash 0%
+  CHECK(std::abs(bar_length(1, 0) - W / 4) <= 1);      // lineart: 25%
+  CHECK(std::abs(bar_length(1, 1) - W / 2) <= 1);      // lineart: 50%
+  CHECK(std::abs(bar_length(2, 0) - W * 5 / 8) <= 1);  // all: 5 of 8
+  CHECK(std::abs(bar_length(2, 1) - W / 4) <= 1);      // all: 2 of 8
+
+  TempDir tmp;
+  const std::string png = tmp.str() + "/recall.png";
+  REQUIRE(WriteRecallPlot(png, methods).ok());
+  const cv::Mat back = cv::imread(png, cv::IMREAD_COLOR);
+  REQUIRE(back.size() == img.size());
+  CHECK(cv::norm(back, img, cv::NORM_INF) == 0);
+  // An unwritable path is an error naming it, not a crash.
+  const Status bad = WriteRecallPlot(tmp.str() + "/no/such/dir/recall.png", methods);
+  CHECK(!bad.ok());
+  CHECK(bad.message().find("recall.png") != std::string::npos);
 }
 
 TEST_CASE("scorer: hand-made truth and celmatch JSONL", "[leaks][score]") {

@@ -9,6 +9,7 @@
 #include "core/input_walker.h"
 #include "index/reference_builder.h"
 #include "leaks/leak_baselines.h"
+#include "leaks/leak_plot.h"
 #include "leaks/leak_score.h"
 #include "leaks/leak_simulator.h"
 #include "leaks/throughput.h"
@@ -43,7 +44,7 @@ int RunBenchLeaks(const std::vector<std::string>& references, const std::vector<
 }
 
 struct ScoreArgs {
-  std::string truth_path, results_path, dump, json_path;
+  std::string truth_path, results_path, dump, json_path, plot_path;
   bool baselines = false;
   std::vector<std::string> references;  // "PRODUCTION=PATH" or PATH (named as in `index build`)
   int jobs = 0;
@@ -70,6 +71,7 @@ int RunBenchScore(const ScoreArgs& a) {
   if (!score.ok()) return Fatal(score.status());
   nlohmann::json json;
   json["celmatch"] = LeakScoreToJson(*score);
+  std::vector<MethodScore> methods = {{"celmatch", "score >= 0.5 (the default threshold)", *score}};
   if (!a.baselines) {
     std::fputs(FormatLeakScore(*score).c_str(), stdout);
   } else {
@@ -95,11 +97,8 @@ int RunBenchScore(const ScoreArgs& a) {
                     int(std::lround((1.0 - phash_min_score) * 64)));
     else
       std::snprintf(phash_point, sizeof phash_point, "none reaches P99.9: nothing reported");
-    std::vector<MethodScore> methods = {
-        {"celmatch", "score >= 0.5: PDQ <= 31 bits, dihedral, keyframes", *score},
-        {"vPDQ", "PDQ <= 31 bits, quality >= 50, 1 frame/s", vpdq},
-        {"pHash", phash_point, phash},
-    };
+    methods.push_back({"vPDQ", "PDQ <= 31 bits, quality >= 50, 1 frame/s", vpdq});
+    methods.push_back({"pHash", phash_point, phash});
     std::fputs(FormatSideBySide(methods).c_str(), stdout);
     std::fputs("\nfiles/s per core: files / sum of per-file wall time (celmatch: JSONL \"elapsed\"; "
                "baselines: decode + hash + brute-force search, one core per file)\n\ncelmatch in detail:\n",
@@ -109,6 +108,11 @@ int RunBenchScore(const ScoreArgs& a) {
     json["phash"] = LeakScoreToJson(phash);
     json["phash"]["operating_point"] = phash_point;
     json["baseline_reference_frames"] = refs->frames.size();
+  }
+  if (!a.plot_path.empty()) {
+    Status st = WriteRecallPlot(a.plot_path, methods);
+    if (!st.ok()) return Fatal(st);
+    std::fprintf(stderr, "recall per transform plotted in %s\n", a.plot_path.c_str());
   }
   if (!a.json_path.empty()) {
     std::ofstream f(a.json_path, std::ios::trunc);
@@ -173,6 +177,9 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
                         "--production) or PATH; repeat for each");
   score_cmd->add_option("--jobs", sa.jobs, "Files matched in parallel by the baselines (default: all cores)");
   score_cmd->add_option("--json", sa.json_path, "Also write every figure to this JSON file");
+  score_cmd->add_option("--plot", sa.plot_path,
+                        "Also write a PNG bar chart of recall per transform (celmatch, and the baselines with "
+                        "--baselines)");
   registry.Add(score_cmd, [a] { return RunBenchScore(a->score); });
 
   // throughput
