@@ -68,5 +68,5 @@ echo "== Score: celmatch, vPDQ and pHash side by side"
 REF_ARGS=()
 for entry in "${REFS[@]}"; do REF_ARGS+=(--reference "$entry"); done
 (set -x; $CELMATCH bench score --truth "$OUT/truth.csv" --results "$OUT/results.jsonl" --baselines \
-  --dump "$OUT/dump" "${REF_ARGS[@]}" --jobs "$JOBS" --json "$OUT/score.json") | tee "$OUT/score.md"
-echo "Table: $OUT/score.md, figures: $OUT/score.json, per-file results: $OUT/results.jsonl"
+  --dump "$OUT/dump" "${REF_ARGS[@]}" --jobs "$JOBS" --json "$OUT/score.json" --plot "$OUT/recall.png") | tee "$OUT/score.md"
+echo "Table: $OUT/score.md, figures: $OUT/score.json, chart: $OUT/recall.png, per-file results: $OUT/results.jsonl"
