@@ -15,6 +15,7 @@ PACKAGES=(
   libarchive-dev
   slurm-wlm munge  # the scheduler of tools/slurm/ and its one-machine cluster test
   chromium  # headless browser for the HTML report test
+  clang libclang-rt-14-dev llvm  # sanitizers, libFuzzer and llvm-symbolizer (tools/sanitize-and-fuzz.sh)
 )
 
 missing=()

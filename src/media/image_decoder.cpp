@@ -146,7 +146,7 @@ std::optional<Dims> TiffDims(const std::vector<uint8_t>& b) {
   const bool big = u16(2) == 43;
   const uint64_t ifd = big ? u64(8) : u32(4);
   const size_t entry_size = big ? 20 : 12, count_size = big ? 8 : 2;
-  if (ifd + count_size > b.size()) return std::nullopt;
+  if (ifd > b.size() || b.size() - ifd < count_size) return std::nullopt;  // ifd + count_size may wrap
   const uint64_t count = big ? u64(ifd) : u16(ifd);
   Dims d;
   for (uint64_t k = 0; k < count && k < 4096; ++k) {
