@@ -1,14 +1,22 @@
-// MappedBinaryFlat: a FAISS IndexBinaryFlat file searched in place, through
-// a read-only shared memory map, so every process on a host that searches the
-// same file shares one copy of its codes in the page cache.
+// MappedBinaryFlat: the codes of a FAISS binary index file searched in place,
+// through a read-only shared memory map, so every process on a host that
+// searches the same file shares one copy of its codes in the page cache.
+//
+// Reads an IndexBinaryFlat file, or the flat storage inside an
+// IndexBinaryMultiHash file (FAISS writes it whole right after the multihash
+// header), so a reader can scan either kind of pdq.faissbin without loading
+// it (see ReferenceIndex::OpenForRead for when it does).
 //
 // Why not FAISS: 1.7.3's read_index_binary ignores IO_FLAG_MMAP for flat
 // binary indexes (it copies the codes into a std::vector per process; the
-// flag maps only IVF inverted lists), measured in bench/bench_scale.cpp. The
-// file layout is FAISS's own (fourcc "IBxF", d, code_size, ntotal,
-// is_trained, metric_type, then the code vector), and the scan is FAISS's
-// Hamming kernel (faiss::hammings_knn_hc), so results equal
-// IndexBinaryFlat::search's.
+// flag maps only IVF inverted lists), measured by `celmatch bench throughput
+// --scale`. The file layout is FAISS's own (fourcc "IBxF", d, code_size,
+// ntotal, is_trained, metric_type, then the code vector), and the distance is
+// FAISS's Hamming kernel (faiss::HammingComputer32's popcounts, reading the
+// unaligned mapped codes through memcpy) compiled in this library,
+// with the POPCNT instruction that Debian's libfaiss is built without (4-10x
+// faster than IndexBinaryFlat::search here). Results equal
+// IndexBinaryFlat::search's: k nearest, ties broken by the lower id.
 //
 // Thread-safety: Search may be called from many threads at once. The file
 // must not be rewritten in place while mapped (celmatch replaces index files
@@ -41,9 +49,12 @@ class MappedBinaryFlat {
     int64_t id;
     int distance;
   };
-  // The k nearest codes to `query` (code_bytes long), nearest first (ties by
-  // id). Runs on the calling thread.
-  std::vector<Neighbor> Search(const uint8_t* query, int k) const;
+  // The k nearest codes to `query` (code_bytes long) at Hamming distance <=
+  // max_distance, nearest first (ties by id). Runs on the calling thread.
+  std::vector<Neighbor> Search(const uint8_t* query, int k, int max_distance = 1 << 30) const;
+  // "flat" or "multihash": the kind of FAISS file mapped.
+  const char* file_kind() const { return kind_; }
+  size_t mapped_bytes() const { return map_bytes_; }
 
  private:
   MappedBinaryFlat() = default;
@@ -52,6 +63,7 @@ class MappedBinaryFlat {
   const uint8_t* codes_ = nullptr;
   size_t code_bytes_ = 0;
   int64_t n_ = 0;
+  const char* kind_ = "flat";
 };
 
 }  // namespace celmatch

@@ -4,6 +4,7 @@
 #include "index/reference_index.h"
 
 #include "index/durable_files.h"
+#include "index/mapped_binary_flat.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -52,6 +53,18 @@ constexpr int kMultiHashBits = 16;
 constexpr int kMultiHashFlips = 1;
 constexpr int kMultiHashExactRadius = kMultiHashTables * (kMultiHashFlips + 1) - 1;
 
+// Read-only opens (the matcher's) search pdq.faissbin in place through a
+// shared memory map (MappedBinaryFlat), whatever its size and kind (flat below
+// multihash_min_frames, multihash above: the map covers the multihash file's
+// flat storage): one copy of the codes per host, in the page cache, 32 bytes a
+// frame however many matchers run, and nothing to load. Loading the multihash
+// tables instead pays only near 1M frames. Measured with `celmatch bench
+// throughput --scale` (CPU time per query, one thread; README "Big indexes on
+// one machine"): mapped scan vs multihash 0.16 vs 0.19 ms at 100k frames,
+// 5.6 vs 2.3 ms at 1M, 52 vs 54 ms at 10M, while the tables cost every process
+// 275-800 bytes a frame and 13 s (1M) to 184 s (10M) to build at open.
+// Writers keep loading the file as FAISS does.
+
 const char kManifestName[] = "manifest.json";
 const char kCatalogName[] = "catalog.sqlite";
 const char kFaissName[] = "pdq.faissbin";
@@ -87,6 +100,7 @@ std::string HashingDifference(const IndexParams& index, const IndexParams& run) 
 struct Manifest {
   IndexParams params;
   std::string hash_index_type;
+  std::optional<EmbeddingModelIdentity> embedding;  // absent: built without an embedding model
 };
 
 // Reads DIR/manifest.json. kNotFound when it does not exist.
@@ -112,6 +126,11 @@ Result<Manifest> ReadManifest(const std::string& dir) {
   Manifest m;
   m.params = *params;
   if (j.contains("hash_index") && j["hash_index"].is_string()) m.hash_index_type = j["hash_index"].get<std::string>();
+  if (j.contains("embedding")) {
+    auto e = EmbeddingModelIdentity::FromJson(j["embedding"]);
+    if (!e.ok()) return e.status().WithPrefix(path);
+    m.embedding = *e;
+  }
   return m;
 }
 
@@ -147,6 +166,9 @@ struct ReferenceIndex::Impl {
   std::unique_ptr<Catalog> catalog;
 
   std::unique_ptr<faiss::IndexBinary> hash_index;  // id i = frame i
+  // Read-only opens: pdq.faissbin's codes searched in place (hash_index is
+  // then null; see MappedBinaryFlat above).
+  std::unique_ptr<MappedBinaryFlat> mapped;
   bool multihash = false;
   bool faiss_dirty = false;     // the in-memory hash index differs from pdq.faissbin
   std::string manifest_type;    // hash_index of the manifest on disk
@@ -159,6 +181,9 @@ struct ReferenceIndex::Impl {
 
   std::array<std::unique_ptr<FeatureIndex>, kFeatureLayers> features;
   std::array<bool, kFeatureLayers> features_dirty{};  // differs from its file
+
+  std::optional<EmbeddingModelIdentity> embedding_model;  // the manifest's
+  std::unique_ptr<EmbeddingIndex> embedding;              // set when embedding_model is
 
   ~Impl() {
     catalog.reset();
@@ -253,6 +278,34 @@ struct ReferenceIndex::Impl {
     return Status::Ok();
   }
 
+  // The stored codes (n of kCodeSize bytes) of whichever index is open.
+  const uint8_t* Codes(int64_t* n) const {
+    if (mapped) {
+      *n = mapped->size();
+      return mapped->size() > 0 ? mapped->code(0) : nullptr;
+    }
+    const std::vector<uint8_t>* codes = hash_index ? StoredCodes(hash_index.get()) : nullptr;
+    *n = hash_index ? int64_t(hash_index->ntotal) : 0;
+    if (!codes || codes->size() < size_t(*n) * kCodeSize) return nullptr;
+    return codes->data();
+  }
+
+  // Read-only opens: maps pdq.faissbin when it holds exactly the catalog's
+  // codes. False (and nothing mapped) otherwise: the caller loads it,
+  // repairing in memory what needs repair.
+  bool MapHashIndex(HashIndexLoad load) {
+    if (load == HashIndexLoad::kInMemory) return false;
+    auto m = MappedBinaryFlat::Open(PathOf(kFaissName), kCodeSize);
+    if (!m.ok() || (*m)->size() != int64_t(frames.size())) return false;
+    const bool is_multihash = std::strcmp((*m)->file_kind(), "multihash") == 0;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (std::memcmp((*m)->code(int64_t(i)), frames[i].pdq.bytes.data(), kCodeSize) != 0) return false;
+    }
+    mapped = std::move(*m);
+    multihash = is_multihash;
+    return true;
+  }
+
   // Loads pdq.faissbin, or repairs it from the catalog: a file with fewer
   // codes than the catalog (killed between commit and save) gets the missing
   // frames; a missing, unreadable or inconsistent one is rebuilt.
@@ -321,6 +374,7 @@ struct ReferenceIndex::Impl {
   Status WriteManifest() {
     nlohmann::json j = params.ToJson();
     j["hash_index"] = TypeName();
+    if (embedding_model) j["embedding"] = embedding_model->ToJson();
     CELMATCH_RETURN_IF_ERROR(WriteFileAtomically(dir, PathOf(kManifestName), j.dump(2) + "\n"));
     manifest_type = TypeName();
     manifest_dirty = false;
@@ -339,6 +393,7 @@ struct ReferenceIndex::Impl {
       CELMATCH_RETURN_IF_ERROR(features[size_t(l)]->Write(dir, PathOf(kFeatureFileNames[l])));
       features_dirty[size_t(l)] = false;
     }
+    if (embedding) CELMATCH_RETURN_IF_ERROR(embedding->Save(dir));
     if (manifest_dirty || manifest_type != TypeName()) CELMATCH_RETURN_IF_ERROR(WriteManifest());
     return Status::Ok();
   }
@@ -365,7 +420,7 @@ struct ReferenceIndex::Impl {
   }
 
   // Opens an existing catalog, loads everything, repairs the hash index.
-  Status OpenExisting(bool read_only) {
+  Status OpenExisting(bool read_only, HashIndexLoad load = HashIndexLoad::kInMemory) {
     auto cat = Catalog::Open(PathOf(kCatalogName), /*create=*/false, read_only);
     if (!cat.ok()) {
       if (cat.status().code() == Status::Code::kNotFound) {
@@ -376,8 +431,18 @@ struct ReferenceIndex::Impl {
     catalog = std::move(*cat);
     CELMATCH_RETURN_IF_ERROR(CheckCatalogParams());
     CELMATCH_RETURN_IF_ERROR(LoadMetadata());
-    CELMATCH_RETURN_IF_ERROR(LoadHashIndex());
-    return LoadFeatureIndexes();
+    if (!read_only || !MapHashIndex(load)) CELMATCH_RETURN_IF_ERROR(LoadHashIndex());
+    CELMATCH_RETURN_IF_ERROR(LoadFeatureIndexes());
+    return LoadEmbeddingIndex();
+  }
+
+  Status LoadEmbeddingIndex() {
+    if (!embedding_model) return Status::Ok();
+    bool stale = false;
+    auto loaded = EmbeddingIndex::Load(dir, *embedding_model, &stale);
+    if (!loaded.ok()) return loaded.status();
+    embedding = std::move(*loaded);
+    return Status::Ok();
   }
 };
 
@@ -405,6 +470,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
     // Non-hashing parameters (thumbnail size, multihash threshold) are the
     // caller's from now on.
     impl->manifest_type = manifest->hash_index_type;
+    impl->embedding_model = manifest->embedding;
     CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/false));
     impl->manifest_dirty = manifest->params.ToJson() != params.ToJson();
   } else if (manifest.status().code() == Status::Code::kNotFound) {
@@ -413,7 +479,9 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
     static const std::set<std::string> kOurs = {
         kLockName, kCatalogName, "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
         kFaissName, "pdq.faissbin.tmp", "manifest.json.tmp", kFeatureFileNames[0], kFeatureFileNames[1],
-        std::string(kFeatureFileNames[0]) + ".tmp", std::string(kFeatureFileNames[1]) + ".tmp"};
+        std::string(kFeatureFileNames[0]) + ".tmp", std::string(kFeatureFileNames[1]) + ".tmp",
+        "embeddings.f32", "embeddings.f32.tmp", "embedding_whitening.bin", "embedding_whitening.bin.tmp",
+        "embeddings.faiss", "embeddings.faiss.tmp"};
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (!kOurs.count(entry.path().filename().string())) {
         return Status::InvalidArgument(dir + " is not empty and is not a celmatch index (found " +
@@ -438,7 +506,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
   return std::unique_ptr<ReferenceIndex>(new ReferenceIndex(std::move(impl)));
 }
 
-Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForRead(const std::string& dir) {
+Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForRead(const std::string& dir, HashIndexLoad load) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return Status::NotFound(dir + ": no such index directory");
   auto manifest = ReadManifest(dir);
@@ -447,9 +515,10 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForRead(const std::s
   impl->dir = dir;
   impl->params = manifest->params;
   impl->manifest_type = manifest->hash_index_type;
+  impl->embedding_model = manifest->embedding;
   impl->writable = false;
   // Repairs stay in memory: a reader writes no file.
-  CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/true));
+  CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/true, load));
   return std::unique_ptr<ReferenceIndex>(new ReferenceIndex(std::move(impl)));
 }
 
@@ -457,6 +526,12 @@ Result<IndexParams> ReferenceIndex::ReadParams(const std::string& dir) {
   auto manifest = ReadManifest(dir);
   if (!manifest.ok()) return manifest.status();
   return manifest->params;
+}
+
+Result<std::optional<EmbeddingModelIdentity>> ReferenceIndex::ReadEmbeddingModel(const std::string& dir) {
+  auto manifest = ReadManifest(dir);
+  if (!manifest.ok()) return manifest.status();
+  return manifest->embedding;
 }
 
 const IndexParams& ReferenceIndex::params() const { return impl_->params; }
@@ -501,6 +576,13 @@ Status ReferenceIndex::AddSource(SourceToAdd item) {
     if (!st.ok()) return st.WithPrefix(d.dir + " (the catalog has the source; reopen the index)");
     d.features_dirty[size_t(f.layer)] = true;
   }
+  if (d.embedding) {
+    for (size_t i = 0; i < item.embeddings.size() && i < item.frames.size(); ++i) {
+      if (item.embeddings[i].size() != size_t(d.embedding->dim())) continue;  // none for this frame
+      Status st = d.embedding->Add(item.frames[i].id, item.embeddings[i].data());
+      if (!st.ok()) return st.WithPrefix(d.dir + " (the catalog has the source; reopen the index)");
+    }
+  }
   if (!d.multihash && d.WantMultihash()) return d.RebuildHashIndex();
   try {
     Impl::AddFrames(d.hash_index.get(), d.frames, first, d.frames.size());
@@ -520,6 +602,12 @@ Status ReferenceIndex::Save() {
 std::vector<HashNeighbor> ReferenceIndex::Search(const PdqHash& query, int max_distance, int k) const {
   const Impl& d = *impl_;
   std::vector<HashNeighbor> out;
+  if (d.mapped) {
+    for (const MappedBinaryFlat::Neighbor& nb : d.mapped->Search(query.bytes.data(), k, max_distance)) {
+      out.push_back(HashNeighbor{nb.id, nb.distance});
+    }
+    return out;  // nearest first, ties by id
+  }
   const faiss_idx_t n = d.hash_index ? d.hash_index->ntotal : 0;
   if (k <= 0 || max_distance < 0 || n == 0) return out;
   const faiss_idx_t kk = std::min<faiss_idx_t>(k, n);
@@ -575,6 +663,28 @@ const FeatureIndex& ReferenceIndex::features(FeatureLayer layer) const {
   return *impl_->features[size_t(layer)];
 }
 
+const EmbeddingIndex* ReferenceIndex::embedding() const { return impl_->embedding.get(); }
+
+Status ReferenceIndex::SetEmbeddingModel(const EmbeddingModelIdentity& model) {
+  Impl& d = *impl_;
+  if (!d.writable) return Status::InvalidArgument(d.dir + ": index is open read-only");
+  if (d.embedding_model) {
+    if (*d.embedding_model == model) return Status::Ok();
+    return Status::Incompatible(d.dir + " was built with embedding model " + d.embedding_model->ToString() +
+                                ", not " + model.ToString() +
+                                ": use the model that built it (--model) or a new index directory");
+  }
+  if (!d.frames.empty()) {
+    return Status::Incompatible(d.dir + " was built without an embedding model (its " +
+                                std::to_string(d.frames.size()) + " frames have no embedding); add to it with "
+                                "--no-embedding, or build a new index with " + model.ToString());
+  }
+  d.embedding_model = model;
+  d.embedding = EmbeddingIndex::Create(model);
+  d.manifest_dirty = true;
+  return d.Save();
+}
+
 Result<std::vector<uint8_t>> ReferenceIndex::Thumbnail(int64_t frame_id) const {
   std::lock_guard<std::mutex> lock(impl_->catalog_mu);
   return impl_->catalog->Thumbnail(frame_id);
@@ -587,6 +697,7 @@ Result<IndexStats> ReferenceIndex::Stats() const {
   s.sources = int64_t(d.sources.size());
   s.frames = int64_t(d.frames.size());
   s.hash_index_type = d.TypeName();
+  s.hash_index_mapped = d.mapped != nullptr;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(d.dir, ec)) {
     std::error_code size_ec;
@@ -613,15 +724,13 @@ Status ReferenceIndex::Check() const {
                            " frames but the index loaded " + std::to_string(loaded));
   }
   const std::string faiss_path = d.PathOf(kFaissName);
-  if (!d.hash_index || d.hash_index->ntotal != loaded) {
-    return Status::Corrupt(faiss_path + ": hash index holds " +
-                           std::to_string(d.hash_index ? d.hash_index->ntotal : 0) + " codes, catalog " +
+  int64_t stored = 0;
+  const uint8_t* codes = d.Codes(&stored);
+  if (stored != loaded) {
+    return Status::Corrupt(faiss_path + ": hash index holds " + std::to_string(stored) + " codes, catalog " +
                            std::to_string(loaded) + " frames");
   }
-  const std::vector<uint8_t>* codes = StoredCodes(d.hash_index.get());
-  if (!codes || codes->size() < size_t(loaded) * kCodeSize) {
-    return Status::Corrupt(faiss_path + ": hash index has no code storage");
-  }
+  if (!codes && loaded > 0) return Status::Corrupt(faiss_path + ": hash index has no code storage");
   auto frames = d.catalog->Frames(0, loaded);
   if (!frames.ok()) return frames.status();
   if (int64_t(frames->size()) != loaded) {
@@ -629,7 +738,7 @@ Status ReferenceIndex::Check() const {
   }
   for (size_t i = 0; i < frames->size(); ++i) {
     const auto& bytes = (*frames)[i].pdq.bytes;
-    if (std::memcmp(codes->data() + i * kCodeSize, bytes.data(), kCodeSize) != 0 ||
+    if (std::memcmp(codes + i * kCodeSize, bytes.data(), kCodeSize) != 0 ||
         d.frames[i].pdq.bytes != bytes) {
       return Status::Corrupt(faiss_path + ": code of frame " + std::to_string(i) + " differs from the catalog's");
     }
@@ -639,7 +748,8 @@ Status ReferenceIndex::Check() const {
     if (!records.ok()) return records.status();
     CELMATCH_RETURN_IF_ERROR(d.features[size_t(l)]->CheckAgainst(*records, d.PathOf(kFeatureFileNames[l])));
   }
-  if (d.multihash) {
+  if (d.embedding) CELMATCH_RETURN_IF_ERROR(d.embedding->Check(d.dir, loaded, nullptr));
+  if (d.multihash && d.hash_index) {
     const auto* mh = static_cast<const faiss::IndexBinaryMultiHash*>(d.hash_index.get());
     for (const auto& map : mh->maps) {
       size_t ids = 0;

@@ -8,6 +8,9 @@
 //                        FAISS binary indexes of the frames' local-feature
 //                        descriptors (caches of the catalog's frame_features;
 //                        see index/feature_index.h), same crash-safety rule
+//   DIR/embeddings.f32, embedding_whitening.bin, embeddings.faiss
+//                        learned embeddings of the frames (index/embedding_index.h),
+//                        when the index was built with a model (manifest "embedding")
 //   DIR/LOCK             held (flock) by the one writer
 //
 // Crash safety: the catalog commits each source in one SQLite transaction and
@@ -28,6 +31,7 @@
 
 #include "core/status.h"
 #include "index/catalog.h"
+#include "index/embedding_index.h"
 #include "index/feature_index.h"
 #include "index/index_params.h"
 #include "signatures/pdq_hash.h"
@@ -44,7 +48,15 @@ struct IndexStats {
   int64_t sources = 0;
   int64_t frames = 0;
   int64_t bytes_on_disk = 0;
-  std::string hash_index_type;   // "flat" or "multihash"
+  std::string hash_index_type;   // "flat" or "multihash" (the kind of pdq.faissbin)
+  bool hash_index_mapped = false; // searched in place through a shared memory map (read-only opens)
+};
+
+// How a read-only open searches the PDQ codes.
+enum class HashIndexLoad {
+  kMapped,    // in place through a shared memory map whenever the file is
+              // complete (the default: measured in reference_index.cpp)
+  kInMemory,  // loaded into the process (FAISS), as writers do
 };
 
 class ReferenceIndex {
@@ -54,13 +66,18 @@ class ReferenceIndex {
   // DIR holds an index with other parameters.
   static Result<std::unique_ptr<ReferenceIndex>> OpenForWrite(const std::string& dir,
                                                               const IndexParams& params);
-  // Opens an existing index to search it. kNotFound when DIR holds no index;
+  // Opens an existing index to search it. The PDQ codes are searched in place
+  // through a shared memory map when the file is complete, so concurrent
+  // matchers on one host share one copy. kNotFound when DIR holds no index;
   // kIncompatible (naming the format version or parameter) when it was
   // written by another format version or with other hashing parameters.
-  static Result<std::unique_ptr<ReferenceIndex>> OpenForRead(const std::string& dir);
+  static Result<std::unique_ptr<ReferenceIndex>> OpenForRead(const std::string& dir,
+                                                             HashIndexLoad load = HashIndexLoad::kMapped);
   // The parameters in DIR's manifest, without opening the index (no lock, no
   // loading). kNotFound when DIR holds no index.
   static Result<IndexParams> ReadParams(const std::string& dir);
+  // The embedding model DIR's manifest records (nullopt: none), likewise.
+  static Result<std::optional<EmbeddingModelIdentity>> ReadEmbeddingModel(const std::string& dir);
   ~ReferenceIndex();
 
   const IndexParams& params() const;
@@ -90,6 +107,15 @@ class ReferenceIndex {
 
   // The local-feature index of one layer (never null after Open).
   const FeatureIndex& features(FeatureLayer layer) const;
+
+  // The learned-embedding index (index/embedding_index.h); null when the
+  // index was built without one.
+  const EmbeddingIndex* embedding() const;
+  // Writers: the model whose vectors SourceToAdd::embeddings will carry. A
+  // new (empty) index records it; an index that records the same model
+  // accepts it; kIncompatible, naming both, for another model or for an
+  // index that already holds frames without embeddings.
+  Status SetEmbeddingModel(const EmbeddingModelIdentity& model);
 
   // JPEG thumbnail of a frame (empty when none). Reads the catalog.
   Result<std::vector<uint8_t>> Thumbnail(int64_t frame_id) const;

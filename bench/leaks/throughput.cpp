@@ -150,7 +150,7 @@ std::string FormatThroughput(const BuildThroughput* b, const MatchThroughput* m)
                   1000 * rest / m->files);
     s += buf;
   }
-  s += "search at 100k / 1M / 10M reference frames: ./build/bench/bench_scale (see README \"Performance\")\n";
+  s += "search at 100k / 1M / 10M reference frames: add --scale 100000,1000000,10000000 (README \"Big indexes on one machine\")\n";
   return s;
 }
 
