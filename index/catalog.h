@@ -64,6 +64,10 @@ struct SourceToAdd {
   std::vector<FrameRecord> frames;               // id and source_id are assigned
   std::vector<std::vector<uint8_t>> thumbnails;  // JPEG per frame (may be empty)
   std::vector<FrameFeaturesRecord> features;     // any frames, any layers (may be empty)
+  // The embedding model's vector per frame (index into frames; an empty
+  // vector: none). Not stored in the catalog: ReferenceIndex keeps them in
+  // its embedding index (index/embedding_index.h).
+  std::vector<std::vector<float>> embeddings;
 };
 
 class Catalog {

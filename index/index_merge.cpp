@@ -53,20 +53,40 @@ Result<MergeReport> MergeIndexes(const std::string& out_dir, const std::vector<s
 
   // Every parameter check happens before the output is touched.
   std::vector<IndexParams> part_params;
+  std::vector<std::optional<EmbeddingModelIdentity>> part_models;
   for (const std::string& part : parts) {
     Result<IndexParams> p = ReferenceIndex::ReadParams(part);
     if (!p.ok()) return p.status().WithPrefix("part " + part);
+    Result<std::optional<EmbeddingModelIdentity>> m = ReferenceIndex::ReadEmbeddingModel(part);
+    if (!m.ok()) return m.status().WithPrefix("part " + part);
+    part_models.push_back(*m);
     if (SameDirectory(part, out_dir)) {
       return Status::InvalidArgument("part " + part + " is the output index " + out_dir + " itself");
     }
     part_params.push_back(*p);
   }
   IndexParams params = part_params.front();
+  std::optional<EmbeddingModelIdentity> model = part_models.front();
   Result<IndexParams> existing = ReferenceIndex::ReadParams(out_dir);
   if (existing.ok()) {
     params = *existing;
+    Result<std::optional<EmbeddingModelIdentity>> m = ReferenceIndex::ReadEmbeddingModel(out_dir);
+    if (!m.ok()) return m.status();
+    model = *m;
   } else if (existing.status().code() != Status::Code::kNotFound) {
     return existing.status();
+  }
+  // Embeddings of different models (or none beside some) cannot share one
+  // index: the whitening and the queries' model are the index's.
+  auto model_name = [](const std::optional<EmbeddingModelIdentity>& m) {
+    return m ? "embedding model " + m->ToString() : std::string("no embedding model");
+  };
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (part_models[i] != model) {
+      return Status::Incompatible("part " + parts[i] + " was built with " + model_name(part_models[i]) + ", " +
+                                  (existing.ok() ? out_dir : parts.front()) + " with " + model_name(model) +
+                                  "; rebuild it with the same model");
+    }
   }
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string diff = IndexParamsDifference(part_params[i], params);
@@ -80,6 +100,7 @@ Result<MergeReport> MergeIndexes(const std::string& out_dir, const std::vector<s
   Result<std::unique_ptr<ReferenceIndex>> out = ReferenceIndex::OpenForWrite(out_dir, params);
   if (!out.ok()) return out.status();
   ReferenceIndex& index = **out;
+  if (model) CELMATCH_RETURN_IF_ERROR(index.SetEmbeddingModel(*model));
   MergeReport report;
   int64_t frames_since_save = 0;
 
@@ -122,6 +143,9 @@ Result<MergeReport> MergeIndexes(const std::string& out_dir, const std::vector<s
         f.id = -1;
         f.source_id = -1;
         item.frames.push_back(f);
+        const float* embedding = part.embedding() ? part.embedding()->raw(fid) : nullptr;
+        item.embeddings.emplace_back();
+        if (embedding) item.embeddings.back().assign(embedding, embedding + part.embedding()->dim());
         Result<std::vector<uint8_t>> thumb = part.Thumbnail(fid);
         if (!thumb.ok()) return thumb.status().WithPrefix("part " + part_dir);
         item.thumbnails.push_back(std::move(*thumb));

@@ -104,9 +104,21 @@ void AddFrameFeatures(const cv::Mat& bgr, const IndexParams& params, int64_t fra
   }
 }
 
+// The embedding of reference frame `frame_index` (left empty when the model
+// fails on it: the frame is still found by PDQ and local features).
+void AddFrameEmbedding(const cv::Mat& bgr, EmbeddingModel* model, size_t frame_index, SourceToAdd* item) {
+  if (!model) return;
+  if (item->embeddings.size() <= frame_index) item->embeddings.resize(frame_index + 1);
+  Result<cv::Mat> e = model->Embed({bgr});
+  if (!e.ok() || e->rows != 1) return;
+  const float* row = e->ptr<float>(0);
+  item->embeddings[frame_index].assign(row, row + e->cols);
+}
+
 // Decodes and hashes one file into a SourceToAdd. Runs on a worker thread.
 Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const MediaLimits& limits,
-                     const PdqHasher& hasher, SourceToAdd* item, BuildFileReport* report) {
+                     const PdqHasher& hasher, EmbeddingModelPool* embedding, SourceToAdd* item,
+                     BuildFileReport* report) {
   Result<MediaProbe> probe = ProbeMedia(in.path);
   if (!probe.ok()) return probe.status();
   if (probe->kind == MediaKind::kOther) {
@@ -114,6 +126,13 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     report->message = "not an image or video";
     return Status::Ok();
   }
+  std::optional<EmbeddingModelPool::Lease> lease;
+  if (embedding) {
+    Result<EmbeddingModelPool::Lease> l = embedding->Acquire();
+    if (!l.ok()) return l.status();
+    lease.emplace(std::move(*l));
+  }
+  EmbeddingModel* model = lease ? &lease->model() : nullptr;
   std::error_code ec;
   item->production = in.production;
   item->source.path = in.source;
@@ -133,6 +152,7 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     item->frames.push_back(fr);
     item->thumbnails.push_back(Thumbnail(*img, params.thumbnail_max_side));
     AddFrameFeatures(*img, params, 0, item);
+    AddFrameEmbedding(*img, model, 0, item);
     report->frames_decoded = 1;
   } else {
     Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(in.path, limits);
@@ -143,6 +163,7 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     Result<std::vector<SampledFrame>> frames =
         SampleReferenceFrames(**dec, hasher, so, params.thumbnail_max_side, [&](size_t kept, const cv::Mat& bgr) {
           AddFrameFeatures(bgr, params, int64_t(kept), item);
+          AddFrameEmbedding(bgr, model, kept, item);
         });
     if (!frames.ok()) return frames.status().WithPrefix(in.path);
     const VideoInfo& info = (*dec)->info();
@@ -168,6 +189,34 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
 }
 
 }  // namespace
+
+Result<std::shared_ptr<EmbeddingModelPool>> ChooseBuildEmbeddingModel(ReferenceIndex& index,
+                                                                      const std::string& explicit_onnx,
+                                                                      const std::string& explicit_manifest,
+                                                                      std::string* warning) {
+  std::string onnx = explicit_onnx;
+  if (onnx.empty()) {
+    const EmbeddingIndex* recorded = index.embedding();
+    if (!recorded && index.frame_count() > 0) return std::shared_ptr<EmbeddingModelPool>();  // built without
+    const std::string name = recorded ? recorded->model().name : std::string(kDefaultEmbeddingModel);
+    std::optional<std::string> found = FindEmbeddingModel(name);
+    if (!found) {
+      std::string where;
+      for (const std::string& d : EmbeddingModelSearchPath()) where += (where.empty() ? "" : ", ") + d;
+      *warning = "embedding model " + name + ".onnx not found (looked in " + where +
+                 "): indexing with hashes and local features only";
+      return std::shared_ptr<EmbeddingModelPool>();
+    }
+    onnx = *found;
+  }
+  const std::string manifest = explicit_manifest.empty() ? EmbeddingManifestPathFor(onnx) : explicit_manifest;
+  Result<std::shared_ptr<EmbeddingModelPool>> pool = EmbeddingModelPool::Create(onnx, manifest);
+  if (!pool.ok()) return pool.status();
+  Result<EmbeddingModelIdentity> identity = IdentifyEmbeddingModel(onnx, (*pool)->manifest());
+  if (!identity.ok()) return identity.status();
+  CELMATCH_RETURN_IF_ERROR(index.SetEmbeddingModel(*identity));
+  return pool;
+}
 
 Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& inputs,
                      const BuildOptions& options,
@@ -206,7 +255,7 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
               report.outcome = BuildFileReport::Outcome::kAlreadyPresent;
               report.message = "content already indexed";
             } else {
-              st = PrepareSource(in, params, options.limits, hasher, &item, &report);
+              st = PrepareSource(in, params, options.limits, hasher, options.embedding.get(), &item, &report);
             }
           }
         }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "core/status.h"
 #include "media/media_limits.h"
 #include "index/reference_index.h"
+#include "signatures/embedding.h"
 
 namespace celmatch {
 
@@ -39,6 +41,9 @@ struct BuildOptions {
   int jobs = 1;             // files decoded in parallel
   MediaLimits limits;
   int save_every_sources = 50;  // rewrite the FAISS file this often (crash recovery needs no more)
+  // The learned embedding of every reference frame, with this model (the one
+  // the index records: ReferenceIndex::SetEmbeddingModel). Null: none.
+  std::shared_ptr<EmbeddingModelPool> embedding;
 };
 
 struct BuildFileReport {
@@ -52,6 +57,21 @@ struct BuildFileReport {
 };
 
 const char* OutcomeName(BuildFileReport::Outcome o);
+
+// The embedding model to add footage to `index` with, recorded in it
+// (ReferenceIndex::SetEmbeddingModel):
+//   - `explicit_onnx` given (manifest `explicit_manifest`, default beside
+//     it): that model; kNotFound when missing, kIncompatible when the index
+//     records another model or was built without one;
+//   - else the model the index records, found on the search path
+//     (EmbeddingModelSearchPath); an index built without one stays without;
+//   - else (a new index) kDefaultEmbeddingModel on the search path.
+// Null with `*warning` set when the recorded or default model is not found:
+// the footage is indexed without embeddings (PDQ and local features only).
+Result<std::shared_ptr<EmbeddingModelPool>> ChooseBuildEmbeddingModel(ReferenceIndex& index,
+                                                                      const std::string& explicit_onnx,
+                                                                      const std::string& explicit_manifest,
+                                                                      std::string* warning);
 
 // Adds every input to `index`, `options.jobs` files at a time, calling
 // `on_file` (from one thread at a time) as each finishes. Per-file failures

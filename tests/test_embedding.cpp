@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,7 +67,59 @@ std::string ReadText(const std::string& path) {
 
 double Cosine(const cv::Mat& a, const cv::Mat& b) { return a.dot(b); }
 
+const std::string kGolden = std::string(CELMATCH_SOURCE_DIR) + "/tests/data/embedding_golden.txt";
+
+// The pictures of pictures() in models/golden_vectors.py, pixel for pixel: a
+// gray one, a BGRA one (alpha ignored) and a tall one, none of the model's
+// input size.
+std::map<std::string, cv::Mat> GoldenPictures() {
+  std::map<std::string, cv::Mat> out;
+  cv::Mat gray(100, 150, CV_8UC1);
+  for (int y = 0; y < gray.rows; ++y)
+    for (int x = 0; x < gray.cols; ++x) gray.at<uint8_t>(y, x) = uint8_t((x * 7 + y * 3) % 256);
+  cv::Mat bgra(90, 200, CV_8UC4);
+  for (int y = 0; y < bgra.rows; ++y)
+    for (int x = 0; x < bgra.cols; ++x) bgra.at<cv::Vec4b>(y, x) = cv::Vec4b(x % 256, (y * 2) % 256, (x + y) % 256, 0);
+  cv::Mat bands(240, 64, CV_8UC3);
+  for (int y = 0; y < bands.rows; ++y)
+    for (int x = 0; x < bands.cols; ++x)
+      bands.at<cv::Vec3b>(y, x) = cv::Vec3b(((y / 16) * 40) % 256, ((x / 8) * 30) % 256, ((x * y) / 64) % 256);
+  out["gray_100x150"] = gray;
+  out["bgra_90x200"] = bgra;
+  out["bands_240x64"] = bands;
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("embedding: the committed model gives the golden vectors of gray, BGRA and tall pictures") {
+  if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
+  auto model = EmbeddingModel::Load(kModel);
+  REQUIRE(model.ok());
+  const auto pictures = GoldenPictures();
+  std::ifstream in(kGolden);
+  REQUIRE(in);
+  std::string line;
+  int checked = 0;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string name;
+    ss >> name;
+    std::vector<float> expected;
+    float f;
+    while (ss >> f) expected.push_back(f);
+    INFO(name);
+    REQUIRE(pictures.count(name) == 1);
+    REQUIRE(int(expected.size()) == model->dim());
+    auto e = model->Embed({pictures.at(name)});
+    REQUIRE(e.ok());
+    double max_diff = 0;
+    for (int i = 0; i < e->cols; ++i) max_diff = std::max(max_diff, double(std::abs(e->at<float>(0, i) - expected[size_t(i)])));
+    CHECK(max_diff < 1e-4);
+    ++checked;
+  }
+  CHECK(checked == int(pictures.size()));
+}
 
 TEST_CASE("embedding: a missing model file is kNotFound and names the file") {
   auto m = EmbeddingModel::Load("/nonexistent/celmatch-embed-v0.onnx");

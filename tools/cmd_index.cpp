@@ -20,9 +20,15 @@ namespace celmatch::cli {
 namespace {
 
 
+// Which embedding model `index build/add` uses (see ChooseBuildEmbeddingModel).
+struct EmbeddingChoice {
+  std::string model, model_manifest;
+  bool none = false;   // --no-embedding
+};
+
 int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
                 const std::optional<std::string>& production, int jobs, bool must_be_new,
-                const std::string& shard_text) {
+                const std::string& shard_text, const EmbeddingChoice& embedding) {
   Result<ShardSpec> shard = ParseShardSpec(shard_text.empty() ? "0/1" : shard_text);
   if (!shard.ok()) return Fatal(shard.status());  // checked while parsing; kept for direct callers
   if (must_be_new && fs::exists(fs::path(dir) / "manifest.json")) {
@@ -36,6 +42,10 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
                  dir.c_str());
     return kExitFatal;
   }
+  if (!embedding.model.empty() && !fs::is_regular_file(embedding.model)) {
+    // Before the index directory is created: a typo must not leave an index behind.
+    return Fatal(Status::NotFound(embedding.model + ": embedding model not found"));
+  }
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForWrite(dir, IndexParams{});
   if (!index.ok()) return Fatal(index.status());
   std::vector<ReferenceInput> inputs = PlanReferenceInputs(paths, production);
@@ -48,6 +58,17 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
   }
   BuildOptions options;
   options.jobs = jobs;
+  if (!embedding.none) {
+    std::string warning;
+    Result<std::shared_ptr<EmbeddingModelPool>> pool =
+        ChooseBuildEmbeddingModel(**index, embedding.model, embedding.model_manifest, &warning);
+    if (!pool.ok()) return Fatal(pool.status());
+    if (!warning.empty()) std::fprintf(stderr, "celmatch: warning: %s\n", warning.c_str());
+    options.embedding = *pool;
+    if ((*index)->embedding() && options.embedding) {
+      std::fprintf(stderr, "embedding: %s\n", (*index)->embedding()->model().ToString().c_str());
+    }
+  }
   Progress progress(inputs.size());
   int64_t added = 0, present = 0, skipped = 0, errors = 0, frames = 0;
   Status st = AddReferences(**index, inputs, options, [&](const BuildFileReport& r) {
@@ -102,6 +123,12 @@ int RunIndexInfo(const std::string& dir, bool json) {
     j["frames"] = stats->frames;
     j["bytes_on_disk"] = stats->bytes_on_disk;
     j["hash_index_type"] = stats->hash_index_type;
+    if (const EmbeddingIndex* e = ix.embedding()) {
+      j["embedding"] = e->model().ToJson();
+      j["embedding"]["frames"] = e->size();
+      j["embedding"]["search_index"] = e->search_index_type();
+      j["embedding"]["whitening_fitted_on"] = e->whitening_fitted_on();
+    }
     j["params"] = ix.params().ToJson();
     nlohmann::json list = nlohmann::json::array();
     for (auto& [id, c] : per_production) list.push_back({{"name", names[id]}, {"sources", c.first}, {"frames", c.second}});
@@ -114,6 +141,12 @@ int RunIndexInfo(const std::string& dir, bool json) {
               (long long)stats->sources, (long long)stats->frames);
   std::printf("size on disk %.1f MiB\nhash index   %s (PDQ, 256 bits)\n", stats->bytes_on_disk / 1048576.0,
               stats->hash_index_type.c_str());
+  if (const EmbeddingIndex* e = ix.embedding()) {
+    std::printf("embedding    %s: %lld frames, %s search, whitening fitted on %lld\n", e->model().ToString().c_str(),
+                (long long)e->size(), e->search_index_type().c_str(), (long long)e->whitening_fitted_on());
+  } else {
+    std::printf("embedding    none (built with --no-embedding or without a model)\n");
+  }
   std::printf("\n%-40s %8s %8s\n", "production", "sources", "frames");
   for (auto& [id, c] : per_production)
     std::printf("%-40s %8lld %8lld\n", names[id].c_str(), (long long)c.first, (long long)c.second);
@@ -167,6 +200,7 @@ struct IndexArgs {
   int jobs = DefaultJobs();
   bool json = false;
   std::string shard;
+  EmbeddingChoice embedding;
 };
 
 }  // namespace
@@ -187,15 +221,30 @@ void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry) {
                   "Only the I-th of N shares of the footage (I/N, 0 <= I < N; split by source name, stable "
                   "across runs); merge the parts with `celmatch index merge`")
         ->check(ShardValidator());
+    CLI::Option* model = c->add_option(
+        "--model", a->embedding.model,
+        "Learned-embedding model (ONNX; its manifest FILE.json beside it). Default: the model the index "
+        "records, or for a new index celmatch-embed-v1.onnx from ../share/celmatch/models, ../models or "
+        "models beside the celmatch executable");
+    c->add_option("--model-manifest", a->embedding.model_manifest,
+                  "The model's JSON manifest (name, input size, mean/std, output dimension) when not beside it")
+        ->needs(model);
+    c->add_flag("--no-embedding", a->embedding.none,
+                "Index without the learned embedding (PDQ and local features only)")
+        ->excludes(model);
   };
   CLI::App* build_cmd = index_cmd->add_subcommand("build", "Create a new index from footage (videos and stills)");
   add_build_options(build_cmd);
-  registry.Add(build_cmd, [a] { return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, true, a->shard); });
+  registry.Add(build_cmd, [a] {
+    return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, true, a->shard, a->embedding);
+  });
 
   CLI::App* add_cmd =
       index_cmd->add_subcommand("add", "Add footage to an existing index (content already indexed is skipped)");
   add_build_options(add_cmd);
-  registry.Add(add_cmd, [a] { return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, false, a->shard); });
+  registry.Add(add_cmd, [a] {
+    return RunIndexAdd(a->index_dir, a->paths, a->production, a->jobs, false, a->shard, a->embedding);
+  });
 
   CLI::App* info_cmd = index_cmd->add_subcommand("info", "Productions, sources, frames, size and index type");
   info_cmd->add_option("--index", a->index_dir, "Index directory")->required();

@@ -102,10 +102,14 @@ Result<EmbeddingManifest> EmbeddingManifest::Parse(const std::string& json_text,
   return m;
 }
 
-Result<EmbeddingModel> EmbeddingModel::Load(const std::string& onnx_path) {
+std::string EmbeddingManifestPathFor(const std::string& onnx_path) {
   std::filesystem::path manifest = onnx_path;
   manifest.replace_extension(".json");
-  return Load(onnx_path, manifest.string());
+  return manifest.string();
+}
+
+Result<EmbeddingModel> EmbeddingModel::Load(const std::string& onnx_path) {
+  return Load(onnx_path, EmbeddingManifestPathFor(onnx_path));
 }
 
 Result<EmbeddingModel> EmbeddingModel::Load(const std::string& onnx_path, const std::string& manifest_path) {
@@ -221,6 +225,38 @@ Status EmbeddingModel::EmbedBatch(const std::vector<cv::Mat>& images, size_t fir
     if (norm > 0) row /= norm;
   }
   return Status::Ok();
+}
+
+Result<std::shared_ptr<EmbeddingModelPool>> EmbeddingModelPool::Create(const std::string& onnx_path,
+                                                                       const std::string& manifest_path) {
+  auto first = EmbeddingModel::Load(onnx_path, manifest_path);
+  if (!first.ok()) return first.status();
+  std::shared_ptr<EmbeddingModelPool> pool(new EmbeddingModelPool());
+  pool->onnx_path_ = onnx_path;
+  pool->manifest_path_ = manifest_path;
+  pool->manifest_ = first->manifest();
+  pool->free_.push_back(std::make_unique<EmbeddingModel>(std::move(*first)));
+  return pool;
+}
+
+Result<EmbeddingModelPool::Lease> EmbeddingModelPool::Acquire() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!free_.empty()) {
+      std::unique_ptr<EmbeddingModel> m = std::move(free_.back());
+      free_.pop_back();
+      return Lease(this, std::move(m));
+    }
+  }
+  auto loaded = EmbeddingModel::Load(onnx_path_, manifest_path_);  // outside the lock: ~50 ms
+  if (!loaded.ok()) return loaded.status();
+  return Lease(this, std::make_unique<EmbeddingModel>(std::move(*loaded)));
+}
+
+EmbeddingModelPool::Lease::~Lease() {
+  if (!model_ || !pool_) return;
+  std::lock_guard<std::mutex> lock(pool_->mu_);
+  pool_->free_.push_back(std::move(model_));
 }
 
 }  // namespace celmatch

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -79,5 +80,49 @@ class EmbeddingModel {
   std::unique_ptr<Network> net_;
   int max_batch_ = 32;
 };
+
+// Models for many threads: each Lease holds one EmbeddingModel to itself
+// (models are not thread-safe); a model is loaded the first time no free one
+// is left, so N threads load at most N copies, each ~10 MB. The files are
+// checked once by Create.
+//
+// Thread-safety: Acquire and the Leases may be used from any thread.
+class EmbeddingModelPool {
+ public:
+  // Loads the model once (same errors as EmbeddingModel::Load).
+  static Result<std::shared_ptr<EmbeddingModelPool>> Create(const std::string& onnx_path,
+                                                            const std::string& manifest_path);
+
+  class Lease {
+   public:
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    EmbeddingModel& model() { return *model_; }
+
+   private:
+    friend class EmbeddingModelPool;
+    Lease(EmbeddingModelPool* pool, std::unique_ptr<EmbeddingModel> model) : pool_(pool), model_(std::move(model)) {}
+    EmbeddingModelPool* pool_;
+    std::unique_ptr<EmbeddingModel> model_;
+  };
+  // A model for the caller alone, until the Lease is destroyed. kCorrupt or
+  // kIoError only if the files changed since Create.
+  Result<Lease> Acquire();
+
+  const EmbeddingManifest& manifest() const { return manifest_; }
+  const std::string& onnx_path() const { return onnx_path_; }
+  const std::string& manifest_path() const { return manifest_path_; }
+
+ private:
+  EmbeddingModelPool() = default;
+  std::string onnx_path_, manifest_path_;
+  EmbeddingManifest manifest_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<EmbeddingModel>> free_;
+};
+
+// The manifest path that belongs to an ONNX file: same name, .json.
+std::string EmbeddingManifestPathFor(const std::string& onnx_path);
 
 }  // namespace celmatch

@@ -1,0 +1,169 @@
+// EmbeddingIndex: the learned embeddings (signatures/embedding.h) of the
+// reference frames, PCA-whitened, in a FAISS inner-product index; and the
+// identity of the model that made them, which queries must share.
+//
+//   DIR/embeddings.f32              the model's own vectors (L2-normalised), one
+//                                   per embedded frame, with its frame id: the
+//                                   truth the rest is derived from
+//   DIR/embedding_whitening.bin     mean and whitening matrix, fitted on the
+//                                   reference vectors
+//   DIR/embeddings.faiss            FAISS float index of the whitened, re-
+//                                   normalised vectors (row i = row i of
+//                                   embeddings.f32): IndexFlatIP, or
+//                                   IndexHNSWFlat from kHnswMinVectors on
+//   manifest.json "embedding"       model name, SHA-256 of its ONNX file, dimension
+//
+// Whitening: y = W (x - mean), then y / |y|, with W = D^-1/2 V^T from the
+// eigen-decomposition of the reference vectors' covariance (eigenvalues
+// shrunk towards their mean, so directions the reference set barely spans
+// are not blown up). It is fitted when the index is saved and has no
+// whitening yet or holds at least twice the vectors the current one was
+// fitted on; otherwise new vectors are whitened with the stored matrix. So
+// `index add` of a little footage keeps the build's whitening (queries of an
+// index are always whitened with the matrix its vectors were), a merge into a
+// new index fits on all its vectors, and refits (which rebuild the FAISS
+// index) cost linear time over an index's life.
+//
+// Crash safety, as for the other caches of the index: each file is replaced
+// by rename, the raw vectors first. Load adds whitened rows missing from
+// embeddings.faiss (killed between the two writes) and rebuilds a file that
+// does not agree. Frames committed to the catalog whose vectors were never
+// saved (killed before the save) stay without an embedding: they are still
+// found by PDQ and local features, and `index check` reports them.
+//
+// Thread-safety: const methods may run on many threads at once; Add and Save
+// need exclusive access.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace faiss {
+struct Index;
+}
+
+namespace celmatch {
+
+struct EmbeddingManifest;
+class EmbeddingModelPool;
+
+// Which model made an index's vectors. Two models are the same only when
+// their ONNX files are byte for byte the same (SHA-256).
+struct EmbeddingModelIdentity {
+  std::string name;          // the manifest's name
+  std::string onnx_sha256;   // 64 hex digits
+  int dim = 0;               // output dimension
+
+  bool operator==(const EmbeddingModelIdentity& o) const {
+    return name == o.name && onnx_sha256 == o.onnx_sha256 && dim == o.dim;
+  }
+  bool operator!=(const EmbeddingModelIdentity& o) const { return !(*this == o); }
+  // "celmatch-embed-v1 (sha256 3f2a...c9d1, 256-d)"
+  std::string ToString() const;
+  nlohmann::json ToJson() const;
+  static Result<EmbeddingModelIdentity> FromJson(const nlohmann::json& j);
+};
+
+// The identity of the model in `onnx_path` with `manifest` (SHA-256 of the file).
+Result<EmbeddingModelIdentity> IdentifyEmbeddingModel(const std::string& onnx_path, const EmbeddingManifest& manifest);
+
+// Where celmatch looks for a model given by name only (the committed one by
+// default, or the one an index records), in this order:
+//   DIR_OF_EXECUTABLE/../share/celmatch/models   (installed: PREFIX/bin/celmatch)
+//   DIR_OF_EXECUTABLE/../models                  (a build folder inside the source tree)
+//   DIR_OF_EXECUTABLE/models
+std::vector<std::string> EmbeddingModelSearchPath();
+// The first NAME.onnx on the search path; nullopt when none.
+std::optional<std::string> FindEmbeddingModel(const std::string& name);
+// The model an index is built with when none is named.
+inline constexpr char kDefaultEmbeddingModel[] = "celmatch-embed-v1";
+
+// The model to embed queries with for an index whose vectors `recorded`
+// made: `explicit_onnx` (its manifest `explicit_manifest`, default beside it)
+// when given, else the recorded name on the search path, loaded. Null, with
+// `*warning` set, when no such file exists (matching goes on without the
+// embedding); kIncompatible, naming both models, when the file found is
+// another model than the index's; the model's load errors otherwise.
+Result<std::shared_ptr<EmbeddingModelPool>> ChooseQueryEmbeddingModel(const std::string& index_dir,
+                                                                      const EmbeddingModelIdentity& recorded,
+                                                                      const std::string& explicit_onnx,
+                                                                      const std::string& explicit_manifest,
+                                                                      std::string* warning);
+
+struct EmbeddingNeighbor {
+  int64_t frame_id = -1;
+  float similarity = 0;   // cosine of the whitened vectors, -1..1
+};
+
+class EmbeddingIndex {
+ public:
+  // Above this many vectors the search index is HNSW (approximate) instead
+  // of an exact flat scan (`celmatch bench throughput --scale-embeddings`;
+  // models/README.md "Search index" has the figures behind the size).
+  static constexpr int64_t kHnswMinVectors = 200'000;
+
+  ~EmbeddingIndex();
+  EmbeddingIndex(const EmbeddingIndex&) = delete;
+  EmbeddingIndex& operator=(const EmbeddingIndex&) = delete;
+
+  // An empty index for a new index directory.
+  static std::unique_ptr<EmbeddingIndex> Create(const EmbeddingModelIdentity& model);
+  // Loads DIR's files for an index whose manifest records `model` (none yet
+  // is an empty index); `*stale` is set when the files must be rewritten.
+  // kCorrupt when embeddings.f32 is unreadable or of another dimension.
+  static Result<std::unique_ptr<EmbeddingIndex>> Load(const std::string& dir, const EmbeddingModelIdentity& model,
+                                                      bool* stale);
+
+  const EmbeddingModelIdentity& model() const { return model_; }
+  int dim() const { return model_.dim; }
+  int64_t size() const { return int64_t(frame_ids_.size()); }
+  // Vectors the current whitening was fitted on (0: not fitted yet).
+  int64_t whitening_fitted_on() const { return fitted_on_; }
+  std::string search_index_type() const;  // "flat" or "hnsw"
+
+  // Appends the model's vector of `frame_id` (ids ascending, above every one
+  // added so far; `raw` holds dim() floats). Whitened at the next Save.
+  Status Add(int64_t frame_id, const float* raw);
+  // The model's vector of a frame (dim() floats), nullptr when it has none.
+  const float* raw(int64_t frame_id) const;
+
+  // Brings the whitening and search index up to date (see above) and writes
+  // what changed: raw vectors, then whitening, then the search index.
+  Status Save(const std::string& dir);
+
+  // The `k` reference frames most similar to each of the `queries` (raw model
+  // vectors, dim() floats each), merged: a frame keeps its best similarity;
+  // most similar first. Runs on the calling thread only.
+  std::vector<EmbeddingNeighbor> Search(const std::vector<const float*>& queries, int k) const;
+
+  // Files agree with each other and with `frame_count` frames in the catalog.
+  // `*missing` (optional) gets the number of frames without a vector.
+  Status Check(const std::string& dir, int64_t frame_count, int64_t* missing) const;
+
+ private:
+  EmbeddingIndex() = default;
+  // Whitens rows [first, size()) into the search index.
+  Status Whiten(int64_t first);
+  Status Fit();  // fits the whitening on all vectors and rebuilds the search index
+  void WhitenInto(const float* raw, float* out) const;
+  std::unique_ptr<faiss::Index> NewSearchIndex(int64_t n) const;
+
+  EmbeddingModelIdentity model_;
+  std::vector<int64_t> frame_ids_;     // ascending
+  std::vector<float> raw_;             // size() x dim
+  std::vector<int64_t> row_of_frame_;  // frame id -> row, -1 when none (dense up to the highest id)
+  // Whitening: out = projection_ (dim x dim, row-major) * (x - mean_).
+  std::vector<float> mean_, projection_;
+  int64_t fitted_on_ = 0;
+  std::unique_ptr<faiss::Index> search_;  // rows whitened so far
+  bool raw_dirty_ = false, whitening_dirty_ = false, search_dirty_ = false;
+};
+
+}  // namespace celmatch

@@ -1,0 +1,255 @@
+// The learned embedding inside the index and the matcher (index/
+// embedding_index.h, match/matcher_embedding.cpp): whitening survives a
+// save and a reload, `index build --model` records the model and matching
+// refuses another one, and without the model file celmatch still matches
+// with hashes and local features and says so once.
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "cli_runner.h"
+#include "index/embedding_index.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using celmatch::EmbeddingIndex;
+using celmatch::EmbeddingModelIdentity;
+using celmatch::testing::CliRun;
+using celmatch::testing::RunCelmatch;
+using celmatch::testing::TempDir;
+
+namespace {
+
+const std::string kModel = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v1.onnx";
+const std::string kManifest = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v1.json";
+
+bool ModelPresent() { return fs::exists(kModel) && fs::exists(kManifest); }
+
+// Unit vectors clustered around a few directions with unequal spread, so
+// whitening has something to do.
+std::vector<std::vector<float>> RandomVectors(int n, int dim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.f, 1.f);
+  std::vector<std::vector<float>> centres(4, std::vector<float>(size_t(dim)));
+  for (auto& c : centres) for (float& x : c) x = g(rng);
+  std::vector<std::vector<float>> out;
+  for (int i = 0; i < n; ++i) {
+    std::vector<float> v = centres[size_t(i % 4)];
+    for (int d = 0; d < dim; ++d) v[size_t(d)] += g(rng) * (d < 8 ? 2.0f : 0.3f);
+    double norm = 0;
+    for (float x : v) norm += double(x) * x;
+    for (float& x : v) x = float(x / std::sqrt(norm));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+int Count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A still of each of a few unrelated synthetic pictures, as footage.
+void WriteStills(const std::string& dir, int n) {
+  fs::create_directories(dir);
+  for (int i = 0; i < n; ++i) {
+    cv::imwrite(dir + "/still" + std::to_string(i) + ".png", celmatch::testing::SyntheticCartoonFrame(700 + i, 0.0));
+  }
+}
+
+// A copy of the committed model under another name (its manifest's "name"),
+// optionally with different bytes (an unknown protobuf field appended: the
+// same network for OpenCV, another file for SHA-256).
+std::string CopyModel(const std::string& dir, const std::string& name, bool other_bytes) {
+  fs::create_directories(dir);
+  const std::string onnx = dir + "/" + name + ".onnx";
+  fs::copy_file(kModel, onnx, fs::copy_options::overwrite_existing);
+  if (other_bytes) {
+    std::ofstream f(onnx, std::ios::binary | std::ios::app);
+    f.put(char(0x78));  // field 15, varint: not a field of onnx.ModelProto
+    f.put(char(0x01));
+  }
+  std::string manifest = Slurp(kManifest);
+  const size_t at = manifest.find("\"celmatch-embed-v1\"");
+  REQUIRE(at != std::string::npos);
+  manifest.replace(at, std::string("\"celmatch-embed-v1\"").size(), "\"" + name + "\"");
+  std::ofstream(dir + "/" + name + ".json") << manifest;
+  return onnx;
+}
+
+}  // namespace
+
+TEST_CASE("embedding index: whitening and vectors are the same after save and reload") {
+  TempDir dir;
+  const int dim = 32;
+  const EmbeddingModelIdentity model{"test", std::string(64, 'a'), dim};
+  auto vectors = RandomVectors(200, dim, 7);
+  auto index = EmbeddingIndex::Create(model);
+  for (int i = 0; i < 150; ++i) REQUIRE(index->Add(int64_t(i) * 2, vectors[size_t(i)].data()).ok());
+  REQUIRE(index->Save(dir.str()).ok());
+  CHECK(index->whitening_fitted_on() == 150);
+
+  std::vector<const float*> queries = {vectors[150].data(), vectors[3].data()};
+  const auto before = index->Search(queries, 5);
+  REQUIRE(before.size() == 5);
+
+  bool stale = true;
+  auto loaded = EmbeddingIndex::Load(dir.str(), model, &stale);
+  REQUIRE(loaded.ok());
+  CHECK_FALSE(stale);
+  CHECK((*loaded)->size() == 150);
+  CHECK((*loaded)->whitening_fitted_on() == 150);
+  const auto after = (*loaded)->Search(queries, 5);
+  REQUIRE(after.size() == before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    CHECK(after[i].frame_id == before[i].frame_id);
+    CHECK(after[i].similarity == Approx(before[i].similarity).margin(1e-6));
+  }
+  // A stored vector's own frame is its nearest neighbour, at similarity 1.
+  const auto self = (*loaded)->Search({vectors[3].data()}, 1);
+  REQUIRE(self.size() == 1);
+  CHECK(self[0].frame_id == 6);
+  CHECK(self[0].similarity == Approx(1.0).margin(1e-5));
+  CHECK((*loaded)->raw(6) != nullptr);
+  CHECK((*loaded)->raw(7) == nullptr);
+  CHECK((*loaded)->Check(dir.str(), 300, nullptr).ok());
+
+  // Growing by less than the fitted count keeps the whitening; doubling refits.
+  for (int i = 150; i < 200; ++i) REQUIRE((*loaded)->Add(int64_t(i) * 2, vectors[size_t(i)].data()).ok());
+  REQUIRE((*loaded)->Save(dir.str()).ok());
+  CHECK((*loaded)->whitening_fitted_on() == 150);
+  auto again = EmbeddingIndex::Load(dir.str(), model, &stale);
+  REQUIRE(again.ok());
+  CHECK((*again)->size() == 200);
+  CHECK((*again)->whitening_fitted_on() == 150);
+  CHECK((*again)->Check(dir.str(), 400, nullptr).ok());
+}
+
+TEST_CASE("embedding index: a search index lagging the vectors is completed, a foreign one rebuilt") {
+  TempDir dir;
+  const int dim = 16;
+  const EmbeddingModelIdentity model{"test", std::string(64, 'b'), dim};
+  auto vectors = RandomVectors(120, dim, 9);
+  auto index = EmbeddingIndex::Create(model);
+  for (int i = 0; i < 100; ++i) REQUIRE(index->Add(i, vectors[size_t(i)].data()).ok());
+  REQUIRE(index->Save(dir.str()).ok());
+  const std::string search_file = Slurp(dir.str() + "/embeddings.faiss");
+  for (int i = 100; i < 120; ++i) REQUIRE(index->Add(i, vectors[size_t(i)].data()).ok());
+  REQUIRE(index->Save(dir.str()).ok());
+  // As if killed between writing embeddings.f32 and embeddings.faiss.
+  std::ofstream(dir.str() + "/embeddings.faiss", std::ios::binary) << search_file;
+  bool stale = false;
+  auto loaded = EmbeddingIndex::Load(dir.str(), model, &stale);
+  REQUIRE(loaded.ok());
+  CHECK(stale);
+  CHECK((*loaded)->Check(dir.str(), 120, nullptr).ok());
+  const auto hit = (*loaded)->Search({vectors[110].data()}, 1);
+  REQUIRE(hit.size() == 1);
+  CHECK(hit[0].frame_id == 110);
+
+  std::ofstream(dir.str() + "/embeddings.faiss", std::ios::binary) << "not a faiss file";
+  auto rebuilt = EmbeddingIndex::Load(dir.str(), model, &stale);
+  REQUIRE(rebuilt.ok());
+  CHECK(stale);
+  CHECK((*rebuilt)->Check(dir.str(), 120, nullptr).ok());
+
+  // Another model's dimension in embeddings.f32 is corruption, not a guess.
+  auto other = EmbeddingIndex::Load(dir.str(), EmbeddingModelIdentity{"test", std::string(64, 'b'), 8}, &stale);
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.status().code() == celmatch::Status::Code::kCorrupt);
+}
+
+TEST_CASE("index build --model records the model, and matching refuses another one") {
+  if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage/Show";
+  WriteStills(footage, 3);
+  const std::string model_a = CopyModel(tmp.str() + "/a", "model-a", false);
+  const std::string model_b = CopyModel(tmp.str() + "/b", "model-b", true);
+  const std::string index = tmp.str() + "/index";
+
+  CliRun build = RunCelmatch({"index", "build", "--index", index, "--model", model_a, tmp.str() + "/footage"});
+  INFO(build.out);
+  REQUIRE(build.exit_code == 0);
+  const nlohmann::json manifest = nlohmann::json::parse(Slurp(index + "/manifest.json"));
+  REQUIRE(manifest.contains("embedding"));
+  CHECK(manifest["embedding"]["model"] == "model-a");
+  CHECK(manifest["embedding"]["dim"] == 256);
+  CHECK(manifest["embedding"]["onnx_sha256"].get<std::string>().size() == 64);
+  CliRun info = RunCelmatch({"index", "info", "--index", index, "--json"});
+  REQUIRE(info.exit_code == 0);
+  CHECK(nlohmann::json::parse(info.out)["embedding"]["frames"] == 3);
+  CHECK(RunCelmatch({"index", "check", "--index", index}).exit_code == 0);
+
+  // Model B (other bytes, other name) is refused, naming both.
+  const std::string query = tmp.str() + "/query.png";
+  cv::imwrite(query, celmatch::testing::SyntheticCartoonFrame(701, 0.0));
+  CliRun refused = RunCelmatch({"match", "--index", index, "--model", model_b, "--out", tmp.str() + "/r.jsonl", query});
+  INFO(refused.out);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.find("model-a") != std::string::npos);
+  CHECK(refused.out.find("model-b") != std::string::npos);
+  // So is adding footage with it.
+  WriteStills(tmp.str() + "/more/Show", 1);
+  CliRun add = RunCelmatch({"index", "add", "--index", index, "--model", model_b, tmp.str() + "/more"});
+  CHECK(add.exit_code == 1);
+  CHECK(add.out.find("model-a") != std::string::npos);
+
+  // Model A given explicitly matches, and the still is found.
+  CliRun ok = RunCelmatch({"match", "--index", index, "--model", model_a, "--out", tmp.str() + "/ok.jsonl", query});
+  INFO(ok.out);
+  REQUIRE(ok.exit_code == 0);
+  auto results = celmatch::testing::ReadJsonl(tmp.str() + "/ok.jsonl");
+  REQUIRE(results.size() == 1);
+  CHECK(results.begin()->second["status"] == "match");
+  CHECK(ok.out.find("warning") == std::string::npos);
+}
+
+TEST_CASE("without the model file, matching goes on with hashes and local features and says so once") {
+  if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
+  TempDir tmp;
+  WriteStills(tmp.str() + "/footage/Show", 3);
+  const std::string model = CopyModel(tmp.str() + "/m", "model-gone", false);
+  const std::string index = tmp.str() + "/index";
+  REQUIRE(RunCelmatch({"index", "build", "--index", index, "--model", model, tmp.str() + "/footage"}).exit_code == 0);
+  fs::remove(model);
+
+  const std::string dump = tmp.str() + "/dump";
+  fs::create_directories(dump);
+  for (int i = 0; i < 3; ++i) {
+    cv::imwrite(dump + "/q" + std::to_string(i) + ".jpg", celmatch::testing::SyntheticCartoonFrame(700 + i, 0.0));
+  }
+  CliRun run = RunCelmatch({"match", "--index", index, "--jobs", "2", "--out", tmp.str() + "/r.jsonl", dump});
+  INFO(run.out);
+  REQUIRE(run.exit_code == 0);
+  CHECK(Count(run.out, "embedding model model-gone.onnx not found") == 1);
+  CHECK(run.out.find("hashes and local features only") != std::string::npos);
+  auto results = celmatch::testing::ReadJsonl(tmp.str() + "/r.jsonl");
+  REQUIRE(results.size() == 3);
+  for (const auto& [file, r] : results) {
+    INFO(file);
+    CHECK(r["status"] == "match");
+  }
+
+  // Building without the model file: warned, built without embeddings.
+  CliRun build = RunCelmatch({"index", "build", "--index", tmp.str() + "/index2", "--no-embedding", tmp.str() + "/footage"});
+  REQUIRE(build.exit_code == 0);
+  CHECK_FALSE(nlohmann::json::parse(Slurp(tmp.str() + "/index2/manifest.json")).contains("embedding"));
+  // An explicit model that does not exist is an error, not a silent fallback.
+  CliRun missing = RunCelmatch({"index", "build", "--index", tmp.str() + "/index3", "--model", model, tmp.str() + "/footage"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.out.find(model) != std::string::npos);
+}
