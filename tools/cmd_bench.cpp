@@ -12,7 +12,9 @@
 #include "leaks/leak_plot.h"
 #include "leaks/leak_score.h"
 #include "leaks/leak_simulator.h"
+#include "leaks/index_scale.h"
 #include "leaks/throughput.h"
+#include "leaks/embedding_throughput.h"
 #include "synthetic/synthetic_footage.h"
 
 namespace celmatch::cli {
@@ -186,6 +188,9 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
   struct ThroughputArgs {
     std::string index_dir, scratch = "/tmp";
     std::vector<std::string> footage, dump;
+    ScaleOptions scale;
+    std::vector<std::string> scale_types;
+    std::string embedding_model;
   };
   auto t = std::make_shared<ThroughputArgs>();
   CLI::App* throughput_cmd = bench_cmd->add_subcommand(
@@ -193,11 +198,41 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
   throughput_cmd->add_option("--footage", t->footage, "Reference footage to decode and index (build speed)");
   throughput_cmd->add_option("--index", t->index_dir, "Index to match --dump against (match speed)");
   throughput_cmd->add_option("--dump", t->dump, "Files or folders to match (match speed)");
-  throughput_cmd->add_option("--scratch", t->scratch, "Folder for the temporary index of the build measurement");
+  throughput_cmd->add_option("--scratch", t->scratch, "Folder for temporary indexes (build and --scale)");
+  throughput_cmd
+      ->add_option("--scale", t->scale.pdq_sizes,
+                   "Search table of the PDQ index types at these synthetic sizes (e.g. 100000,1000000,10000000): "
+                   "build time, memory per frame, query latency, recall@1 against exact search")
+      ->delimiter(',');
+  throughput_cmd
+      ->add_option("--scale-embeddings", t->scale.embedding_sizes,
+                   "The same for the embedding index types (256-d floats, 1 KiB a frame; e.g. 100000,1000000)")
+      ->delimiter(',');
+  throughput_cmd
+      ->add_option("--scale-types", t->scale_types,
+                   "Index types of the search table (default all): " + [] {
+                     std::string s;
+                     for (const std::string& k : ScaleIndexTypes()) s += (s.empty() ? "" : ", ") + k;
+                     return s;
+                   }())
+      ->delimiter(',');
+  throughput_cmd->add_option("--scale-queries", t->scale.queries, "Queries per index type in the search table");
+  throughput_cmd->add_option("--embedding", t->embedding_model,
+                             "Embedding speed of this ONNX model (\"default\": celmatch-embed-v1 where celmatch "
+                             "finds it), one thread, decode excluded");
   registry.Add(throughput_cmd, [t] {
-    if (t->footage.empty() && (t->index_dir.empty() || t->dump.empty())) {
-      std::fprintf(stderr, "celmatch: error: give --footage, or --index with --dump, or both\n");
+    const bool scale = !t->scale.pdq_sizes.empty() || !t->scale.embedding_sizes.empty();
+    if (t->footage.empty() && (t->index_dir.empty() || t->dump.empty()) && !scale && t->embedding_model.empty()) {
+      std::fprintf(stderr, "celmatch: error: give --footage, or --index with --dump, or --scale SIZES, or --embedding MODEL\n");
       return kExitUsage;
+    }
+    if (!t->embedding_model.empty()) {
+      std::string onnx = t->embedding_model;
+      if (onnx == "default") onnx = FindEmbeddingModel(kDefaultEmbeddingModel).value_or(std::string(kDefaultEmbeddingModel) + ".onnx");
+      Result<EmbeddingThroughput> e = MeasureEmbeddingThroughput(onnx, 400, 16);
+      if (!e.ok()) return Fatal(e.status());
+      std::fputs(FormatEmbeddingThroughput(*e).c_str(), stdout);
+      std::fflush(stdout);
     }
     std::optional<BuildThroughput> build;
     std::optional<MatchThroughput> match;
@@ -211,7 +246,21 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
       if (!m.ok()) return Fatal(m.status());
       match = *m;
     }
-    std::fputs(FormatThroughput(build ? &*build : nullptr, match ? &*match : nullptr).c_str(), stdout);
+    if (build || match) {
+      std::fputs(FormatThroughput(build ? &*build : nullptr, match ? &*match : nullptr).c_str(), stdout);
+    }
+    if (scale) {
+      t->scale.scratch_dir = t->scratch;
+      t->scale.types.insert(t->scale_types.begin(), t->scale_types.end());
+      std::printf("search table (synthetic frames, %d queries, one thread per query; BLAS: %s)\n%s",
+                  t->scale.queries, LoadedBlasLibrary().c_str(), FormatScaleHeader().c_str());
+      std::fflush(stdout);
+      Status st = RunScaleBenchmark(t->scale, [](const ScaleRow& row) {
+        std::fputs(FormatScaleRow(row).c_str(), stdout);
+        std::fflush(stdout);
+      });
+      if (!st.ok()) return Fatal(st);
+    }
     return kExitOk;
   });
 }

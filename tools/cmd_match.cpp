@@ -26,6 +26,13 @@ struct MatchReports {
   std::string csv_path, report_path;
 };
 
+// Which embedding model embeds the queries: the index's (found on the
+// model search path) unless --model names the file; --no-embedding: none.
+struct QueryEmbedding {
+  std::string model, model_manifest;
+  bool none = false;
+};
+
 // Query thumbnails kept for the report: small, as every file's stays in memory.
 constexpr int kReportThumbnailSide = 160;
 
@@ -39,12 +46,23 @@ std::string UtcNow() {
 }
 
 int RunMatch(const std::string& dir, const std::vector<std::string>& paths, const std::string& out_path,
-             int jobs, const MatchOptions& options, const std::string& shard_text,
-             bool resume, const MatchReports& reports) {
+             int jobs, MatchOptions options, const std::string& shard_text,
+             bool resume, const MatchReports& reports, const QueryEmbedding& embedding) {
   Result<ShardSpec> shard = ParseShardSpec(shard_text.empty() ? "0/1" : shard_text);
   if (!shard.ok()) return Fatal(shard.status());
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForRead(dir);
   if (!index.ok()) return Fatal(index.status());
+  if (!embedding.none && (*index)->embedding()) {
+    std::string warning;
+    Result<std::shared_ptr<EmbeddingModelPool>> pool = ChooseQueryEmbeddingModel(
+        dir, (*index)->embedding()->model(), embedding.model, embedding.model_manifest, &warning);
+    if (!pool.ok()) return Fatal(pool.status());
+    if (!warning.empty()) std::fprintf(stderr, "celmatch: warning: %s\n", warning.c_str());
+    options.embedding = *pool;
+  } else if (!embedding.none && !embedding.model.empty()) {
+    std::fprintf(stderr, "celmatch: warning: %s has no embeddings (built with --no-embedding): --model %s is not used\n",
+                 dir.c_str(), embedding.model.c_str());
+  }
   ReportedFiles reported;
   if (resume) {
     if (out_path.empty() || out_path == "-") {
@@ -138,6 +156,7 @@ struct MatchArgs {
   bool resume = false;
   MatchReports reports;
   MatchOptions options;
+  QueryEmbedding embedding;
 };
 
 }  // namespace
@@ -181,11 +200,24 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
   match_cmd->add_option("--csv", a->reports.csv_path, "Also write one CSV row per file (best match) to this file");
   match_cmd->add_option("--report", a->reports.report_path,
                         "Write a self-contained HTML report (thumbnails, evidence, filters) to this file at the end");
+  CLI::Option* model = match_cmd->add_option(
+      "--model", a->embedding.model,
+      "The learned-embedding model (ONNX) the index was built with, when not found where celmatch looks "
+      "(../share/celmatch/models, ../models, models beside the executable); another model is refused");
+  match_cmd->add_option("--model-manifest", a->embedding.model_manifest, "The model's JSON manifest when not beside it")
+      ->needs(model);
+  match_cmd->add_flag("--no-embedding", a->embedding.none,
+                      "Match with PDQ and local features only, without the learned embedding")
+      ->excludes(model);
+  match_cmd->add_option("--embedding-neighbors", a->options.embedding_neighbors,
+                        "Reference frames proposed by the embedding per query, verified by local features (default 8)")
+      ->check(CLI::Range(0, 1000));
   match_cmd->add_option("paths", a->paths, "Files and folders of the dump (walked recursively)")->required();
   registry.Add(match_cmd, [a] {
     a->options.dihedral = !a->no_dihedral;
     if (!a->reports.report_path.empty()) a->options.query_thumbnail_max_side = kReportThumbnailSide;
-    return RunMatch(a->index_dir, a->paths, a->out_path, a->jobs, a->options, a->shard, a->resume, a->reports);
+    return RunMatch(a->index_dir, a->paths, a->out_path, a->jobs, a->options, a->shard, a->resume, a->reports,
+                    a->embedding);
   });
 }
 

@@ -14,6 +14,8 @@ constexpr double kFontScale = 0.45;
 const cv::Scalar kInk(40, 40, 40);
 const cv::Scalar kGrid(215, 215, 215);
 
+std::string RowLabel(const std::string& row) { return row == "all" ? "all transforms" : row; }
+
 }  // namespace
 
 cv::Scalar MethodColor(size_t m) {
@@ -41,7 +43,7 @@ cv::Mat PlotRecallPerTransform(const std::vector<MethodScore>& methods, RecallPl
   int label_width = 0;
   for (const std::string& r : L.rows) {
     int baseline = 0;
-    label_width = std::max(label_width, cv::getTextSize(r, kFont, kFontScale, 1, &baseline).width);
+    label_width = std::max(label_width, cv::getTextSize(RowLabel(r), kFont, kFontScale, 1, &baseline).width);
   }
   L.plot_left = label_width + 20;
   L.plot_width = 600;
@@ -80,8 +82,7 @@ cv::Mat PlotRecallPerTransform(const std::vector<MethodScore>& methods, RecallPl
       band.setTo(cv::Scalar(245, 245, 245));
     }
     const std::string& name = L.rows[r];
-    cv::putText(img, name, {10, y0 + L.row_height / 2 + 5}, kFont, kFontScale, kInk, name == "all" ? 2 : 1,
-                cv::LINE_AA);
+    cv::putText(img, RowLabel(name), {10, y0 + L.row_height / 2 + 5}, kFont, kFontScale, kInk, 1, cv::LINE_AA);
     for (int m = 0; m < int(methods.size()); ++m) {
       const LeakScore& s = methods[m].score;
       TransformScore t = s.total;

@@ -19,32 +19,52 @@ bool Better(const VerifiedFrame& a, const VerifiedFrame& b) {
 FeatureMatcher::FeatureMatcher(const ReferenceIndex& index, FeatureMatchOptions options)
     : index_(index), options_(options) {}
 
-QueryFeatures FeatureMatcher::Describe(const cv::Mat& bgr, const cv::Mat& alpha) const {
-  QueryFeatures q;
+LocalFeatureExtractor FeatureMatcher::QueryExtractor(bool line_art) const {
   LocalFeatureOptions o;
   o.max_features = options_.query_max_features;
   o.work_max_side = options_.query_max_side;
-  const LocalFeatureExtractor extractor(o);
+  // Line art is described at the scale reference line layers were: thin
+  // strokes look alike to ORB only when thinned by the same downscale.
+  if (line_art && index_.params().feature_max_side > 0) o.work_max_side = index_.params().feature_max_side;
+  return LocalFeatureExtractor(o);
+}
+
+QueryFeatures FeatureMatcher::Describe(const cv::Mat& bgr, const cv::Mat& alpha) const {
+  QueryFeatures q;
   cv::Mat mask;
   if (!alpha.empty() && alpha.size() == bgr.size()) {
     cv::threshold(alpha, mask, 127, 255, cv::THRESH_BINARY);
-    if (cv::countNonZero(mask) == int(mask.total())) mask.release();  // opaque everywhere
+    const int opaque = cv::countNonZero(mask);
+    if (opaque == int(mask.total())) mask.release();  // opaque everywhere
+    else q.opaque_share = double(opaque) / double(mask.total());
   }
+  q.has_alpha = !mask.empty();
   q.line_art = mask.empty() && LooksLikeLineArt(bgr);
-  q.features = extractor.Extract(bgr, mask);
-  if (options_.try_flip) {
-    cv::Mat flipped, flipped_mask;
-    cv::flip(bgr, flipped, 1);
-    if (!mask.empty()) cv::flip(mask, flipped_mask, 1);
-    q.mirrored = extractor.Extract(flipped, flipped_mask);
-  }
+  q.image = bgr;
+  q.mask = mask;
+  q.features = QueryExtractor(q.line_art).Extract(bgr, mask);
   return q;
 }
 
+const LocalFeatures& FeatureMatcher::Mirrored(const QueryFeatures& q) const {
+  if (!q.mirrored_ready) {
+    q.mirrored_ready = true;
+    if (options_.try_flip && !q.image.empty()) {
+      cv::Mat flipped, flipped_mask;
+      cv::flip(q.image, flipped, 1);
+      if (!q.mask.empty()) cv::flip(q.mask, flipped_mask, 1);
+      q.mirrored = QueryExtractor(q.line_art).Extract(flipped, flipped_mask);
+    }
+  }
+  return q.mirrored;
+}
+
 double FeatureMatcher::ScoreForInliers(int inliers) const {
+  // Below the threshold linear to 0.5; above it 1 - t / (2 n): 0.75 at 2t,
+  // 0.9 at 5t, never 1, so more inliers always mean a higher score.
   const double t = std::max(1, options_.min_inliers);
-  if (inliers < t) return 0.5 * inliers / t;
-  return std::min(1.0, 0.5 + 0.5 * (inliers - t) / (2 * t));
+  if (inliers < t) return 0.5 * std::max(0, inliers) / t;
+  return 1.0 - 0.5 * t / inliers;
 }
 
 VerifiedFrame FeatureMatcher::VerifyIn(const LocalFeatures& f, int64_t frame_id, FeatureLayer layer,
@@ -61,7 +81,7 @@ VerifiedFrame FeatureMatcher::VerifyIn(const LocalFeatures& f, int64_t frame_id,
 }
 
 VerifiedFrame FeatureMatcher::Verify(const QueryFeatures& q, int64_t frame_id, bool mirrored) const {
-  const LocalFeatures& f = mirrored ? q.mirrored : q.features;
+  const LocalFeatures& f = mirrored ? Mirrored(q) : q.features;
   VerifiedFrame best = VerifyIn(f, frame_id, FeatureLayer::kColor, mirrored);
   if (q.line_art) {
     VerifiedFrame line = VerifyIn(f, frame_id, FeatureLayer::kLine, mirrored);
@@ -76,8 +96,12 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
   std::vector<FeatureLayer> layers = {FeatureLayer::kColor};
   if (line_art) layers.push_back(FeatureLayer::kLine);
   for (FeatureLayer layer : layers) {
+    // At most vote_max_features descriptors vote (0: all).
+    const cv::Mat voters = options_.vote_max_features > 0 && f.descriptors.rows > options_.vote_max_features
+                               ? f.descriptors.rowRange(0, options_.vote_max_features)
+                               : f.descriptors;
     const std::vector<FrameVotes> votes = index_.features(layer).Vote(
-        f.descriptors, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames);
+        voters, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames);
     for (const FrameVotes& fv : votes) {
       if (fv.votes < options_.min_votes) break;
       VerifiedFrame v = VerifyIn(f, fv.frame_id, layer, mirrored);
@@ -88,9 +112,15 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
   return out;
 }
 
+std::vector<FrameVotes> FeatureMatcher::VotedFrames(const QueryFeatures& q, int max_frames) const {
+  if (q.features.size() == 0) return {};
+  return index_.features(FeatureLayer::kColor)
+      .Vote(q.features.descriptors, options_.neighbors, options_.max_descriptor_distance, max_frames);
+}
+
 std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) const {
   std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art);
-  if (out.empty() && options_.try_flip) out = RetrieveOne(q.mirrored, true, q.line_art);
+  if (out.empty() && options_.try_flip) out = RetrieveOne(Mirrored(q), true, q.line_art);
   std::sort(out.begin(), out.end(), Better);
   return out;
 }

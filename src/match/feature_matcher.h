@@ -1,8 +1,9 @@
 // FeatureMatcher: the local-feature path of matching, beside PDQ.
 //
 //   Describe   query picture -> ORB features (only in its opaque pixels when
-//              it has alpha), plus the mirrored picture's, and whether it
-//              looks like line art;
+//              it has alpha; line art at the index's feature scale), and
+//              whether it looks like line art; the mirrored picture's
+//              features are made on first use (Mirrored);
 //   Retrieve   descriptors vote for reference frames (index/feature_index.h)
 //              in the colour layer, and for line-art queries also in the
 //              line layer; the most-voted frames are verified
@@ -13,7 +14,8 @@
 //
 // A verified frame's score is calibrated on its inliers: 0.5 at
 // `min_inliers` (the decision threshold, chosen on unrelated footage: see
-// README "Calibration"), 1.0 from 3x that.
+// README "Calibration"), 0.75 at twice that, approaching 1 without reaching
+// it, so more inliers always rank higher (two sources never tie at 1.0).
 //
 // Thread-safe: const methods may run on many threads at once.
 #pragma once
@@ -32,6 +34,12 @@ namespace celmatch {
 struct FeatureMatchOptions {
   int query_max_features = 1500;   // a sheet or player screenshot spends many on its chrome
   int query_max_side = 1024;
+  // Descriptors that vote in retrieval, the first ones of the query's; all
+  // of them are used in verification. Voting costs in proportion to this.
+  // 0 = all: keypoints come level by level when fewer than
+  // query_max_features were found, so a prefix would drop the coarse
+  // scales a crop matches at (measured: crop25 recall 89% -> 50% at 1000).
+  int vote_max_features = 0;
   int neighbors = 8;               // reference descriptors per query descriptor (held shots repeat a frame)
   int max_descriptor_distance = 64;
   int verify_frames = 8;           // most-voted frames verified
@@ -41,10 +49,18 @@ struct FeatureMatchOptions {
   VerifierOptions verifier;
 };
 
+// A query's features. The mirrored picture's are computed on first use
+// (FeatureMatcher::Mirrored): most queries never need them. One query is
+// used by one thread.
 struct QueryFeatures {
   LocalFeatures features;          // the picture as it is
-  LocalFeatures mirrored;          // flipped left-right (points in the mirrored picture's pixels)
   bool line_art = false;
+  bool has_alpha = false;          // described only where opaque (a cel)
+  double opaque_share = 1.0;       // opaque area / picture area
+  // Inputs of the mirrored description, and its result once made.
+  cv::Mat image, mask;
+  mutable bool mirrored_ready = false;
+  mutable LocalFeatures mirrored;  // flipped left-right (points in the mirrored picture's pixels)
 };
 
 struct VerifiedFrame {
@@ -69,7 +85,14 @@ class FeatureMatcher {
   // `mirrored`), in the layer the query's kind calls for.
   VerifiedFrame Verify(const QueryFeatures& query, int64_t frame_id, bool mirrored) const;
 
-  // 0..1, 0.5 at min_inliers.
+  // Reference frames most voted for by `query`'s descriptors in the colour
+  // layer, however few votes (a cel's candidates), at most `max_frames`.
+  std::vector<FrameVotes> VotedFrames(const QueryFeatures& query, int max_frames) const;
+
+  // The mirrored picture's features (computed once, on first call).
+  const LocalFeatures& Mirrored(const QueryFeatures& query) const;
+
+  // 0..1, 0.5 at min_inliers, strictly increasing, below 1.
   double ScoreForInliers(int inliers) const;
   bool Accepts(const VerifiedFrame& v) const {
     return v.verification.geometry_ok && v.verification.inliers >= options_.min_inliers;
@@ -79,6 +102,7 @@ class FeatureMatcher {
 
  private:
   std::vector<VerifiedFrame> RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art) const;
+  LocalFeatureExtractor QueryExtractor(bool line_art) const;
   VerifiedFrame VerifyIn(const LocalFeatures& f, int64_t frame_id, FeatureLayer layer, bool mirrored) const;
 
   const ReferenceIndex& index_;

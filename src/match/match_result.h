@@ -21,6 +21,12 @@ struct MatchEvidence {
   int inliers = 0;              // keypoints on one homography query -> reference frame
   double inlier_ratio = 0;      // inliers / putative descriptor matches
   std::string feature_layer;    // "color" or "line" (line art); empty when not verified
+  // Alpha cels: correlation of the opaque pixels with the reference frame's
+  // at the same place (0: not compared).
+  double pixel_correlation = 0;
+  // "embedding" when the learned embedding proposed the frame (verified by
+  // local features); empty for PDQ and local-feature retrieval.
+  std::string found_by;
   // Video queries only.
   int samples_matched = 0;      // samples agreeing with this source and offset
   int samples_total = 0;        // samples with a usable hash
@@ -42,6 +48,22 @@ struct Match {
   MatchEvidence evidence;
 };
 
+// A stretch of a video query aligned with a stretch of a reference: the
+// sampled frames between query_start_s and query_end_s agree on one offset
+// into `source`.
+struct Segment {
+  double query_start_s = 0;     // query time of the first agreeing sample
+  double query_end_s = 0;       // ... of the last one
+  std::string production;
+  std::string source;
+  int64_t source_id = -1;
+  bool is_still = false;        // the reference is an image: no source times
+  double source_start_s = 0;    // reference time aligned with query_start_s
+  double source_end_s = 0;
+  double score = 0;             // 0..1, as Match::score
+  int samples = 0;              // agreeing samples
+};
+
 enum class FileStatus { kMatch, kNoMatch, kError, kSkipped };
 const char* FileStatusName(FileStatus s);  // "match", "no_match", "error", "skipped"
 
@@ -57,6 +79,9 @@ struct FileResult {
   // picture appears in several of them (a shared intro, a reused shot), so
   // the production is known but the source is not. 1 = unambiguous.
   int tied_sources = 0;
+  // Video queries: the stretches of the clip placed in reference footage,
+  // in query time order (a clip cut from two shots has two).
+  std::vector<Segment> segments;
   double duration_s = 0;        // video queries: decoded duration
   int samples = 0;              // frames hashed
   double elapsed_s = 0;         // wall time spent on the file

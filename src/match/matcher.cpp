@@ -5,7 +5,9 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <functional>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include <opencv2/imgcodecs.hpp>
@@ -73,15 +75,22 @@ std::vector<FrameCandidate> Matcher::Candidates(const std::array<PdqResult, 8>& 
 int Matcher::CountTied(const std::vector<Match>& matches, bool video) const {
   if (matches.empty()) return 0;
   const Match& best = matches.front();
+  const int min_inliers = options_.features.min_inliers;
   int tied = 0;
-  // A best match found by local features alone (PDQ too far) ties with
-  // matches holding nearly as many inliers (within 20%).
-  const bool by_features = !video && best.evidence.inliers > 0 && best.evidence.pdq_distance > options_.max_distance;
   for (const Match& m : matches) {
-    const bool same = video ? m.evidence.samples_matched == best.evidence.samples_matched &&
-                                  m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin
-                      : by_features ? m.evidence.inliers * 5 >= best.evidence.inliers * 4
-                                    : m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+    bool same = false;
+    if (video) {
+      same = m.evidence.samples_matched == best.evidence.samples_matched &&
+             m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+    } else if (best.evidence.inliers >= min_inliers) {
+      // Verified by local features: a tie needs nearly as many inliers
+      // (within 20%), and PDQ as close when PDQ found the best at all.
+      same = m.evidence.inliers * 5 >= best.evidence.inliers * 4 &&
+             (best.evidence.pdq_distance > options_.max_distance ||
+              m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin);
+    } else {
+      same = m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+    }
     if (same) ++tied;
   }
   return tied;
@@ -213,6 +222,8 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   const bool flat = variants[0].quality < options_.min_quality;
   if (!flat) result->matches = MatchHashes(variants);
   if (options_.local_features) AddLocalFeatureMatches(*img, alpha, variants[0].hash, &result->matches);
+  if (options_.embedding && options_.local_features && result->matches.empty())
+    AddEmbeddingMatches(*img, alpha, variants[0].hash, &result->matches);
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;
     result->note = "picture too flat for PDQ (quality " + std::to_string(variants[0].quality) + " < " +
@@ -220,6 +231,7 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     return;
   }
   result->tied_sources = CountTied(result->matches, false);
+  DiscountUntied(result->tied_sources, &result->matches);
   if (int(result->matches.size()) > options_.max_matches) result->matches.resize(size_t(options_.max_matches));
   // Only the best match is refined: it carries the answer, and each
   // refinement decodes up to max_refine_frames thumbnails.
@@ -236,15 +248,52 @@ struct Vote {
   int64_t frame_id = -1;
   int distance = 256;
   int variant = 0;
+  int inliers = 0;        // local features verified this pair (0: PDQ only)
+  double score = 0;       // Matcher::EvidenceScore of the pair
   double lo = 0, hi = 0;  // offsets (reference - query time) this pair allows
 };
+
+bool Covers(const Vote& v, double offset) { return v.lo <= offset + 1e-9 && offset <= v.hi + 1e-9; }
+
+// The offset most samples agree on among `votes` (sweeping the intervals'
+// start points), the agreeing samples' best scores summed, and the samples.
+struct Alignment {
+  int support = 0;
+  double score_sum = -1;
+  double offset = 0;
+};
+
+Alignment BestOffset(const std::vector<Vote>& votes, bool still) {
+  Alignment best;
+  for (const Vote& anchor : votes) {
+    const double o = still ? 0.0 : anchor.lo;
+    std::map<int, double> per_sample;  // sample -> best score among votes covering o
+    for (const Vote& v : votes) {
+      if (!Covers(v, o)) continue;
+      auto [it, ins] = per_sample.try_emplace(v.sample, v.score);
+      if (!ins) it->second = std::max(it->second, v.score);
+    }
+    double sum = 0;
+    for (const auto& entry : per_sample) sum += entry.second;
+    const int support = int(per_sample.size());
+    if (support > best.support || (support == best.support && sum > best.score_sum)) {
+      best.support = support;
+      best.score_sum = sum;
+      best.offset = o;
+    }
+    if (still) break;  // every vote covers every offset
+  }
+  return best;
+}
 
 }  // namespace
 
 void Matcher::MatchVideo(const std::string& path, FileResult* result,
                          std::shared_ptr<const std::vector<uint8_t>> bytes) const {
-  Result<std::unique_ptr<VideoDecoder>> dec =
-      bytes ? VideoDecoder::OpenBuffer(path, bytes, options_.limits) : VideoDecoder::Open(path, options_.limits);
+  auto open = [&]() {
+    return bytes ? VideoDecoder::OpenBuffer(path, bytes, options_.limits) : VideoDecoder::Open(path, options_.limits);
+  };
+  Result<std::unique_ptr<VideoDecoder>> dec = open();
   if (!dec.ok()) {
     result->status = FileStatus::kError;
     result->error = dec.status().message();
@@ -258,14 +307,15 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result,
     result->error = sampled.status().WithPrefix(path).message();
     return;
   }
+  const std::vector<QuerySample>& samples = sampled->samples;
   result->duration_s = sampled->duration_s;
-  result->samples = int(sampled->samples.size());
+  result->samples = int(samples.size());
   // The report's picture of the clip: the sample nearest `query_time_s`
   // (first the middle of the clip; below, the moment of the best match).
   auto set_thumbnail = [&](double query_time_s) {
-    if (options_.query_thumbnail_max_side <= 0 || sampled->samples.empty()) return;
-    const QuerySample* nearest = &sampled->samples.front();
-    for (const QuerySample& s : sampled->samples)
+    if (options_.query_thumbnail_max_side <= 0 || samples.empty()) return;
+    const QuerySample* nearest = &samples.front();
+    for (const QuerySample& s : samples)
       if (std::fabs(s.time_s - query_time_s) < std::fabs(nearest->time_s - query_time_s)) nearest = &s;
     result->query_thumbnail_jpeg = QueryThumbnail(nearest->bgr, options_.query_thumbnail_max_side);
   };
@@ -273,24 +323,35 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result,
 
   // Candidates per usable sample, grouped by source.
   std::map<int64_t, std::vector<Vote>> votes_by_source;
+  auto add_vote = [&](int sample, int64_t frame_id, int distance, int variant, int inliers) {
+    const FrameRecord& fr = index_.frame(frame_id);
+    const double t = samples[size_t(sample)].time_s;
+    Vote v;
+    v.sample = sample;
+    v.frame_id = frame_id;
+    v.distance = distance;
+    v.variant = variant;
+    v.inliers = inliers;
+    MatchEvidence e;
+    e.pdq_distance = distance;
+    e.inliers = inliers;
+    v.score = EvidenceScore(e);
+    if (index_.source(fr.source_id).is_still) {
+      v.lo = -std::numeric_limits<double>::infinity();
+      v.hi = std::numeric_limits<double>::infinity();
+    } else {
+      v.lo = fr.time_s - t - options_.offset_tolerance_s;
+      v.hi = std::max(fr.span_end_s, fr.time_s) - t + options_.offset_tolerance_s;
+    }
+    votes_by_source[fr.source_id].push_back(v);
+  };
   int usable = 0, best_query_quality = 0;
-  for (size_t i = 0; i < sampled->samples.size(); ++i) {
-    const QuerySample& s = sampled->samples[i];
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const QuerySample& s = samples[i];
     best_query_quality = std::max(best_query_quality, s.pdq[0].quality);
     if (s.pdq[0].quality < options_.min_quality) continue;
     ++usable;
-    for (const FrameCandidate& c : Candidates(s.pdq)) {
-      const FrameRecord& fr = index_.frame(c.frame_id);
-      Vote v{int(i), c.frame_id, c.distance, c.variant, 0, 0};
-      if (index_.source(fr.source_id).is_still) {
-        v.lo = -std::numeric_limits<double>::infinity();
-        v.hi = std::numeric_limits<double>::infinity();
-      } else {
-        v.lo = fr.time_s - s.time_s - options_.offset_tolerance_s;
-        v.hi = std::max(fr.span_end_s, fr.time_s) - s.time_s + options_.offset_tolerance_s;
-      }
-      votes_by_source[fr.source_id].push_back(v);
-    }
+    for (const FrameCandidate& c : Candidates(s.pdq)) add_vote(int(i), c.frame_id, c.distance, c.variant, 0);
   }
   if (usable == 0) {
     result->status = FileStatus::kNoMatch;
@@ -298,80 +359,162 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result,
     return;
   }
   const int needed = std::min(options_.min_video_support, usable);
+  auto any_source_agrees = [&]() {
+    for (const auto& entry : votes_by_source)
+      if (BestOffset(entry.second, index_.source(entry.first).is_still).support >= needed) return true;
+    return false;
+  };
+  if (options_.local_features && options_.max_video_feature_samples > 0 && !any_source_agrees()) {
+    AddVideoFeatureVotes(open, samples, add_vote);
+  }
 
-  // For each source, the offset that the most samples agree on: sweep the
-  // vote intervals' start points, counting distinct samples covering each.
+  // For each source, the offsets the samples agree on: the best one is the
+  // source's match; the samples it explains are set aside and the rest
+  // looked at again, so a clip cut from several shots gives a segment each.
   std::vector<Match> matches;
-  for (auto& [source_id, votes] : votes_by_source) {
+  std::map<int64_t, std::vector<Segment>> segments_of;
+  std::map<int64_t, std::set<int>> samples_of;  // the match's agreeing samples
+  for (auto& [source_id, all_votes] : votes_by_source) {
     const SourceRecord& src = index_.source(source_id);
-    int best_support = 0;
-    double best_sum = -1, best_offset = 0;
-    for (const Vote& anchor : votes) {
-      const double o = src.is_still ? 0.0 : anchor.lo;
-      std::map<int, int> per_sample;  // sample -> best distance among votes covering o
+    std::vector<Vote> votes = all_votes;
+    for (int round = 0; round < std::max(1, options_.max_segments_per_source) && !votes.empty(); ++round) {
+      const Alignment best = BestOffset(votes, src.is_still);
+      if (best.support < needed) break;
+      // Narrow the offset to the intersection of the agreeing votes' ranges.
+      double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+      const Vote* best_vote = nullptr;
+      std::set<int> agreeing;
       for (const Vote& v : votes) {
-        if (v.lo <= o + 1e-9 && o <= v.hi + 1e-9) {
-          auto [it, ins] = per_sample.try_emplace(v.sample, v.distance);
-          if (!ins) it->second = std::min(it->second, v.distance);
-        }
+        if (!Covers(v, best.offset)) continue;
+        lo = std::max(lo, v.lo + options_.offset_tolerance_s);
+        hi = std::min(hi, v.hi - options_.offset_tolerance_s);
+        agreeing.insert(v.sample);
+        if (!best_vote || v.score > best_vote->score) best_vote = &v;
       }
-      double sum = 0;
-      for (auto& [sample, d] : per_sample) sum += ScoreForDistance(d);
-      const int support = int(per_sample.size());
-      if (support > best_support || (support == best_support && sum > best_sum)) {
-        best_support = support;
-        best_sum = sum;
-        best_offset = o;
+      double offset = best.offset + options_.offset_tolerance_s;
+      if (lo <= hi && std::isfinite(lo) && std::isfinite(hi)) offset = 0.5 * (lo + hi);
+      // Mean per-sample score over the agreeing samples, scaled by the share
+      // of usable samples that agree (a clip matching in 2 of 40 samples is
+      // weak evidence).
+      const double mean = best.score_sum / best.support;
+      const double share = double(best.support) / usable;
+      const double score = std::clamp(mean * (0.75 + 0.25 * share), 0.0, 1.0);
+      const double source_end = src.duration_s > 0 ? src.duration_s : 1e300;
+      Segment seg;
+      seg.query_start_s = samples[size_t(*agreeing.begin())].time_s;
+      seg.query_end_s = samples[size_t(*agreeing.rbegin())].time_s;
+      seg.production = index_.production(src.production_id).name;
+      seg.source = src.path;
+      seg.source_id = source_id;
+      seg.is_still = src.is_still;
+      if (!src.is_still) {
+        seg.source_start_s = std::clamp(seg.query_start_s + offset, 0.0, source_end);
+        seg.source_end_s = std::clamp(seg.query_end_s + offset, 0.0, source_end);
       }
-      if (src.is_still) break;  // every vote covers every offset
+      seg.score = score;
+      seg.samples = best.support;
+      segments_of[source_id].push_back(seg);
+      if (round == 0) {
+        const FrameRecord& fr = index_.frame(best_vote->frame_id);
+        Match m;
+        m.production = seg.production;
+        m.source = src.path;
+        m.source_id = source_id;
+        m.is_still = src.is_still;
+        m.time_s = src.is_still ? 0 : std::max(0.0, offset);
+        // The span: every clip start the agreeing samples allow (their
+        // offsets' intersection, widened by the tolerance), through the end.
+        const double first = std::isfinite(lo) && lo <= hi ? lo : offset;
+        m.span_start_s = src.is_still ? 0 : std::clamp(first - options_.offset_tolerance_s, 0.0, m.time_s);
+        m.span_end_s = src.is_still ? 0 : std::min(source_end, offset + sampled->duration_s);
+        m.score = score;
+        m.evidence.frame_id = best_vote->frame_id;
+        m.evidence.pdq_distance = best_vote->distance;
+        m.evidence.reference_quality = fr.quality;
+        m.evidence.query_quality = best_query_quality;
+        m.evidence.transform = kVariantNames[best_vote->variant];
+        m.evidence.inliers = best_vote->inliers;
+        if (best_vote->inliers > 0) m.evidence.feature_layer = "color";
+        m.evidence.samples_matched = best.support;
+        m.evidence.samples_total = usable;
+        matches.push_back(std::move(m));
+        samples_of[source_id] = agreeing;
+      }
+      if (src.is_still) break;
+      votes.erase(std::remove_if(votes.begin(), votes.end(), [&](const Vote& v) { return agreeing.count(v.sample) > 0; }),
+                  votes.end());
     }
-    if (best_support < needed) continue;
-    // Narrow the offset to the intersection of the agreeing votes' ranges.
-    double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
-    const Vote* best_vote = nullptr;
-    for (const Vote& v : votes) {
-      if (!(v.lo <= best_offset + 1e-9 && best_offset <= v.hi + 1e-9)) continue;
-      lo = std::max(lo, v.lo + options_.offset_tolerance_s);
-      hi = std::min(hi, v.hi - options_.offset_tolerance_s);
-      if (!best_vote || v.distance < best_vote->distance) best_vote = &v;
-    }
-    double offset = best_offset + options_.offset_tolerance_s;
-    if (lo <= hi && std::isfinite(lo) && std::isfinite(hi)) offset = 0.5 * (lo + hi);
-    const FrameRecord& fr = index_.frame(best_vote->frame_id);
-    Match m;
-    m.production = index_.production(src.production_id).name;
-    m.source = src.path;
-    m.source_id = source_id;
-    m.is_still = src.is_still;
-    m.time_s = src.is_still ? 0 : std::max(0.0, offset);
-    m.span_start_s = m.time_s;
-    m.span_end_s = src.is_still ? 0 : std::min(src.duration_s > 0 ? src.duration_s : 1e300, offset + sampled->duration_s);
-    // Mean per-sample score over the agreeing samples, scaled by the share
-    // of usable samples that agree (a clip matching in 2 of 40 samples is
-    // weak evidence).
-    const double mean = best_sum / best_support;
-    const double share = double(best_support) / usable;
-    m.score = std::clamp(mean * (0.75 + 0.25 * share), 0.0, 1.0);
-    m.evidence.frame_id = best_vote->frame_id;
-    m.evidence.pdq_distance = best_vote->distance;
-    m.evidence.reference_quality = fr.quality;
-    m.evidence.query_quality = best_query_quality;
-    m.evidence.transform = kVariantNames[best_vote->variant];
-    m.evidence.samples_matched = best_support;
-    m.evidence.samples_total = usable;
-    matches.push_back(std::move(m));
   }
   std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
     if (a.evidence.samples_matched != b.evidence.samples_matched)
       return a.evidence.samples_matched > b.evidence.samples_matched;
-    return a.score > b.score;
+    if (a.score != b.score) return a.score > b.score;
+    return a.source_id < b.source_id;
   });
   result->tied_sources = CountTied(matches, true);
+  // A weaker source placing mostly the same samples as the best one
+  // competes with it and is discounted; one placing other samples (a clip
+  // cut from two episodes) stands on its own.
+  if (!matches.empty()) {
+    const std::set<int>& best_samples = samples_of[matches.front().source_id];
+    const double best_score = matches.front().score;
+    for (size_t i = size_t(std::max(1, result->tied_sources)); i < matches.size(); ++i) {
+      Match& m = matches[i];
+      const std::set<int>& own = samples_of[m.source_id];
+      int shared = 0;
+      for (int sample : own) shared += best_samples.count(sample) ? 1 : 0;
+      if (2 * shared <= int(own.size())) continue;
+      if (best_score > 0) m.score = std::min(m.score, 0.49 * m.score / best_score);
+      for (Segment& seg : segments_of[m.source_id]) seg.score = std::min(seg.score, m.score);
+    }
+  }
   if (int(matches.size()) > options_.max_matches) matches.resize(size_t(options_.max_matches));
   if (!matches.empty() && !matches.front().is_still)
     set_thumbnail(index_.frame(matches.front().evidence.frame_id).time_s - matches.front().time_s);
+  for (const Match& m : matches) {
+    for (const Segment& seg : segments_of[m.source_id])
+      if (seg.score >= 0.5) result->segments.push_back(seg);
+  }
+  std::sort(result->segments.begin(), result->segments.end(), [](const Segment& a, const Segment& b) {
+    if (a.query_start_s != b.query_start_s) return a.query_start_s < b.query_start_s;
+    return a.score > b.score;
+  });
   result->matches = std::move(matches);
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
+}
+
+void Matcher::AddVideoFeatureVotes(
+    const std::function<Result<std::unique_ptr<VideoDecoder>>()>& open, const std::vector<QuerySample>& samples,
+    const std::function<void(int, int64_t, int, int, int)>& add_vote) const {
+  // Evenly spread usable samples, at most max_video_feature_samples.
+  std::vector<int> usable_ids;
+  for (size_t i = 0; i < samples.size(); ++i)
+    if (samples[i].pdq[0].quality >= options_.min_quality) usable_ids.push_back(int(i));
+  const int n = std::min<int>(options_.max_video_feature_samples, int(usable_ids.size()));
+  if (n <= 0) return;
+  std::vector<int> chosen;
+  for (int k = 0; k < n; ++k) {
+    const int at = usable_ids[size_t((2 * k + 1) * int(usable_ids.size()) / (2 * n))];
+    if (chosen.empty() || chosen.back() != at) chosen.push_back(at);
+  }
+  // The samples' pictures were not kept: decode them again (a clip PDQ could
+  // not place is rare, and this bounds memory to one frame).
+  Result<std::unique_ptr<VideoDecoder>> dec = open();
+  if (!dec.ok()) return;
+  VideoFrame f;
+  size_t next = 0;
+  while (next < chosen.size()) {
+    Result<bool> more = (*dec)->Next(&f);
+    if (!more.ok() || !*more) break;
+    const QuerySample& s = samples[size_t(chosen[next])];
+    if (f.time_s + 1e-6 < s.time_s) continue;
+    const QueryFeatures q = features_.Describe(f.bgr, cv::Mat());
+    for (const VerifiedFrame& v : features_.Retrieve(q)) {
+      const FrameRecord& fr = index_.frame(v.frame_id);
+      add_vote(chosen[next], v.frame_id, fr.pdq.Distance(s.pdq[0].hash), v.mirrored ? 4 : 0, v.verification.inliers);
+    }
+    ++next;
+  }
 }
 
 FileResult Matcher::MatchFile(const InputFile& input) const {

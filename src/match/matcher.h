@@ -10,19 +10,26 @@
 // an image; candidates vote for (source, offset) where offset = reference
 // time - query time, and a source is reported only when at least
 // `min_video_support` samples agree on the offset to within the reference
-// frames' spans (plus `offset_tolerance_s`).
+// frames' spans (plus `offset_tolerance_s`). When PDQ places no source, a
+// few samples (max_video_feature_samples) are retrieved by local features
+// and vote the same way. Each agreed offset is a FileResult::segment.
+// Scores: EvidenceScore, one 0..1 scale for PDQ, inliers and cel pixels.
 //
 // Thread-safe: MatchFile may run on many threads at once over one index.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "core/input_walker.h"
+#include "frames/keyframe_sampler.h"
 #include "index/reference_index.h"
 #include "match/feature_matcher.h"
 #include "match/match_result.h"
 #include "media/media_limits.h"
+#include "media/video_decoder.h"
+#include "signatures/embedding.h"
 #include "signatures/pdq_hash.h"
 
 namespace celmatch {
@@ -56,6 +63,18 @@ struct MatchOptions {
   // sheets, screenshots, cels, line art, small rotations).
   bool local_features = true;
   FeatureMatchOptions features;
+  // Video samples described by local features when PDQ places none of the
+  // clip (a cropped or heavily changed clip): this many, evenly spread.
+  int max_video_feature_samples = 4;
+  int max_segments_per_source = 4;  // FileResult::segments of one source
+  // Learned embedding (matcher_embedding.cpp): when PDQ and local features
+  // found nothing for an image query, the `embedding_neighbors` reference
+  // frames nearest to its embedding (and to its mirror image's) are verified
+  // by local features; verification decides. Null: no embedding step (also
+  // when the index has no embeddings). Must be the index's model
+  // (ChooseQueryEmbeddingModel in index/embedding_index.h).
+  std::shared_ptr<EmbeddingModelPool> embedding;
+  int embedding_neighbors = 8;
   MediaLimits limits;
 };
 
@@ -83,6 +102,11 @@ class Matcher {
   // Score in 0..1 for a PDQ distance: 1 at distance 0, 0.5 at max_distance,
   // falling linearly to 0 at twice max_distance.
   double ScoreForDistance(int distance) const;
+  // The one score of a match, 0..1, from its evidence: the PDQ distance
+  // (when within max_distance) and the verified inliers (when at least
+  // min_inliers) combine as independent evidence, 1 - (1 - s_pdq)(1 - s_inliers);
+  // each alone gives 0.5 at its decision threshold, so >= 0.5 is a match.
+  double EvidenceScore(const MatchEvidence& evidence) const;
 
   const MatchOptions& options() const { return options_; }
 
@@ -94,6 +118,12 @@ class Matcher {
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
   void MatchImage(const std::string& path, FileResult* result,
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
+  // Local-feature retrieval on a few of a video's samples (decoded again
+  // through `open`), each verified frame becoming a vote via `add_vote`
+  // (sample, frame, PDQ distance, dihedral variant, inliers).
+  void AddVideoFeatureVotes(const std::function<Result<std::unique_ptr<VideoDecoder>>()>& open,
+                            const std::vector<QuerySample>& samples,
+                            const std::function<void(int, int64_t, int, int, int)>& add_vote) const;
   // A member of an archive, read into memory (matcher_archive.cpp).
   void MatchArchiveMember(const InputFile& input, FileResult* result) const;
   // Verify step for a match whose picture spans several consecutive reference
@@ -108,6 +138,20 @@ class Matcher {
   // `matches`, one per source, best score first). matcher_features.cpp.
   void AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
                               std::vector<Match>* matches) const;
+  // The embedding step (see MatchOptions::embedding): verified embedding
+  // neighbours join `matches`, one per source. matcher_embedding.cpp.
+  void AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
+                           std::vector<Match>* matches) const;
+  // An alpha cel nothing else placed: the frames near those its features
+  // vote for are compared pixel by pixel where the cel is opaque, at the
+  // same place (a cel is drawn on the frame's field). matcher_features.cpp.
+  void AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& query,
+                          const PdqHash& query_hash, std::vector<Match>* matches) const;
+  // Best first: score, then inliers, then PDQ distance.
+  void RankImageMatches(std::vector<Match>* matches) const;
+  // Matches after the `tied` first ones are scored below 0.5 (scaled by
+  // their score relative to the best): weaker sources are candidates only.
+  void DiscountUntied(int tied, std::vector<Match>* matches) const;
   // False for a match verified on part of its reference frame (a crop):
   // whole-frame comparisons (thumbnail time refinement) do not apply.
   bool ShowsWholeFrame(const Match& match) const;

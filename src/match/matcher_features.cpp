@@ -2,13 +2,82 @@
 // find by local features what PDQ did not, and merge both into one list of
 // matches (one per source) under one score.
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "match/matcher.h"
 
 namespace celmatch {
 
 namespace {
+
+// An alpha cel's opaque pixels against a reference frame's at the same
+// place: both the normalised correlation (shape) and the mean absolute
+// difference (colour) must say "the same pixels". A flat cel (sky, a wall)
+// is not identifiable this way and is not tried.
+constexpr double kMinCelCorrelation = 0.9;
+constexpr double kMaxCelMeanDifference = 14;   // gray levels per channel
+constexpr double kMinCelStdDev = 8;            // the cel's own contrast
+constexpr double kMinCelOpaqueShare = 0.02;    // of the picture
+constexpr int kCelVotedFrames = 32;            // candidates from feature votes
+constexpr double kCelNeighbourhood_s = 2.0;    // frames around each candidate
+constexpr int kMaxCelFrames = 240;             // thumbnails compared at most
+
+struct CelPixels {
+  cv::Mat pixels;  // CV_32FC3 at the thumbnail size
+  cv::Mat mask;    // CV_8U, 255 where fully opaque
+  cv::Size size;
+};
+
+// The cel at `size` (the thumbnails' size), or empty when it is too flat or
+// too small to be compared.
+CelPixels PrepareCel(const cv::Mat& bgr, const cv::Mat& alpha, cv::Size size) {
+  CelPixels c;
+  cv::Mat small, a;
+  cv::resize(bgr, small, size, 0, 0, cv::INTER_AREA);
+  cv::resize(alpha, a, size, 0, 0, cv::INTER_AREA);
+  cv::threshold(a, c.mask, 250, 255, cv::THRESH_BINARY);  // interior only: edges mix in the outside
+  if (cv::countNonZero(c.mask) < kMinCelOpaqueShare * size.area()) return CelPixels();
+  cv::Scalar mean, sd;
+  cv::meanStdDev(small, mean, sd, c.mask);
+  if ((sd[0] + sd[1] + sd[2]) / 3 < kMinCelStdDev) return CelPixels();
+  small.convertTo(c.pixels, CV_32FC3);
+  c.size = size;
+  return c;
+}
+
+// Correlation of the cel with `thumb` (CV_8UC3 of the cel's size) over the
+// mask; -1 when the colours differ (mean absolute difference too large).
+double CelCorrelation(const CelPixels& cel, const cv::Mat& thumb) {
+  cv::Mat ref;
+  thumb.convertTo(ref, CV_32FC3);
+  cv::Mat diff;
+  cv::absdiff(cel.pixels, ref, diff);
+  const cv::Scalar mad = cv::mean(diff, cel.mask);
+  if ((mad[0] + mad[1] + mad[2]) / 3 > kMaxCelMeanDifference) return -1;
+  const cv::Scalar mq = cv::mean(cel.pixels, cel.mask), mr = cv::mean(ref, cel.mask);
+  double sqq = 0, srr = 0, sqr = 0;
+  for (int y = 0; y < ref.rows; ++y) {
+    const cv::Vec3f* q = cel.pixels.ptr<cv::Vec3f>(y);
+    const cv::Vec3f* r = ref.ptr<cv::Vec3f>(y);
+    const uint8_t* m = cel.mask.ptr<uint8_t>(y);
+    for (int x = 0; x < ref.cols; ++x) {
+      if (!m[x]) continue;
+      for (int ch = 0; ch < 3; ++ch) {
+        const double dq = q[x][ch] - mq[ch], dr = r[x][ch] - mr[ch];
+        sqq += dq * dq;
+        srr += dr * dr;
+        sqr += dq * dr;
+      }
+    }
+  }
+  if (sqq <= 0 || srr <= 0) return -1;
+  return sqr / std::sqrt(sqq * srr);
+}
 
 void SetVerification(const VerifiedFrame& v, Match* m) {
   m->evidence.inliers = v.verification.inliers;
@@ -30,27 +99,55 @@ bool Matcher::ShowsWholeFrame(const Match& m) const {
   return area <= 0 || m.region[2] * m.region[3] >= 0.9 * area;
 }
 
+double Matcher::EvidenceScore(const MatchEvidence& e) const {
+  // Two independent pieces of evidence, each 0.5 at its own decision
+  // threshold: the picture is the reference unless both are wrong.
+  const double pdq = e.pdq_distance <= options_.max_distance ? ScoreForDistance(e.pdq_distance) : 0.0;
+  const double inliers = e.inliers >= options_.features.min_inliers ? features_.ScoreForInliers(e.inliers) : 0.0;
+  // Cel pixels: 0.5 at kMinCelCorrelation, approaching 1 at a perfect match.
+  const double pixels = e.pixel_correlation >= kMinCelCorrelation
+                            ? 0.5 + 0.49 * (e.pixel_correlation - kMinCelCorrelation) / (1.0 - kMinCelCorrelation)
+                            : 0.0;
+  return 1.0 - (1.0 - pdq) * (1.0 - inliers) * (1.0 - pixels);
+}
+
+void Matcher::RankImageMatches(std::vector<Match>* matches) const {
+  std::stable_sort(matches->begin(), matches->end(), [](const Match& a, const Match& b) {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.evidence.inliers != b.evidence.inliers) return a.evidence.inliers > b.evidence.inliers;
+    return a.evidence.pdq_distance < b.evidence.pdq_distance;
+  });
+}
+
 void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
                                      std::vector<Match>* matches) const {
   const QueryFeatures q = features_.Describe(bgr, alpha);
-  // Verify PDQ's proposals: a verified one gains the region and, when the
-  // geometry is stronger evidence than the hash distance, the score.
+  // Verify PDQ's proposals, nearest first, at most verify_frames of them: a
+  // verified one gains the region and the inliers' evidence in its score.
   bool confirmed = false;
+  int verified = 0;
   for (Match& m : *matches) {
+    if (verified++ >= options_.features.verify_frames) break;
     const bool mirrored = m.evidence.transform.rfind("flip", 0) == 0;  // the dihedral variants with a mirror
     const VerifiedFrame v = features_.Verify(q, m.evidence.frame_id, mirrored);
     if (!features_.Accepts(v)) continue;
     SetVerification(v, &m);
-    m.score = std::max(m.score, features_.ScoreForInliers(v.verification.inliers));
+    m.score = EvidenceScore(m.evidence);
     confirmed = true;
   }
-  if (confirmed) return;
+  if (confirmed) {
+    RankImageMatches(matches);
+    return;
+  }
 
   // Nothing confirmed: retrieve by local features. Frames come best first,
   // so the first verified frame of a source is its answer; the others of
   // that source widen its span when they are its neighbours in time.
   const std::vector<VerifiedFrame> found = features_.Retrieve(q);
-  if (found.empty()) return;
+  if (found.empty()) {
+    if (q.has_alpha && matches->empty()) AddCelPixelMatches(bgr, alpha, q, query_hash, matches);
+    return;
+  }
   std::map<int64_t, const VerifiedFrame*> best_of_source;
   std::map<int64_t, int> verified_frames;  // frame -> inliers
   for (const VerifiedFrame& v : found) {
@@ -64,9 +161,6 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     const VerifiedFrame* v = entry.second;
     const FrameRecord& fr = index_.frame(v->frame_id);
     const SourceRecord& src = index_.source(source_id);
-    const double score = features_.ScoreForInliers(v->verification.inliers);
-    auto existing = std::find_if(matches->begin(), matches->end(), [&](const Match& m) { return m.source_id == source_id; });
-    if (existing != matches->end() && existing->score >= score) continue;
     Match m;
     m.production = index_.production(src.production_id).name;
     m.source = src.path;
@@ -85,17 +179,92 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
       }
       for (auto it = pos + 1; it != order.end() && verified_frames.count(*it); ++it) m.span_end_s = index_.frame(*it).span_end_s;
     }
-    m.score = score;
     m.evidence.frame_id = v->frame_id;
     m.evidence.pdq_distance = fr.pdq.Distance(query_hash);
     m.evidence.reference_quality = fr.quality;
-    m.evidence.query_quality = existing != matches->end() ? existing->evidence.query_quality : 0;
     m.evidence.transform = v->mirrored ? "flip_x" : "original";
     SetVerification(*v, &m);
+    m.score = EvidenceScore(m.evidence);
+    auto existing = std::find_if(matches->begin(), matches->end(), [&](const Match& e) { return e.source_id == source_id; });
+    if (existing != matches->end() && existing->score >= m.score) continue;
+    m.evidence.query_quality = existing != matches->end() ? existing->evidence.query_quality : 0;
     if (existing != matches->end()) *existing = std::move(m);
     else matches->push_back(std::move(m));
   }
-  std::stable_sort(matches->begin(), matches->end(), [](const Match& a, const Match& b) { return a.score > b.score; });
+  RankImageMatches(matches);
+}
+
+void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& query,
+                                 const PdqHash& query_hash, std::vector<Match>* matches) const {
+  if (alpha.empty() || alpha.size() != bgr.size() || query.opaque_share < kMinCelOpaqueShare) return;
+  // Candidates: the most voted frames and their neighbours in time.
+  std::vector<int64_t> frames;
+  std::set<int64_t> seen;
+  for (const FrameVotes& fv : features_.VotedFrames(query, kCelVotedFrames)) {
+    const FrameRecord& anchor = index_.frame(fv.frame_id);
+    for (int64_t id : index_.frames_of_source(anchor.source_id)) {
+      if (std::fabs(index_.frame(id).time_s - anchor.time_s) > kCelNeighbourhood_s) continue;
+      if (seen.insert(id).second) frames.push_back(id);
+    }
+  }
+  if (int(frames.size()) > kMaxCelFrames) frames.resize(size_t(kMaxCelFrames));
+  CelPixels cel;
+  double best = -1;
+  int64_t best_id = -1;
+  for (int64_t id : frames) {
+    const SourceRecord& src = index_.source(index_.frame(id).source_id);
+    // Same field: the cel's aspect must be the frame's (within 2%).
+    if (src.width <= 0 || src.height <= 0 ||
+        std::fabs(double(bgr.cols) / bgr.rows - double(src.width) / src.height) > 0.02 * src.width / src.height)
+      continue;
+    Result<std::vector<uint8_t>> jpeg = index_.Thumbnail(id);
+    if (!jpeg.ok() || jpeg->empty()) continue;
+    cv::Mat thumb;
+    try {
+      thumb = cv::imdecode(*jpeg, cv::IMREAD_COLOR);
+    } catch (const cv::Exception&) {
+      continue;
+    }
+    if (thumb.empty()) continue;
+    if (cel.size != thumb.size()) {
+      cel = PrepareCel(bgr, alpha, thumb.size());
+      if (cel.pixels.empty()) return;
+    }
+    const double c = CelCorrelation(cel, thumb);
+    if (c > best) {
+      best = c;
+      best_id = id;
+    }
+  }
+  if (best < kMinCelCorrelation || best_id < 0) return;
+  const FrameRecord& fr = index_.frame(best_id);
+  const SourceRecord& src = index_.source(fr.source_id);
+  Match m;
+  m.production = index_.production(src.production_id).name;
+  m.source = src.path;
+  m.source_id = src.id;
+  m.is_still = src.is_still;
+  m.time_s = fr.time_s;
+  m.span_start_s = fr.time_s;
+  m.span_end_s = fr.span_end_s;
+  m.evidence.frame_id = best_id;
+  m.evidence.pdq_distance = fr.pdq.Distance(query_hash);
+  m.evidence.reference_quality = fr.quality;
+  m.evidence.pixel_correlation = best;
+  m.score = EvidenceScore(m.evidence);
+  matches->push_back(std::move(m));
+}
+
+void Matcher::DiscountUntied(int tied, std::vector<Match>* matches) const {
+  // A source clearly weaker than the best one (not tied with it) is listed
+  // as a candidate below the match threshold, in proportion to its evidence:
+  // the picture is far more likely to come from the best source.
+  if (matches->empty()) return;
+  const double best = matches->front().score;
+  for (size_t i = size_t(std::max(1, tied)); i < matches->size(); ++i) {
+    Match& m = (*matches)[i];
+    if (best > 0) m.score = std::min(m.score, 0.49 * m.score / best);
+  }
 }
 
 }  // namespace celmatch

@@ -27,7 +27,8 @@ const std::vector<std::string>& CsvResultColumns() {
       "file",          "kind",         "status",        "production",    "source",
       "time",          "timecode",     "span_start",    "span_end",      "score",
       "pdq_distance",  "quality",      "query_quality", "transform",     "samples_matched",
-      "samples_total", "tied_sources", "other_matches", "reason",        "elapsed"};
+      "samples_total", "tied_sources", "other_matches", "reason",        "elapsed",
+      "segments"};
   return columns;
 }
 
@@ -60,6 +61,13 @@ std::vector<std::string> FileResultToCsvFields(const FileResult& r) {
   }
   f[18] = (r.status == FileStatus::kError || r.status == FileStatus::kSkipped) ? r.error : r.note;
   f[19] = Fixed3(r.elapsed_s);
+  // Video segments, "QUERY_START-QUERY_END=SOURCE@SOURCE_START-SOURCE_END"
+  // joined by " | " (seconds; a still source has no times).
+  for (const Segment& seg : r.segments) {
+    if (!f[20].empty()) f[20] += " | ";
+    f[20] += Fixed3(seg.query_start_s) + "-" + Fixed3(seg.query_end_s) + "=" + seg.source;
+    if (!seg.is_still) f[20] += "@" + Fixed3(seg.source_start_s) + "-" + Fixed3(seg.source_end_s);
+  }
   return f;
 }
 

@@ -326,7 +326,17 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
     html += "<b>" + HtmlEscape(best->production) + "</b><br>" + HtmlEscape(best->source) + "<br><span class=\"tc\">" +
             TimeOrStill(*best) + "</span>";
     if (!best->is_still) {
-      if (r.kind == MediaKind::kVideo) {
+      if (r.kind == MediaKind::kVideo && !r.segments.empty()) {
+        for (const Segment& seg : r.segments) {
+          html += "<div class=\"small segment\">clip <span class=\"tc\">" + FormatTimecode(seg.query_start_s) +
+                  "&ndash;" + FormatTimecode(seg.query_end_s) + "</span> &harr; ";
+          if (seg.source_id != best->source_id) html += HtmlEscape(seg.source) + " ";
+          html += seg.is_still ? std::string("(still)")
+                               : "<span class=\"tc\">" + FormatTimecode(seg.source_start_s) + "&ndash;" +
+                                     FormatTimecode(seg.source_end_s) + "</span>";
+          html += "</div>";
+        }
+      } else if (r.kind == MediaKind::kVideo) {
         html += "<div class=\"small segment\">clip <span class=\"tc\">" + FormatTimecode(0) + "&ndash;" +
                 FormatTimecode(r.duration_s) + "</span> &harr; source <span class=\"tc\">" +
                 FormatTimecode(best->span_start_s) + "&ndash;" + FormatTimecode(best->span_end_s) + "</span></div>";

@@ -52,7 +52,9 @@ nlohmann::json FileResultToJson(const FileResult& r) {
       ev["inliers"] = m.evidence.inliers;
       ev["inlier_ratio"] = Round3(m.evidence.inlier_ratio);
       ev["features"] = m.evidence.feature_layer;
+      if (!m.evidence.found_by.empty()) ev["found_by"] = m.evidence.found_by;
     }
+    if (m.evidence.pixel_correlation > 0) ev["pixel_correlation"] = Round3(m.evidence.pixel_correlation);
     if (r.kind == MediaKind::kVideo) {
       ev["samples_matched"] = m.evidence.samples_matched;
       ev["samples_total"] = m.evidence.samples_total;
@@ -65,7 +67,28 @@ nlohmann::json FileResultToJson(const FileResult& r) {
     j["ambiguous"] = true;
     j["tied_sources"] = r.tied_sources;
   }
-  if (r.kind == MediaKind::kVideo) j["duration"] = Round3(r.duration_s);
+  if (r.kind == MediaKind::kVideo) {
+    nlohmann::json segments = nlohmann::json::array();
+    for (const Segment& seg : r.segments) {
+      nlohmann::json sj;
+      sj["query_start"] = Round3(seg.query_start_s);
+      sj["query_end"] = Round3(seg.query_end_s);
+      sj["production"] = seg.production;
+      sj["source"] = seg.source;
+      if (seg.is_still) {
+        sj["source_start"] = nullptr;
+        sj["source_end"] = nullptr;
+      } else {
+        sj["source_start"] = Round3(seg.source_start_s);
+        sj["source_end"] = Round3(seg.source_end_s);
+      }
+      sj["score"] = Round3(seg.score);
+      sj["samples"] = seg.samples;
+      segments.push_back(std::move(sj));
+    }
+    j["segments"] = std::move(segments);
+    j["duration"] = Round3(r.duration_s);
+  }
   j["elapsed"] = Round3(r.elapsed_s);
   return j;
 }

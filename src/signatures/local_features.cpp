@@ -68,11 +68,13 @@ LocalFeatures LocalFeatureExtractor::Extract(const cv::Mat& image, const cv::Mat
                0, 0, cv::INTER_AREA);
     gray = small;
   }
+  cv::Mat inside;  // CV_32F: distance in work pixels from each pixel to the nearest masked-out one
   if (!mask.empty()) {
     cv::resize(mask, work_mask, gray.size(), 0, 0, cv::INTER_NEAREST);
     cv::threshold(work_mask, work_mask, 0, 255, cv::THRESH_BINARY);
-    // Keep descriptor patches (31 px at the finest level) off the outside.
-    cv::erode(work_mask, work_mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(17, 17)));
+    cv::distanceTransform(work_mask, inside, cv::DIST_L2, 3);
+    // Detection only a few pixels inside; the patch test below decides.
+    cv::erode(work_mask, work_mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(5, 5)));
     if (cv::countNonZero(work_mask) == 0) return out;
   }
   try {
@@ -80,6 +82,20 @@ LocalFeatures LocalFeatureExtractor::Extract(const cv::Mat& image, const cv::Mat
                                            options_.fast_threshold);
     std::vector<cv::KeyPoint> kps;
     orb->detect(gray, kps, work_mask);
+    if (!inside.empty()) {
+      // A descriptor compares pixels across its patch (kp.size wide at the
+      // keypoint's pyramid level): keep those whose patch lies mostly where
+      // the mask is set, so a cel's outside (transparent, composited to a
+      // plain colour) does not enter its descriptors.
+      constexpr double coverage = 0.6;  // share of the patch radius that must be inside
+      kps.erase(std::remove_if(kps.begin(), kps.end(),
+                               [&](const cv::KeyPoint& k) {
+                                 const int x = std::clamp(int(k.pt.x), 0, inside.cols - 1);
+                                 const int y = std::clamp(int(k.pt.y), 0, inside.rows - 1);
+                                 return inside.at<float>(y, x) < coverage * 0.5 * k.size;
+                               }),
+                kps.end());
+    }
     kps = SpreadOverGrid(std::move(kps), gray.size(), options_.grid_cells, options_.max_features);
     cv::Mat desc;
     orb->compute(gray, kps, desc);
