@@ -1,5 +1,7 @@
 #include "leaks/throughput.h"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "media/image_decoder.h"
 #include "media/media_probe.h"
 #include "media/video_decoder.h"
+#include "output/jsonl_writer.h"
 #include "signatures/pdq_hash.h"
 
 namespace fs = std::filesystem;
@@ -107,21 +110,42 @@ Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, con
     }
   }
   out.decode_s = Since(t0);
+  std::vector<std::array<PdqResult, 8>> hashes;
+  hashes.reserve(pictures.size());
   t0 = Clock::now();
-  for (const cv::Mat& p : pictures) hasher.ComputeDihedral(p);
+  for (const cv::Mat& p : pictures) hashes.push_back(hasher.ComputeDihedral(p));
   out.pdq_s = Since(t0);
   pictures.clear();
 
   Matcher matcher(**index, options);
   t0 = Clock::now();
-  for (const InputFile& f : files) matcher.MatchFile(f);
-  out.match_s = Since(t0);
+  for (const auto& h : hashes) matcher.MatchHashes(h);
+  out.search_s = Since(t0);
+
+  std::vector<FileResult> results;
+  results.reserve(files.size());
+  for (const InputFile& f : files) {
+    const bool video = ProbeMedia(f.path)->kind == MediaKind::kVideo;
+    t0 = Clock::now();
+    results.push_back(matcher.MatchFile(f));
+    const double s = Since(t0);
+    (video ? out.video_match_s : out.image_match_s) += s;
+    ++(video ? out.videos : out.images);
+    out.match_s += s;
+  }
+  t0 = Clock::now();
+  size_t bytes = 0;
+  for (const FileResult& r : results) bytes += FileResultToJson(r).dump().size() + 1;
+  out.output_s = Since(t0);
+  (void)bytes;
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) out.peak_rss_bytes = int64_t(usage.ru_maxrss) * 1024;
   return out;
 }
 
 std::string FormatThroughput(const BuildThroughput* b, const MatchThroughput* m) {
   std::string s;
-  char buf[512];
+  char buf[1536];
   if (b) {
     std::snprintf(buf, sizeof buf,
                   "index build (one thread)\n"
@@ -138,16 +162,24 @@ std::string FormatThroughput(const BuildThroughput* b, const MatchThroughput* m)
     s += buf;
   }
   if (m && m->files > 0) {
-    const double rest = std::max(0.0, m->match_s - m->decode_s - m->pdq_s);
+    const double rest = std::max(0.0, m->match_s - m->decode_s - m->pdq_s - m->search_s);
+    auto per_file = [&](double x) { return 1000 * x / m->files; };
     std::snprintf(buf, sizeof buf,
-                  "match (one thread, %d files)\n"
-                  "  full match         %.2f s  (%.1f files/s per core, %.1f ms per file)\n"
-                  "  of which decode    %.2f s  (%.1f ms per file)\n"
-                  "  of which PDQ x8    %.2f s  (%.1f ms per file)\n"
-                  "  search, features, verify, decide  %.2f s  (%.1f ms per file; by subtraction)\n",
-                  m->files, m->match_s, m->files / std::max(1e-9, m->match_s), 1000 * m->match_s / m->files,
-                  m->decode_s, 1000 * m->decode_s / m->files, m->pdq_s, 1000 * m->pdq_s / m->files, rest,
-                  1000 * rest / m->files);
+                  "match (one thread, %d files: %d images, %d videos)\n"
+                  "  full match         %.2f s  (%.2f files/s per core, %.1f ms per file)\n"
+                  "    images           %.2f s  (%.2f files/s per core)\n"
+                  "    videos           %.2f s  (%.2f files/s per core)\n"
+                  "  stage: decode      %.2f s  (%.1f ms per file)\n"
+                  "  stage: PDQ x8      %.2f s  (%.1f ms per file)\n"
+                  "  stage: PDQ search  %.2f s  (%.1f ms per file)\n"
+                  "  stage: features, embedding, verify, decide  %.2f s  (%.1f ms per file; the rest)\n"
+                  "  stage: output      %.3f s  (%.2f ms per file, JSON Lines)\n"
+                  "  peak memory        %.0f MiB resident (whole process, index included)\n",
+                  m->files, m->images, m->videos, m->match_s, m->files / std::max(1e-9, m->match_s),
+                  per_file(m->match_s), m->image_match_s, m->images / std::max(1e-9, m->image_match_s),
+                  m->video_match_s, m->videos / std::max(1e-9, m->video_match_s), m->decode_s,
+                  per_file(m->decode_s), m->pdq_s, per_file(m->pdq_s), m->search_s, per_file(m->search_s), rest,
+                  per_file(rest), m->output_s, per_file(m->output_s), m->peak_rss_bytes / 1048576.0);
     s += buf;
   }
   s += "search at 100k / 1M / 10M reference frames: add --scale 100000,1000000,10000000 (README \"Big indexes on one machine\")\n";

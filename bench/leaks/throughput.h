@@ -25,6 +25,11 @@ struct MatchThroughput {
   double decode_s = 0;            // decoding the dump (images; videos sampled as the matcher does)
   double pdq_s = 0;               // PDQ + dihedral variants of the decoded pictures
   double match_s = 0;             // full Matcher::MatchFile (decode, hash, search, verify, decide)
+  double search_s = 0;            // PDQ search alone (Matcher::MatchHashes on the hashes above)
+  double output_s = 0;            // the results as JSON Lines, as `match --out` writes them
+  int images = 0, videos = 0;     // files of each kind
+  double image_match_s = 0, video_match_s = 0;  // match_s split by kind
+  int64_t peak_rss_bytes = 0;     // this process's peak resident memory at the end
 };
 
 // Decodes every video/image under `footage` once, then builds a temporary
