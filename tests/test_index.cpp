@@ -24,19 +24,16 @@
 #include "index/catalog.h"
 #include "index/index_params.h"
 #include "index/reference_index.h"
+#include "hash_support.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 using namespace celmatch;
 using celmatch::testing::TempDir;
+using celmatch::testing::FlipBits;
+using celmatch::testing::RandomHash;
 
 namespace {
-
-PdqHash RandomHash(std::mt19937& rng) {
-  PdqHash h;
-  for (auto& b : h.bytes) b = uint8_t(rng() & 0xff);
-  return h;
-}
 
 // Popcount here rather than PdqHash::Distance, so these tests depend only on
 // the index.
@@ -44,15 +41,6 @@ int Hamming(const PdqHash& a, const PdqHash& b) {
   int d = 0;
   for (size_t i = 0; i < a.bytes.size(); ++i) d += std::popcount(unsigned(a.bytes[i] ^ b.bytes[i]));
   return d;
-}
-
-// `h` with exactly `n` distinct bits flipped.
-PdqHash FlipBits(PdqHash h, int n, std::mt19937& rng) {
-  std::vector<int> bits(256);
-  for (int i = 0; i < 256; ++i) bits[size_t(i)] = i;
-  std::shuffle(bits.begin(), bits.end(), rng);
-  for (int i = 0; i < n; ++i) h.bytes[size_t(bits[size_t(i)] / 8)] ^= uint8_t(1u << (bits[size_t(i)] % 8));
-  return h;
 }
 
 std::string Sha(uint64_t v) {

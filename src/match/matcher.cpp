@@ -96,6 +96,32 @@ int Matcher::CountTied(const std::vector<Match>& matches, bool video) const {
   return tied;
 }
 
+Match Matcher::MatchAtFrame(int64_t frame_id, const std::function<bool(int64_t)>& also_matches) const {
+  const FrameRecord& fr = index_.frame(frame_id);
+  const SourceRecord& src = index_.source(fr.source_id);
+  Match m;
+  m.production = index_.production(src.production_id).name;
+  m.source = src.path;
+  m.source_id = src.id;
+  m.is_still = src.is_still;
+  m.time_s = fr.time_s;
+  m.span_start_s = fr.time_s;
+  m.span_end_s = fr.span_end_s;
+  m.evidence.frame_id = frame_id;
+  m.evidence.reference_quality = fr.quality;
+  if (!also_matches) return m;
+  const std::vector<int64_t>& order = index_.frames_of_source(src.id);
+  auto pos = std::find(order.begin(), order.end(), frame_id);
+  if (pos == order.end()) return m;
+  for (auto it = pos; it != order.begin();) {
+    --it;
+    if (!also_matches(*it)) break;
+    m.span_start_s = index_.frame(*it).time_s;
+  }
+  for (auto it = pos + 1; it != order.end() && also_matches(*it); ++it) m.span_end_s = index_.frame(*it).span_end_s;
+  return m;
+}
+
 std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants) const {
   std::vector<FrameCandidate> cands = Candidates(variants);
   std::unordered_map<int64_t, int> distance_of;
@@ -106,34 +132,9 @@ std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants
     const FrameRecord& fr = index_.frame(c.frame_id);
     if (source_done[fr.source_id]) continue;
     source_done[fr.source_id] = true;
-    const SourceRecord& src = index_.source(fr.source_id);
-    Match m;
-    m.production = index_.production(src.production_id).name;
-    m.source = src.path;
-    m.source_id = src.id;
-    m.is_still = src.is_still;
-    m.time_s = fr.time_s;
-    m.span_start_s = fr.time_s;
-    m.span_end_s = fr.span_end_s;
-    // The picture may lie across several consecutive reference frames (a slow
-    // pan): widen the span over the neighbours that match too, so the true
-    // time is inside it even when the nearest frame is the next one.
-    const std::vector<int64_t>& order = index_.frames_of_source(src.id);
-    auto pos = std::find(order.begin(), order.end(), c.frame_id);
-    if (pos != order.end()) {
-      for (auto it = pos; it != order.begin();) {
-        --it;
-        if (!distance_of.count(*it)) break;
-        m.span_start_s = index_.frame(*it).time_s;
-      }
-      for (auto it = pos + 1; it != order.end() && distance_of.count(*it); ++it) {
-        m.span_end_s = index_.frame(*it).span_end_s;
-      }
-    }
+    Match m = MatchAtFrame(c.frame_id, [&](int64_t id) { return distance_of.count(id) > 0; });
     m.score = ScoreForDistance(c.distance);
-    m.evidence.frame_id = c.frame_id;
     m.evidence.pdq_distance = c.distance;
-    m.evidence.reference_quality = fr.quality;
     m.evidence.query_quality = variants[0].quality;
     m.evidence.transform = kVariantNames[c.variant];
     out.push_back(std::move(m));

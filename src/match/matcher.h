@@ -155,6 +155,15 @@ class Matcher {
   // False for a match verified on part of its reference frame (a crop):
   // whole-frame comparisons (thumbnail time refinement) do not apply.
   bool ShowsWholeFrame(const Match& match) const;
+  // A match at one reference frame: its production, source, time and span,
+  // evidence.frame_id and reference_quality. The picture may lie across
+  // several consecutive reference frames (a slow pan), so the span widens
+  // over the source's neighbouring frames for which `also_matches` holds
+  // (none when it is empty): the true time is inside it even when the best
+  // frame is the next one.
+  Match MatchAtFrame(int64_t frame_id, const std::function<bool(int64_t)>& also_matches) const;
+  // Copies a local-feature verification (inliers, ratio, layer, region) into `m`.
+  static void SetVerification(const VerifiedFrame& v, Match* m);
 
   const ReferenceIndex& index_;
   MatchOptions options_;

@@ -60,48 +60,17 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& alpha, cons
   }
 
   for (const auto& entry : best_of_source) {
-    const int64_t source_id = entry.first;
     const VerifiedFrame& v = entry.second;
-    const FrameRecord& fr = index_.frame(v.frame_id);
-    const SourceRecord& src = index_.source(source_id);
-    Match m;
-    m.production = index_.production(src.production_id).name;
-    m.source = src.path;
-    m.source_id = source_id;
-    m.is_still = src.is_still;
-    m.time_s = fr.time_s;
-    m.span_start_s = fr.time_s;
-    m.span_end_s = fr.span_end_s;
     // Verified neighbours in time widen the span, as for the other steps.
-    const std::vector<int64_t>& order = index_.frames_of_source(source_id);
-    auto pos = std::find(order.begin(), order.end(), v.frame_id);
-    if (pos != order.end()) {
-      for (auto it = pos; it != order.begin();) {
-        --it;
-        if (!verified_frames.count(*it)) break;
-        m.span_start_s = index_.frame(*it).time_s;
-      }
-      for (auto it = pos + 1; it != order.end() && verified_frames.count(*it); ++it) {
-        m.span_end_s = index_.frame(*it).span_end_s;
-      }
-    }
+    Match m = MatchAtFrame(v.frame_id, [&](int64_t id) { return verified_frames.count(id) > 0; });
     m.score = features_.ScoreForInliers(v.verification.inliers);
-    m.evidence.frame_id = v.frame_id;
-    m.evidence.pdq_distance = fr.pdq.Distance(query_hash);
-    m.evidence.reference_quality = fr.quality;
+    m.evidence.pdq_distance = index_.frame(v.frame_id).pdq.Distance(query_hash);
     m.evidence.transform = v.mirrored ? "flip_x" : "original";
-    m.evidence.inliers = v.verification.inliers;
-    m.evidence.inlier_ratio = v.verification.inlier_ratio;
-    m.evidence.feature_layer = FeatureLayerName(v.layer);
     m.evidence.found_by = "embedding";
-    m.has_region = v.verification.geometry_ok;
-    m.region[0] = v.verification.region.x;
-    m.region[1] = v.verification.region.y;
-    m.region[2] = v.verification.region.width;
-    m.region[3] = v.verification.region.height;
+    SetVerification(v, &m);
     matches->push_back(std::move(m));
   }
-  std::stable_sort(matches->begin(), matches->end(), [](const Match& a, const Match& b) { return a.score > b.score; });
+  RankImageMatches(matches);
 }
 
 }  // namespace celmatch

@@ -79,7 +79,10 @@ double CelCorrelation(const CelPixels& cel, const cv::Mat& thumb) {
   return sqr / std::sqrt(sqq * srr);
 }
 
-void SetVerification(const VerifiedFrame& v, Match* m) {
+
+}  // namespace
+
+void Matcher::SetVerification(const VerifiedFrame& v, Match* m) {
   m->evidence.inliers = v.verification.inliers;
   m->evidence.inlier_ratio = v.verification.inlier_ratio;
   m->evidence.feature_layer = FeatureLayerName(v.layer);
@@ -89,8 +92,6 @@ void SetVerification(const VerifiedFrame& v, Match* m) {
   m->region[2] = v.verification.region.width;
   m->region[3] = v.verification.region.height;
 }
-
-}  // namespace
 
 bool Matcher::ShowsWholeFrame(const Match& m) const {
   if (!m.has_region) return true;
@@ -159,29 +160,8 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     // the lambda below (the fuzz and sanitizer builds use clang).
     const int64_t source_id = entry.first;
     const VerifiedFrame* v = entry.second;
-    const FrameRecord& fr = index_.frame(v->frame_id);
-    const SourceRecord& src = index_.source(source_id);
-    Match m;
-    m.production = index_.production(src.production_id).name;
-    m.source = src.path;
-    m.source_id = source_id;
-    m.is_still = src.is_still;
-    m.time_s = fr.time_s;
-    m.span_start_s = fr.time_s;
-    m.span_end_s = fr.span_end_s;
-    const std::vector<int64_t>& order = index_.frames_of_source(source_id);
-    auto pos = std::find(order.begin(), order.end(), v->frame_id);
-    if (pos != order.end()) {
-      for (auto it = pos; it != order.begin();) {
-        --it;
-        if (!verified_frames.count(*it)) break;
-        m.span_start_s = index_.frame(*it).time_s;
-      }
-      for (auto it = pos + 1; it != order.end() && verified_frames.count(*it); ++it) m.span_end_s = index_.frame(*it).span_end_s;
-    }
-    m.evidence.frame_id = v->frame_id;
-    m.evidence.pdq_distance = fr.pdq.Distance(query_hash);
-    m.evidence.reference_quality = fr.quality;
+    Match m = MatchAtFrame(v->frame_id, [&](int64_t id) { return verified_frames.count(id) > 0; });
+    m.evidence.pdq_distance = index_.frame(v->frame_id).pdq.Distance(query_hash);
     m.evidence.transform = v->mirrored ? "flip_x" : "original";
     SetVerification(*v, &m);
     m.score = EvidenceScore(m.evidence);
@@ -237,19 +217,8 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& alpha, const
     }
   }
   if (best < kMinCelCorrelation || best_id < 0) return;
-  const FrameRecord& fr = index_.frame(best_id);
-  const SourceRecord& src = index_.source(fr.source_id);
-  Match m;
-  m.production = index_.production(src.production_id).name;
-  m.source = src.path;
-  m.source_id = src.id;
-  m.is_still = src.is_still;
-  m.time_s = fr.time_s;
-  m.span_start_s = fr.time_s;
-  m.span_end_s = fr.span_end_s;
-  m.evidence.frame_id = best_id;
-  m.evidence.pdq_distance = fr.pdq.Distance(query_hash);
-  m.evidence.reference_quality = fr.quality;
+  Match m = MatchAtFrame(best_id, nullptr);
+  m.evidence.pdq_distance = index_.frame(best_id).pdq.Distance(query_hash);
   m.evidence.pixel_correlation = best;
   m.score = EvidenceScore(m.evidence);
   matches->push_back(std::move(m));
