@@ -222,9 +222,13 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
   const bool flat = variants[0].quality < options_.min_quality;
   if (!flat) result->matches = MatchHashes(variants);
-  if (options_.local_features) AddLocalFeatureMatches(*img, alpha, variants[0].hash, &result->matches);
-  if (options_.embedding && options_.local_features && result->matches.empty())
-    AddEmbeddingMatches(*img, alpha, variants[0].hash, &result->matches);
+  if (options_.local_features) {
+    // Described once; the embedding step verifies its candidates with the same features.
+    const QueryFeatures query = features_.Describe(*img, alpha);
+    AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches);
+    if (options_.embedding && result->matches.empty())
+      AddEmbeddingMatches(*img, query, variants[0].hash, &result->matches);
+  }
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;
     result->note = "picture too flat for PDQ (quality " + std::to_string(variants[0].quality) + " < " +

@@ -136,11 +136,11 @@ class Matcher {
   // Verification of the PDQ matches of an image query by local features,
   // and when none is confirmed, retrieval by local features (merged into
   // `matches`, one per source, best score first). matcher_features.cpp.
-  void AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
-                              std::vector<Match>* matches) const;
+  void AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& query,
+                              const PdqHash& query_hash, std::vector<Match>* matches) const;
   // The embedding step (see MatchOptions::embedding): verified embedding
   // neighbours join `matches`, one per source. matcher_embedding.cpp.
-  void AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
+  void AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query, const PdqHash& query_hash,
                            std::vector<Match>* matches) const;
   // An alpha cel nothing else placed: the frames near those its features
   // vote for are compared pixel by pixel where the cel is opaque, at the

@@ -18,7 +18,7 @@
 
 namespace celmatch {
 
-void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
+void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query, const PdqHash& query_hash,
                                   std::vector<Match>* matches) const {
   const EmbeddingIndex* embedding = index_.embedding();
   if (!options_.embedding || !embedding || embedding->size() == 0 || options_.embedding_neighbors <= 0) return;
@@ -46,7 +46,6 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& alpha, cons
   std::set<int64_t> matched_sources;
   for (const Match& m : *matches) matched_sources.insert(m.source_id);
 
-  const QueryFeatures query = features_.Describe(bgr, alpha);
   std::map<int64_t, VerifiedFrame> best_of_source;  // by inliers
   std::set<int64_t> verified_frames;
   for (const auto& [frame_id, how] : candidates) {

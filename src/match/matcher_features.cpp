@@ -120,9 +120,8 @@ void Matcher::RankImageMatches(std::vector<Match>* matches) const {
   });
 }
 
-void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const PdqHash& query_hash,
-                                     std::vector<Match>* matches) const {
-  const QueryFeatures q = features_.Describe(bgr, alpha);
+void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& q,
+                                     const PdqHash& query_hash, std::vector<Match>* matches) const {
   // Verify PDQ's proposals, nearest first, at most verify_frames of them: a
   // verified one gains the region and the inliers' evidence in its score.
   bool confirmed = false;
