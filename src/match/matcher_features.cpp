@@ -19,13 +19,15 @@ namespace {
 // place: both the normalised correlation (shape) and the mean absolute
 // difference (colour) must say "the same pixels". A flat cel (sky, a wall)
 // is not identifiable this way and is not tried.
-constexpr double kMinCelCorrelation = 0.9;
-constexpr double kMaxCelMeanDifference = 14;   // gray levels per channel
+constexpr double kMinCelCorrelation = 0.85;
+constexpr double kMaxCelMeanDifference = 20;   // gray levels per channel
 constexpr double kMinCelStdDev = 8;            // the cel's own contrast
 constexpr double kMinCelOpaqueShare = 0.02;    // of the picture
 constexpr int kCelVotedFrames = 32;            // candidates from feature votes
 constexpr double kCelNeighbourhood_s = 2.0;    // frames around each candidate
 constexpr int kMaxCelFrames = 240;             // thumbnails compared at most
+constexpr int kCelSearchedFrames = 8;          // candidates from the whole-index search
+constexpr double kCelSearchNeighbourhood_s = 1.0;
 
 struct CelPixels {
   cv::Mat pixels;  // CV_32FC3 at the thumbnail size
@@ -94,6 +96,7 @@ void Matcher::SetVerification(const VerifiedFrame& v, Match* m) {
 }
 
 bool Matcher::ShowsWholeFrame(const Match& m) const {
+  if (m.evidence.pixel_correlation > 0) return false;  // a cel: part of the frame, already timed by its pixels
   if (!m.has_region) return true;
   const SourceRecord& src = index_.source(m.source_id);
   const double area = double(src.width) * src.height;
@@ -173,23 +176,35 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
   RankImageMatches(matches);
 }
 
-void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& query,
+void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, const QueryFeatures& query,
                                  const PdqHash& query_hash, std::vector<Match>* matches) const {
-  if (alpha.empty() || alpha.size() != bgr.size() || query.opaque_share < kMinCelOpaqueShare) return;
-  // Candidates: the most voted frames and their neighbours in time.
+  if (visible.empty() || visible.size() != bgr.size() ||
+      cv::countNonZero(visible) < kMinCelOpaqueShare * double(visible.total()))
+    return;
+  // Anchors: the frames whose tiny thumbnails agree best over the whole
+  // index, or (index too large for that) the most voted by local features.
+  std::vector<int64_t> anchors;
+  double neighbourhood_s = kCelNeighbourhood_s;
+  if (const CelPixelSearch* search = cel_search_->Get(index_, options_.cel_search_max_frames)) {
+    anchors = search->Nearest(bgr, visible, kCelSearchedFrames);
+    neighbourhood_s = kCelSearchNeighbourhood_s;
+  } else {
+    for (const FrameVotes& fv : features_.VotedFrames(query, kCelVotedFrames)) anchors.push_back(fv.frame_id);
+  }
+  // Compared at the thumbnails' resolution: the anchors and their neighbours in time.
   std::vector<int64_t> frames;
   std::set<int64_t> seen;
-  for (const FrameVotes& fv : features_.VotedFrames(query, kCelVotedFrames)) {
-    const FrameRecord& anchor = index_.frame(fv.frame_id);
+  for (int64_t anchor_id : anchors) {
+    const FrameRecord& anchor = index_.frame(anchor_id);
     for (int64_t id : index_.frames_of_source(anchor.source_id)) {
-      if (std::fabs(index_.frame(id).time_s - anchor.time_s) > kCelNeighbourhood_s) continue;
+      if (std::fabs(index_.frame(id).time_s - anchor.time_s) > neighbourhood_s) continue;
       if (seen.insert(id).second) frames.push_back(id);
     }
   }
   if (int(frames.size()) > kMaxCelFrames) frames.resize(size_t(kMaxCelFrames));
   CelPixels cel;
-  double best = -1;
-  int64_t best_id = -1;
+  std::map<int64_t, double> agreeing;            // frame -> correlation, over the threshold
+  std::map<int64_t, int64_t> best_of_source;     // source -> frame
   for (int64_t id : frames) {
     const SourceRecord& src = index_.source(index_.frame(id).source_id);
     // Same field: the cel's aspect must be the frame's (within 2%).
@@ -206,21 +221,26 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& alpha, const
     }
     if (thumb.empty()) continue;
     if (cel.size != thumb.size()) {
-      cel = PrepareCel(bgr, alpha, thumb.size());
+      cel = PrepareCel(bgr, visible, thumb.size());
       if (cel.pixels.empty()) return;
     }
     const double c = CelCorrelation(cel, thumb);
-    if (c > best) {
-      best = c;
-      best_id = id;
-    }
+    if (c < kMinCelCorrelation) continue;
+    agreeing[id] = c;
+    auto [it, inserted] = best_of_source.try_emplace(src.id, id);
+    if (!inserted && c > agreeing[it->second]) it->second = id;
   }
-  if (best < kMinCelCorrelation || best_id < 0) return;
-  Match m = MatchAtFrame(best_id, nullptr);
-  m.evidence.pdq_distance = index_.frame(best_id).pdq.Distance(query_hash);
-  m.evidence.pixel_correlation = best;
-  m.score = EvidenceScore(m.evidence);
-  matches->push_back(std::move(m));
+  for (const auto& entry : best_of_source) {
+    const int64_t best_id = entry.second;
+    // Frames of the same source that agree as well widen the span.
+    Match m = MatchAtFrame(best_id, [&](int64_t id) { return agreeing.count(id) > 0; });
+    m.evidence.pdq_distance = index_.frame(best_id).pdq.Distance(query_hash);
+    m.evidence.pixel_correlation = agreeing[best_id];
+    m.evidence.found_by = "pixels";
+    m.score = EvidenceScore(m.evidence);
+    matches->push_back(std::move(m));
+  }
+  RankImageMatches(matches);
 }
 
 void Matcher::DiscountUntied(int tied, std::vector<Match>* matches) const {

@@ -1,0 +1,169 @@
+#include "match/cel_pixels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace celmatch {
+
+namespace {
+
+constexpr int kColourStep = 8;            // colours counted in bins of 8 levels per channel
+constexpr int kFlatTolerance = 20;        // a pixel this close (any channel) is the flat colour
+constexpr double kMaskMargin = 0.002;     // of the longer side: fringe left out around the flat colour
+constexpr double kMinVisibleShare = 0.02; // of the tiny thumbnail: less is not compared
+// Coarse ranking: correlation of the visible pixels, lowered when their
+// colours are off by more than this (mean absolute difference, gray levels).
+constexpr double kCoarseColourSlack = 20;
+
+cv::Mat Tiny(const cv::Mat& bgr) {
+  cv::Mat t;
+  cv::resize(bgr, t, cv::Size(CelPixelSearch::kWidth, CelPixelSearch::kHeight), 0, 0, cv::INTER_AREA);
+  return t;
+}
+
+}  // namespace
+
+cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share) {
+  if (bgr.empty() || bgr.type() != CV_8UC3) return cv::Mat();
+  // Count colours on a picture of at most ~320 pixels across.
+  const double s = std::min(1.0, 320.0 / std::max(bgr.cols, bgr.rows));
+  cv::Mat small;
+  if (s < 1.0) cv::resize(bgr, small, cv::Size(), s, s, cv::INTER_NEAREST);
+  else small = bgr;
+  std::map<int, int> bins;
+  for (int y = 0; y < small.rows; ++y) {
+    const cv::Vec3b* p = small.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < small.cols; ++x)
+      ++bins[(p[x][0] / kColourStep) << 16 | (p[x][1] / kColourStep) << 8 | (p[x][2] / kColourStep)];
+  }
+  auto top = std::max_element(bins.begin(), bins.end(),
+                              [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (top == bins.end() || top->second < min_share * double(small.total())) return cv::Mat();
+  // The flat colour: the mean of the pixels in its bin (JPEG moves it a little).
+  cv::Vec3d sum(0, 0, 0);
+  int n = 0;
+  for (int y = 0; y < small.rows; ++y) {
+    const cv::Vec3b* p = small.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < small.cols; ++x) {
+      const int key = (p[x][0] / kColourStep) << 16 | (p[x][1] / kColourStep) << 8 | (p[x][2] / kColourStep);
+      if (key != top->first) continue;
+      sum += cv::Vec3d(p[x][0], p[x][1], p[x][2]);
+      ++n;
+    }
+  }
+  const cv::Vec3d c = sum / std::max(1, n);
+  cv::Mat mask(bgr.size(), CV_8U);
+  for (int y = 0; y < bgr.rows; ++y) {
+    const cv::Vec3b* p = bgr.ptr<cv::Vec3b>(y);
+    uint8_t* m = mask.ptr<uint8_t>(y);
+    for (int x = 0; x < bgr.cols; ++x) {
+      const double d = std::max({std::fabs(p[x][0] - c[0]), std::fabs(p[x][1] - c[1]), std::fabs(p[x][2] - c[2])});
+      m[x] = d > kFlatTolerance ? 255 : 0;
+    }
+  }
+  const int r = std::max(1, int(std::lround(kMaskMargin * std::max(bgr.cols, bgr.rows))));
+  cv::erode(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+  return mask;
+}
+
+Result<std::unique_ptr<CelPixelSearch>> CelPixelSearch::Build(const ReferenceIndex& index, int64_t max_frames) {
+  const int64_t n = index.frame_count();
+  if (n > max_frames)
+    return Status::LimitExceeded("the index has " + std::to_string(n) + " frames, over the cel pixel search's " +
+                                 std::to_string(max_frames));
+  auto search = std::unique_ptr<CelPixelSearch>(new CelPixelSearch());
+  const int row_bytes = kWidth * kHeight * 3;
+  search->pixels_.create(int(n), row_bytes, CV_8U);
+  int rows = 0;
+  for (int64_t id = 0; id < n; ++id) {
+    Result<std::vector<uint8_t>> jpeg = index.Thumbnail(id);
+    if (!jpeg.ok()) return jpeg.status();
+    if (jpeg->empty()) continue;
+    cv::Mat thumb;
+    try {
+      thumb = cv::imdecode(*jpeg, cv::IMREAD_COLOR);
+    } catch (const cv::Exception&) {
+      continue;
+    }
+    if (thumb.empty()) continue;
+    const SourceRecord& src = index.source(index.frame(id).source_id);
+    if (src.width <= 0 || src.height <= 0) continue;
+    Tiny(thumb).reshape(1, 1).copyTo(search->pixels_.row(rows++));
+    search->frame_ids_.push_back(id);
+    search->aspects_.push_back(float(double(src.width) / src.height));
+  }
+  search->pixels_ = search->pixels_.rowRange(0, rows).clone();
+  return search;
+}
+
+const CelPixelSearch* LazyCelPixelSearch::Get(const ReferenceIndex& index, int64_t max_frames) {
+  std::call_once(once_, [&]() {
+    Result<std::unique_ptr<CelPixelSearch>> built = CelPixelSearch::Build(index, max_frames);
+    if (built.ok() && (*built)->size() > 0) search_ = std::move(*built);
+  });
+  return search_.get();
+}
+
+std::vector<int64_t> CelPixelSearch::Nearest(const cv::Mat& bgr, const cv::Mat& mask, int k) const {
+  if (bgr.empty() || mask.size() != bgr.size() || k <= 0 || frame_ids_.empty()) return {};
+  const float aspect = float(double(bgr.cols) / bgr.rows);
+  const cv::Mat q = Tiny(bgr);
+  cv::Mat m;
+  cv::resize(mask, m, q.size(), 0, 0, cv::INTER_AREA);
+  // The visible pixels' channel offsets and values, centred.
+  std::vector<int> offsets;
+  for (int i = 0; i < int(m.total()); ++i)
+    if (m.data[i] >= 250)
+      for (int ch = 0; ch < 3; ++ch) offsets.push_back(i * 3 + ch);
+  if (offsets.size() < kMinVisibleShare * 3 * m.total()) return {};
+  const double count = double(offsets.size());
+  std::vector<float> qv(offsets.size());
+  double qmean[3] = {0, 0, 0};
+  for (size_t j = 0; j < offsets.size(); ++j) {
+    qv[j] = q.data[offsets[j]];
+    qmean[j % 3] += qv[j];
+  }
+  for (double& v : qmean) v /= count / 3;
+  double qq = 0;
+  std::vector<float> qc(offsets.size());
+  for (size_t j = 0; j < offsets.size(); ++j) {
+    qc[j] = float(qv[j] - qmean[j % 3]);
+    qq += double(qc[j]) * qc[j];
+  }
+  if (qq <= 0) return {};
+
+  std::vector<std::pair<double, int64_t>> ranked;
+  for (size_t row = 0; row < frame_ids_.size(); ++row) {
+    if (std::fabs(aspects_[row] - aspect) > 0.02f * aspects_[row]) continue;
+    const uint8_t* r = pixels_.ptr<uint8_t>(int(row));
+    double rmean[3] = {0, 0, 0}, mad = 0;
+    for (size_t j = 0; j < offsets.size(); ++j) {
+      const double v = r[offsets[j]];
+      rmean[j % 3] += v;
+      mad += std::fabs(v - qv[j]);
+    }
+    for (double& v : rmean) v /= count / 3;
+    mad /= count;
+    double rr = 0, qr = 0;
+    for (size_t j = 0; j < offsets.size(); ++j) {
+      const double d = r[offsets[j]] - rmean[j % 3];
+      rr += d * d;
+      qr += d * qc[j];
+    }
+    const double corr = rr > 0 ? qr / std::sqrt(qq * rr) : -1;
+    ranked.emplace_back(corr - 0.01 * std::max(0.0, mad - kCoarseColourSlack), frame_ids_[row]);
+  }
+  const size_t keep = std::min(ranked.size(), size_t(k));
+  std::partial_sort(ranked.begin(), ranked.begin() + long(keep), ranked.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < keep; ++i) out.push_back(ranked[i].second);
+  return out;
+}
+
+}  // namespace celmatch

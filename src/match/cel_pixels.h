@@ -1,0 +1,71 @@
+// Pixel evidence for pictures that show part of a reference frame at its own
+// place on the frame's field: a cel (a layer with transparency, or the same
+// layer flattened onto a flat colour) and a frame with a region blanked out.
+// Local features find such pictures only when the visible part is textured
+// enough; the pixels themselves say more, because they sit exactly where
+// they sat in the frame.
+//
+// CelPixelSearch holds every reference frame as a tiny colour thumbnail
+// (kWidth x kHeight) and ranks all of them against the query's visible
+// pixels: a whole-index scan, ~10 ms per query on 2,500 frames, 3.9 KB of
+// memory per frame. The matcher then compares the best few at the catalog
+// thumbnail's resolution and decides (matcher_features.cpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+#include "index/reference_index.h"
+
+namespace celmatch {
+
+// For an opaque picture: where it shows content (255) when a large part of it
+// is one flat colour (a cel flattened onto a background colour, a blanked
+// region): the pixels away from that colour, shrunk by a margin so that
+// compression fringes along the colour's edge are left out. Empty when no
+// single colour covers at least `min_share` of the picture.
+cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share = 0.2);
+
+class CelPixelSearch {
+ public:
+  static constexpr int kWidth = 48;
+  static constexpr int kHeight = 27;
+
+  // Tiny thumbnails of all of `index`'s frames, from the catalog's
+  // thumbnails; frames without one are left out. At most `max_frames`
+  // frames (kLimitExceeded beyond: the caller falls back to other
+  // candidates).
+  static Result<std::unique_ptr<CelPixelSearch>> Build(const ReferenceIndex& index, int64_t max_frames);
+
+  // The `k` frames (ids) whose pixels under `mask` (CV_8U, 255 = counts, the
+  // size of `bgr`) agree best with `bgr`'s at the same place, best first.
+  // Only frames whose source has `bgr`'s aspect ratio (within 2%) are
+  // ranked. Empty when the mask leaves too little to compare.
+  std::vector<int64_t> Nearest(const cv::Mat& bgr, const cv::Mat& mask, int k) const;
+
+  size_t size() const { return frame_ids_.size(); }
+
+ private:
+  std::vector<int64_t> frame_ids_;
+  std::vector<float> aspects_;  // width / height of each frame's source
+  cv::Mat pixels_;              // one row per frame: kWidth * kHeight * 3 bytes
+};
+
+// A CelPixelSearch built on first use, once, by whichever thread asks first
+// (most dumps hold no cel, and building reads every thumbnail).
+class LazyCelPixelSearch {
+ public:
+  // Null when the index is too large or has no thumbnails.
+  const CelPixelSearch* Get(const ReferenceIndex& index, int64_t max_frames);
+
+ private:
+  std::once_flag once_;
+  std::unique_ptr<CelPixelSearch> search_;
+};
+
+}  // namespace celmatch
