@@ -112,7 +112,7 @@ TEST_CASE("leak simulator: every transform, reproducible, opaque names, decodabl
       INFO(t.file << " " << t.transform);
       seen.insert(t.transform);
       const std::string path = tmp.str() + "/a/" + t.file;
-      if (t.transform == "clip_lowres") {
+      if (t.transform == "clip_lowres" || t.transform == "clip_crop_flip") {
         Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, {});
         REQUIRE(dec.ok());
         VideoFrame f;
@@ -122,9 +122,9 @@ TEST_CASE("leak simulator: every transform, reproducible, opaque names, decodabl
           REQUIRE(r.ok());
           if (!*r) break;
           ++frames;
-          CHECK(f.bgr.cols == 320);
+          CHECK(f.bgr.cols == (t.transform == "clip_lowres" ? 320 : 480));
         }
-        CHECK(frames >= 2);  // 3 s at 8 fps, less near the end of the source
+        CHECK(frames >= 2);  // 3 or 5 s at 8 fps, less near the end of the source
       } else {
         Result<cv::Mat> img = DecodeImage(path);
         REQUIRE(img.ok());
@@ -147,7 +147,7 @@ TEST_CASE("leak simulator: transform names", "[leaks]") {
   CHECK(all->front() == "png");
   for (const char* name : {"crop50", "pad20", "sheet", "annotate", "lineart", "gray", "gamma", "hue", "flip",
                            "rotate5", "squash", "blur", "noise", "blank_region", "cel_alpha", "player_screenshot",
-                           "clip_lowres"})
+                           "clip_lowres", "clip_crop_flip"})
     CHECK(std::count(all->begin(), all->end(), name) == 1);
   CHECK(!ExpandLeakTransforms({"sepia"}).ok());
 

@@ -25,6 +25,7 @@ const std::vector<std::string>& KnownLeakTransforms() {
   static const std::vector<std::string> k = [] {
     std::vector<std::string> all = LeakImageTransforms();
     all.push_back("clip_lowres");
+    all.push_back("clip_crop_flip");
     return all;
   }();
   return k;
@@ -79,32 +80,59 @@ Status WriteTransformed(const cv::Mat& bgr, const std::string& transform, const 
   return Status::Ok();
 }
 
-// "clip_lowres": `clip_s` seconds of `path` from `start_s`, re-encoded at
-// kClipWidth pixels wide and kClipFps frames per second (MPEG-4 Part 2 in
-// MP4, OpenCV's FFmpeg writer), as a leak passed around in a chat app.
-constexpr int kClipWidth = 320;
+// Clips: a stretch of `path` from `start_s`, re-encoded (MPEG-4 Part 2 in
+// MP4, OpenCV's FFmpeg writer) at kClipFps frames per second.
+// "clip_lowres": 3 s at 320 pixels wide, as a leak passed around in a chat app.
+// "clip_crop_flip": 5 s, cropped to 80% of each side at a random place (64% of
+// the picture), mirrored, at 480 pixels wide: a clip re-cut to dodge matching.
 constexpr double kClipFps = 8.0;
-constexpr double kClipSeconds = 3.0;
 
-Status WriteLowResClip(const std::string& path, double start_s, const fs::path& out_dir, const MediaLimits& limits,
-                       std::mt19937& rng, std::string* rel) {
+struct ClipStyle {
+  double seconds = 3.0;
+  int width = 320;
+  double crop_side = 1.0;  // share of each side kept
+  bool mirror = false;
+};
+
+ClipStyle ClipStyleOf(const std::string& transform) {
+  ClipStyle c;
+  if (transform == "clip_crop_flip") {
+    c.seconds = 5.0;
+    c.width = 480;
+    c.crop_side = 0.8;
+    c.mirror = true;
+  }
+  return c;
+}
+
+bool IsClipTransform(const std::string& t) { return t == "clip_lowres" || t == "clip_crop_flip"; }
+
+Status WriteClip(const std::string& path, double start_s, const ClipStyle& style, const fs::path& out_dir,
+                 const MediaLimits& limits, std::mt19937& rng, std::string* rel) {
   *rel = OpaqueName(rng, ".mp4");
   const fs::path p = out_dir / *rel;
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
   Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, limits);
   if (!dec.ok()) return dec.status();
+  // Where the crop sits, as shares of the free margin (the same for the whole clip).
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  const double fx = uni(rng), fy = uni(rng);
   cv::VideoWriter writer;
   VideoFrame f;
   int written = 0;
   for (;;) {
     Result<bool> r = (*dec)->Next(&f);
     if (!r.ok()) return r.status();
-    if (!*r || f.time_s > start_s + kClipSeconds) break;
+    if (!*r || f.time_s > start_s + style.seconds) break;
     if (f.time_s + 1e-6 < start_s + written / kClipFps) continue;
-    const int w = kClipWidth, h = std::max(2, int(std::lround(f.bgr.rows * double(kClipWidth) / f.bgr.cols)) & ~1);
+    const int cw = std::max(2, int(f.bgr.cols * style.crop_side)), ch = std::max(2, int(f.bgr.rows * style.crop_side));
+    const cv::Rect box(int(fx * (f.bgr.cols - cw)), int(fy * (f.bgr.rows - ch)), cw, ch);
+    cv::Mat picture = f.bgr(box);
+    const int w = style.width, h = std::max(2, int(std::lround(ch * double(style.width) / cw)) & ~1);
     cv::Mat small;
-    cv::resize(f.bgr, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    cv::resize(picture, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    if (style.mirror) cv::flip(small, small, 1);
     try {
       if (!writer.isOpened() &&
           !writer.open(p.string(), cv::CAP_FFMPEG, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), kClipFps, small.size()))
@@ -193,9 +221,9 @@ Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& 
     for (auto& [time_s, bgr] : frames) {
       for (const std::string& t : *transforms) {
         LeakTruth lt;
-        if (t == "clip_lowres") {
+        if (IsClipTransform(t)) {
           if (time_s < 0) continue;  // a still has no clip
-          CELMATCH_RETURN_IF_ERROR(WriteLowResClip(path, time_s, out, options.limits, rng, &lt.file));
+          CELMATCH_RETURN_IF_ERROR(WriteClip(path, time_s, ClipStyleOf(t), out, options.limits, rng, &lt.file));
         } else {
           CELMATCH_RETURN_IF_ERROR(WriteTransformed(bgr, t, out, rng, &lt.file));
         }

@@ -22,7 +22,7 @@ struct LeakTruth {
   std::string source;
   double time_s = -1;       // true time in the source (a clip's: its first frame's);
                             // -1 for stills and distractors
-  std::string transform;    // "png", "jpeg75", "crop50", ..., "clip_lowres"; "clip" for a
+  std::string transform;    // "png", "jpeg75", "crop50", ..., "clip_lowres", "clip_crop_flip"; "clip" for a
                             // distractor video copied whole
   bool distractor = false;
 };
@@ -41,7 +41,8 @@ struct LeakDumpOptions {
 };
 
 // The transforms WriteLeakDump knows: the still transforms of
-// leak_transforms.h and "clip_lowres" (3 s re-encoded at 320 px, 8 fps).
+// leak_transforms.h, "clip_lowres" (3 s re-encoded at 320 px, 8 fps) and
+// "clip_crop_flip" (5 s, 64% of the picture, mirrored, 480 px, 8 fps).
 const std::vector<std::string>& KnownLeakTransforms();
 
 // Names as given on the command line, with "all" expanded to every known

@@ -24,8 +24,8 @@ struct LeakImage {
 };
 
 // Names of the still transforms, in the order of the families of issue 3.
-// (The clip transform, "clip_lowres", is written by the simulator itself:
-// it needs the whole video, not one frame.)
+// (The clip transforms, "clip_lowres" and "clip_crop_flip", are written by
+// the simulator itself: they need the whole video, not one frame.)
 const std::vector<std::string>& LeakImageTransforms();
 
 // `bgr`: CV_8UC3, any size. kInvalidArgument for an unknown name.

@@ -120,7 +120,17 @@ std::vector<FrameVotes> FeatureMatcher::VotedFrames(const QueryFeatures& q, int 
 
 std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) const {
   std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art);
-  if (out.empty() && options_.try_flip) out = RetrieveOne(Mirrored(q), true, q.line_art);
+  // The mirror image too, unless the picture as it is found a conclusive
+  // match: episodes that share a background verify on it with tens of
+  // inliers, while a mirrored copy of the true frame is found only through
+  // the mirrored description.
+  const bool conclusive = std::any_of(out.begin(), out.end(), [&](const VerifiedFrame& v) {
+    return v.verification.inliers >= options_.conclusive_inliers;
+  });
+  if (options_.try_flip && !conclusive) {
+    std::vector<VerifiedFrame> mirrored = RetrieveOne(Mirrored(q), true, q.line_art);
+    out.insert(out.end(), mirrored.begin(), mirrored.end());
+  }
   std::sort(out.begin(), out.end(), Better);
   return out;
 }

@@ -46,6 +46,9 @@ struct FeatureMatchOptions {
   int min_votes = 6;               // frames with fewer votes are not worth verifying
   int min_inliers = 16;            // the decision threshold (score 0.5)
   bool try_flip = true;
+  // Retrieval also tries the mirrored picture unless the picture as it is
+  // verified with at least this many inliers.
+  int conclusive_inliers = 64;
   VerifierOptions verifier;
 };
 
