@@ -213,6 +213,24 @@ void Matcher::RefineTimeWithThumbnails(const cv::Mat& query_bgr, const PdqHash& 
   match->evidence.reference_quality = fr.quality;
 }
 
+namespace {
+
+// Some of the picture is see-through (2% or more below full opacity).
+bool HasTransparency(const cv::Mat& alpha) {
+  if (alpha.empty()) return false;
+  cv::Mat see_through;
+  cv::compare(alpha, 250, see_through, cv::CMP_LT);
+  return cv::countNonZero(see_through) >= 0.02 * double(alpha.total());
+}
+
+}  // namespace
+
+bool Matcher::Conclusive(const std::vector<Match>& matches) const {
+  if (matches.empty()) return false;
+  const MatchEvidence& e = matches.front().evidence;
+  return e.pdq_distance <= options_.max_distance || e.inliers >= options_.features.conclusive_inliers;
+}
+
 void Matcher::MatchImage(const std::string& path, FileResult* result,
                          std::shared_ptr<const std::vector<uint8_t>> bytes) const {
   cv::Mat alpha;  // a cel's transparency: local features only where it is opaque
@@ -233,10 +251,13 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     // Described once; the embedding step verifies its candidates with the same features.
     const QueryFeatures query = features_.Describe(*img, alpha);
     AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches);
-    // An opaque picture with a large flat-coloured part (a cel flattened onto
-    // a colour, a blanked region): its other pixels, at their place.
-    if (result->matches.empty() && alpha.empty()) {
-      const cv::Mat visible = FlatRegionMask(*img);
+    // A cel (transparent, or flattened onto a flat colour) or a frame with a
+    // blanked part: its visible pixels, at their place, unless PDQ or many
+    // inliers already placed it. Characters recur across episodes, so a
+    // cel's few verified features may point at the wrong one; the pixels
+    // at their place do not.
+    if (!Conclusive(result->matches)) {
+      const cv::Mat visible = HasTransparency(alpha) ? alpha : FlatRegionMask(*img);
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
     }
     if (options_.embedding && result->matches.empty())

@@ -159,6 +159,9 @@ class Matcher {
   // matcher_features.cpp.
   void AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, const QueryFeatures& query,
                           const PdqHash& query_hash, std::vector<Match>* matches) const;
+  // The best of `matches` (best first) stands on PDQ or on a conclusive
+  // number of inliers (FeatureMatchOptions::conclusive_inliers).
+  bool Conclusive(const std::vector<Match>& matches) const;
   // Best first: score, then inliers, then PDQ distance.
   void RankImageMatches(std::vector<Match>* matches) const;
   // Matches after the `tied` first ones are scored below 0.5 (scaled by

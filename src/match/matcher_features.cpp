@@ -147,10 +147,7 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
   // so the first verified frame of a source is its answer; the others of
   // that source widen its span when they are its neighbours in time.
   const std::vector<VerifiedFrame> found = features_.Retrieve(q);
-  if (found.empty()) {
-    if (q.has_alpha && matches->empty()) AddCelPixelMatches(bgr, alpha, q, query_hash, matches);
-    return;
-  }
+  if (found.empty()) return;
   std::map<int64_t, const VerifiedFrame*> best_of_source;
   std::map<int64_t, int> verified_frames;  // frame -> inliers
   for (const VerifiedFrame& v : found) {
@@ -238,7 +235,15 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, con
     m.evidence.pixel_correlation = agreeing[best_id];
     m.evidence.found_by = "pixels";
     m.score = EvidenceScore(m.evidence);
-    matches->push_back(std::move(m));
+    // A source local features found too: the pixels add their evidence.
+    auto existing = std::find_if(matches->begin(), matches->end(),
+                                 [&](const Match& e) { return e.source_id == m.source_id; });
+    if (existing == matches->end()) {
+      matches->push_back(std::move(m));
+    } else if (existing->evidence.pixel_correlation < m.evidence.pixel_correlation) {
+      existing->evidence.pixel_correlation = m.evidence.pixel_correlation;
+      existing->score = EvidenceScore(existing->evidence);
+    }
   }
   RankImageMatches(matches);
 }
