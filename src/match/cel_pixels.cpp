@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <numeric>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "match/thumbnails.h"
 
 namespace celmatch {
 
@@ -19,6 +19,11 @@ constexpr double kMinVisibleShare = 0.02; // of the tiny thumbnail: less is not 
 // Coarse ranking: correlation of the visible pixels, lowered when their
 // colours are off by more than this (mean absolute difference, gray levels).
 constexpr double kCoarseColourSlack = 20;
+
+// A colour's bin: kColourStep levels per channel, 32^3 bins.
+int ColourBin(const cv::Vec3b& p) {
+  return (p[0] / kColourStep) << 10 | (p[1] / kColourStep) << 5 | (p[2] / kColourStep);
+}
 
 cv::Mat Tiny(const cv::Mat& bgr) {
   cv::Mat t;
@@ -35,23 +40,20 @@ cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share) {
   cv::Mat small;
   if (s < 1.0) cv::resize(bgr, small, cv::Size(), s, s, cv::INTER_NEAREST);
   else small = bgr;
-  std::map<int, int> bins;
+  std::vector<int> bins(1 << 15, 0);
   for (int y = 0; y < small.rows; ++y) {
     const cv::Vec3b* p = small.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < small.cols; ++x)
-      ++bins[(p[x][0] / kColourStep) << 16 | (p[x][1] / kColourStep) << 8 | (p[x][2] / kColourStep)];
+    for (int x = 0; x < small.cols; ++x) ++bins[size_t(ColourBin(p[x]))];
   }
-  auto top = std::max_element(bins.begin(), bins.end(),
-                              [](const auto& a, const auto& b) { return a.second < b.second; });
-  if (top == bins.end() || top->second < min_share * double(small.total())) return cv::Mat();
+  const int top = int(std::max_element(bins.begin(), bins.end()) - bins.begin());
+  if (bins[size_t(top)] < min_share * double(small.total())) return cv::Mat();
   // The flat colour: the mean of the pixels in its bin (JPEG moves it a little).
   cv::Vec3d sum(0, 0, 0);
   int n = 0;
   for (int y = 0; y < small.rows; ++y) {
     const cv::Vec3b* p = small.ptr<cv::Vec3b>(y);
     for (int x = 0; x < small.cols; ++x) {
-      const int key = (p[x][0] / kColourStep) << 16 | (p[x][1] / kColourStep) << 8 | (p[x][2] / kColourStep);
-      if (key != top->first) continue;
+      if (ColourBin(p[x]) != top) continue;
       sum += cv::Vec3d(p[x][0], p[x][1], p[x][2]);
       ++n;
     }
@@ -81,21 +83,14 @@ Result<std::unique_ptr<CelPixelSearch>> CelPixelSearch::Build(const ReferenceInd
   search->pixels_.create(int(n), row_bytes, CV_8U);
   int rows = 0;
   for (int64_t id = 0; id < n; ++id) {
-    Result<std::vector<uint8_t>> jpeg = index.Thumbnail(id);
-    if (!jpeg.ok()) return jpeg.status();
-    if (jpeg->empty()) continue;
-    cv::Mat thumb;
-    try {
-      thumb = cv::imdecode(*jpeg, cv::IMREAD_COLOR);
-    } catch (const cv::Exception&) {
-      continue;
-    }
-    if (thumb.empty()) continue;
+    Result<cv::Mat> thumb = DecodedThumbnail(index, id, cv::IMREAD_COLOR);
+    if (!thumb.ok()) return thumb.status();
+    if (thumb->empty()) continue;
     const SourceRecord& src = index.source(index.frame(id).source_id);
     if (src.width <= 0 || src.height <= 0) continue;
-    Tiny(thumb).reshape(1, 1).copyTo(search->pixels_.row(rows++));
+    Tiny(*thumb).reshape(1, 1).copyTo(search->pixels_.row(rows++));
     search->frame_ids_.push_back(id);
-    search->aspects_.push_back(float(double(src.width) / src.height));
+    search->aspects_.push_back(double(src.width) / src.height);
   }
   search->pixels_ = search->pixels_.rowRange(0, rows).clone();
   return search;
@@ -111,7 +106,7 @@ const CelPixelSearch* LazyCelPixelSearch::Get(const ReferenceIndex& index, int64
 
 std::vector<int64_t> CelPixelSearch::Nearest(const cv::Mat& bgr, const cv::Mat& mask, int k) const {
   if (bgr.empty() || mask.size() != bgr.size() || k <= 0 || frame_ids_.empty()) return {};
-  const float aspect = float(double(bgr.cols) / bgr.rows);
+  const double aspect = double(bgr.cols) / bgr.rows;
   const cv::Mat q = Tiny(bgr);
   cv::Mat m;
   cv::resize(mask, m, q.size(), 0, 0, cv::INTER_AREA);
@@ -139,7 +134,7 @@ std::vector<int64_t> CelPixelSearch::Nearest(const cv::Mat& bgr, const cv::Mat& 
 
   std::vector<std::pair<double, int64_t>> ranked;
   for (size_t row = 0; row < frame_ids_.size(); ++row) {
-    if (std::fabs(aspects_[row] - aspect) > 0.02f * aspects_[row]) continue;
+    if (!SameField(aspect, aspects_[row])) continue;
     const uint8_t* r = pixels_.ptr<uint8_t>(int(row));
     double rmean[3] = {0, 0, 0}, mad = 0;
     for (size_t j = 0; j < offsets.size(); ++j) {

@@ -7,11 +7,11 @@
 //
 // CelPixelSearch holds every reference frame as a tiny colour thumbnail
 // (kWidth x kHeight) and ranks all of them against the query's visible
-// pixels: a whole-index scan, ~10 ms per query on 2,500 frames, 3.9 KB of
-// memory per frame. The matcher then compares the best few at the catalog
+// pixels: a whole-index scan, 3.9 KB of memory per frame. The matcher then compares the best few at the catalog
 // thumbnail's resolution and decides (matcher_features.cpp).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -50,9 +50,13 @@ class CelPixelSearch {
 
   size_t size() const { return frame_ids_.size(); }
 
+  // A picture of aspect ratio `picture` (width / height) can lie on the
+  // field of a frame of aspect ratio `frame`: within 2%.
+  static bool SameField(double picture, double frame) { return std::fabs(picture - frame) <= 0.02 * frame; }
+
  private:
   std::vector<int64_t> frame_ids_;
-  std::vector<float> aspects_;  // width / height of each frame's source
+  std::vector<double> aspects_; // width / height of each frame's source
   cv::Mat pixels_;              // one row per frame: kWidth * kHeight * 3 bytes
 };
 

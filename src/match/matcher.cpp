@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "frames/keyframe_sampler.h"
+#include "match/thumbnails.h"
 #include "media/image_decoder.h"
 #include "media/media_probe.h"
 #include "media/video_decoder.h"
@@ -186,15 +187,10 @@ void Matcher::RefineTimeWithThumbnails(const cv::Mat& query_bgr, const PdqHash& 
   int64_t best_id = -1;
   cv::Mat query;
   for (int64_t id : run) {
-    Result<std::vector<uint8_t>> jpeg = index_.Thumbnail(id);
-    if (!jpeg.ok() || jpeg->empty()) return;  // no thumbnails (e.g. hash-only references): keep PDQ's answer
-    cv::Mat thumb;
-    try {
-      thumb = cv::imdecode(*jpeg, cv::IMREAD_GRAYSCALE);
-    } catch (const cv::Exception&) {
-      return;
-    }
-    if (thumb.empty()) return;
+    Result<cv::Mat> decoded = DecodedThumbnail(index_, id, cv::IMREAD_GRAYSCALE);
+    // No thumbnails (e.g. hash-only references): keep PDQ's answer.
+    if (!decoded.ok() || decoded->empty()) return;
+    const cv::Mat& thumb = *decoded;
     if (query.empty() || query.size() != thumb.size()) query = ComparableGray(query_bgr, thumb.size());
     cv::Mat ref = ComparableGray(thumb, thumb.size());
     cv::Mat ncc;

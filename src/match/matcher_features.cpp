@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "match/matcher.h"
+#include "match/thumbnails.h"
 
 namespace celmatch {
 
@@ -80,7 +81,6 @@ double CelCorrelation(const CelPixels& cel, const cv::Mat& thumb) {
   if (sqq <= 0 || srr <= 0) return -1;
   return sqr / std::sqrt(sqq * srr);
 }
-
 
 }  // namespace
 
@@ -204,19 +204,13 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, con
   std::map<int64_t, int64_t> best_of_source;     // source -> frame
   for (int64_t id : frames) {
     const SourceRecord& src = index_.source(index_.frame(id).source_id);
-    // Same field: the cel's aspect must be the frame's (within 2%).
+    // Same field: the cel's aspect must be the frame's.
     if (src.width <= 0 || src.height <= 0 ||
-        std::fabs(double(bgr.cols) / bgr.rows - double(src.width) / src.height) > 0.02 * src.width / src.height)
+        !CelPixelSearch::SameField(double(bgr.cols) / bgr.rows, double(src.width) / src.height))
       continue;
-    Result<std::vector<uint8_t>> jpeg = index_.Thumbnail(id);
-    if (!jpeg.ok() || jpeg->empty()) continue;
-    cv::Mat thumb;
-    try {
-      thumb = cv::imdecode(*jpeg, cv::IMREAD_COLOR);
-    } catch (const cv::Exception&) {
-      continue;
-    }
-    if (thumb.empty()) continue;
+    Result<cv::Mat> decoded = DecodedThumbnail(index_, id, cv::IMREAD_COLOR);
+    if (!decoded.ok() || decoded->empty()) continue;
+    const cv::Mat& thumb = *decoded;
     if (cel.size != thumb.size()) {
       cel = PrepareCel(bgr, visible, thumb.size());
       if (cel.pixels.empty()) return;
