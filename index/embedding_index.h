@@ -65,7 +65,7 @@ struct EmbeddingModelIdentity {
     return name == o.name && onnx_sha256 == o.onnx_sha256 && dim == o.dim;
   }
   bool operator!=(const EmbeddingModelIdentity& o) const { return !(*this == o); }
-  // "celmatch-embed-v1 (sha256 3f2a...c9d1, 256-d)"
+  // "celmatch-embed-v2 (sha256 3f2a...c9d1, 256-d)"
   std::string ToString() const;
   nlohmann::json ToJson() const;
   static Result<EmbeddingModelIdentity> FromJson(const nlohmann::json& j);
@@ -83,7 +83,7 @@ std::vector<std::string> EmbeddingModelSearchPath();
 // The first NAME.onnx on the search path; nullopt when none.
 std::optional<std::string> FindEmbeddingModel(const std::string& name);
 // The model an index is built with when none is named.
-inline constexpr char kDefaultEmbeddingModel[] = "celmatch-embed-v1";
+inline constexpr char kDefaultEmbeddingModel[] = "celmatch-embed-v2";
 
 // The model to embed queries with for an index whose vectors `recorded`
 // made: `explicit_onnx` (its manifest `explicit_manifest`, default beside it)

@@ -104,7 +104,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--footage", default=os.path.join(here, "..", "..", "shared", "footage"))
-    ap.add_argument("--model", default=os.path.join(here, "celmatch-embed-v1.onnx"))
+    ap.add_argument("--model", default=os.path.join(here, "celmatch-embed-v2.onnx"))
     ap.add_argument("--celmatch", default=os.path.join(here, "..", "build", "celmatch"))
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default="")

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 models/export_embedding.py --checkpoint /tmp/celmatch-embed/checkpoint.pt
 
-Writes models/celmatch-embed-v1.onnx, its manifest models/celmatch-embed-v1.json
+Writes models/celmatch-embed-v2.onnx, its manifest models/celmatch-embed-v2.json
 and tests/data/embedding_reference.txt (the descriptor of a generated image,
 which tests/test_embedding.cpp recomputes in C++). Then checks that OpenCV 4.6
 (cv2.dnn.readNetFromONNX) reads the file and agrees with PyTorch.
@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_embedding import EMBED_DIM, INPUT_SIZE, MEAN_RGB, STD_RGB, EmbedNet  # noqa: E402
 
-NAME = "celmatch-embed-v1"
+NAME = "celmatch-embed-v2"
 OPSET = 11  # OpenCV 4.6's ONNX importer is tested up to about opset 13; 11 is well inside
 
 

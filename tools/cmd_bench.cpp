@@ -218,7 +218,7 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
       ->delimiter(',');
   throughput_cmd->add_option("--scale-queries", t->scale.queries, "Queries per index type in the search table");
   throughput_cmd->add_option("--embedding", t->embedding_model,
-                             "Embedding speed of this ONNX model (\"default\": celmatch-embed-v1 where celmatch "
+                             "Embedding speed of this ONNX model (\"default\": celmatch-embed-v2 where celmatch "
                              "finds it), one thread, decode excluded");
   registry.Add(throughput_cmd, [t] {
     const bool scale = !t->scale.pdq_sizes.empty() || !t->scale.embedding_sizes.empty();

@@ -224,7 +224,7 @@ void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry) {
     CLI::Option* model = c->add_option(
         "--model", a->embedding.model,
         "Learned-embedding model (ONNX; its manifest FILE.json beside it). Default: the model the index "
-        "records, or for a new index celmatch-embed-v1.onnx from ../share/celmatch/models, ../models or "
+        "records, or for a new index celmatch-embed-v2.onnx from ../share/celmatch/models, ../models or "
         "models beside the celmatch executable");
     c->add_option("--model-manifest", a->embedding.model_manifest,
                   "The model's JSON manifest (name, input size, mean/std, output dimension) when not beside it")

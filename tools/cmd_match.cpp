@@ -210,8 +210,13 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
                       "Match with PDQ and local features only, without the learned embedding")
       ->excludes(model);
   match_cmd->add_option("--embedding-neighbors", a->options.embedding_neighbors,
-                        "Reference frames proposed by the embedding per query, verified by local features (default 8)")
+                        "Reference frames proposed by the embedding per query (and as many for its mirror image), "
+                        "verified by local features or by edge layout (default 8)")
       ->check(CLI::Range(0, 1000));
+  match_cmd->add_option("--embedding-min-layout", a->options.embedding_min_layout,
+                        "Edge-layout agreement (-1..1) that accepts a proposed frame local features cannot verify, "
+                        "for a picture with the frame's aspect ratio; above 1: never (default 0.8)")
+      ->check(CLI::Range(-1.0, 2.0));
   match_cmd->add_option("paths", a->paths, "Files and folders of the dump (walked recursively)")->required();
   registry.Add(match_cmd, [a] {
     a->options.dihedral = !a->no_dihedral;

@@ -10,7 +10,10 @@
 #            and must not enter the repository)
 #   env: CELMATCH (binary, default build-leaks/celmatch), FOOTAGE (default
 #        ../shared/footage), FRAMES (random times per reference video, default 3),
-#        SEED (default 11), JOBS (default 2)
+#        SEED (default 11), JOBS (default 2), MATCH_ARGS (extra `celmatch match`
+#        options, e.g. --no-embedding), RESULTS (name of the results file in OUT,
+#        default results.jsonl), REUSE=1 (keep OUT's index and dump, match and
+#        score again: another MATCH_ARGS on the same dump)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +23,15 @@ OUT=${1:-build-leaks/leak-bench}
 FRAMES=${FRAMES:-3}
 SEED=${SEED:-11}
 JOBS=${JOBS:-2}
+MATCH_ARGS=${MATCH_ARGS:-}
+RESULTS=${RESULTS:-results.jsonl}
+REUSE=${REUSE:-0}
 
 [ -x "$CELMATCH" ] || { echo "no $CELMATCH: build it first (cmake --build build-leaks --target celmatch)" >&2; exit 1; }
 [ -d "$FOOTAGE" ] || { echo "no footage at $FOOTAGE" >&2; exit 1; }
+if [ "$REUSE" = 1 ] && [ -d "$OUT/index" ] && [ -f "$OUT/truth.csv" ]; then
+  echo "== Reusing the index and dump in $OUT"
+else
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
@@ -58,15 +67,19 @@ done
   --transforms all --distractors "${DISTRACTORS[@]}" --)
 { head -n 1 "$OUT/truth-distractors.csv"; tail -q -n +2 "$OUT"/truth-[0-9]*.csv "$OUT/truth-distractors.csv"; } \
   > "$OUT/truth.csv"
+fi
 
+stem=${RESULTS%.jsonl}
 echo "== Match"
-(set -x; $CELMATCH match --index "$OUT/index" --jobs "$JOBS" --out "$OUT/results.jsonl" "$OUT/dump" 2> "$OUT/match.log") \
-  || { cat "$OUT/match.log"; exit 1; }
-tail -n 1 "$OUT/match.log"
+# shellcheck disable=SC2086  # MATCH_ARGS is a list of options
+(set -x; $CELMATCH match --index "$OUT/index" --jobs "$JOBS" $MATCH_ARGS --out "$OUT/$RESULTS" "$OUT/dump" \
+  2> "$OUT/$stem.log") || { cat "$OUT/$stem.log"; exit 1; }
+tail -n 1 "$OUT/$stem.log"
 
 echo "== Score: celmatch, vPDQ and pHash side by side"
 REF_ARGS=()
 for entry in "${REFS[@]}"; do REF_ARGS+=(--reference "$entry"); done
-(set -x; $CELMATCH bench score --truth "$OUT/truth.csv" --results "$OUT/results.jsonl" --baselines \
-  --dump "$OUT/dump" "${REF_ARGS[@]}" --jobs "$JOBS" --json "$OUT/score.json" --plot "$OUT/recall.png") | tee "$OUT/score.md"
-echo "Table: $OUT/score.md, figures: $OUT/score.json, chart: $OUT/recall.png, per-file results: $OUT/results.jsonl"
+(set -x; $CELMATCH bench score --truth "$OUT/truth.csv" --results "$OUT/$RESULTS" --baselines \
+  --dump "$OUT/dump" "${REF_ARGS[@]}" --jobs "$JOBS" --json "$OUT/$stem-score.json" --plot "$OUT/$stem-recall.png") \
+  | tee "$OUT/$stem-score.md"
+echo "Table: $OUT/$stem-score.md, figures: $OUT/$stem-score.json, chart: $OUT/$stem-recall.png, per-file results: $OUT/$RESULTS"

@@ -26,6 +26,11 @@ const std::vector<std::string>& LeakImageTransforms() {
       "blank_region", "blank_region50",               // a missing layer
       "cel_alpha", "cel_flat",                        // the character alone
       "player_screenshot",                            // a frame inside a video player
+      // Stacked damage, beyond what one transform does:
+      "lineart_small", "lineart_crop",                // line art as a thumbnail, or of a detail
+      "regrade", "regrade_blur",                      // heavy colour grading (and softness)
+      "blur_noise", "blur_heavy",                     // a soft, noisy copy; a very soft one
+      "blank_crop",                                   // a missing layer in a cropped detail
   };
   return k;
 }
@@ -368,6 +373,28 @@ Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name
         bgr.copyTo(flat, mask);
         out.pixels = flat;
       }
+    } else if (name == "lineart_small") {
+      out.pixels = Resized(LineArt(bgr), 0.3, 0.3);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, 70};
+    } else if (name == "lineart_crop") {
+      out.pixels = LineArt(Crop(bgr, 0.5, rng));
+      out.ext = ".png";
+      out.params.clear();
+    } else if (name == "regrade" || name == "regrade_blur") {
+      // Hue turned 60 degrees, darker mid-tones, contrast halved towards grey.
+      cv::Mat graded = Gamma(HueShift(bgr, 60), 1.6);
+      graded.convertTo(graded, -1, 0.5, 64);
+      if (name == "regrade_blur") cv::GaussianBlur(graded, graded, cv::Size(), 3.0 * px);
+      out.pixels = graded;
+    } else if (name == "blur_noise") {
+      cv::Mat soft;
+      cv::GaussianBlur(bgr, soft, cv::Size(), 4.0 * px);
+      out.pixels = Noise(soft, 25.0, rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, 50};
+    } else if (name == "blur_heavy") {
+      cv::GaussianBlur(bgr, out.pixels, cv::Size(), 8.0 * px);
+    } else if (name == "blank_crop") {
+      out.pixels = Crop(BlankRegion(bgr, 0.4, rng), 0.5, rng);
     } else if (name == "player_screenshot") {
       out.pixels = PlayerScreenshot(bgr, rng);
       out.params = {cv::IMWRITE_JPEG_QUALITY, 85};

@@ -24,8 +24,13 @@ struct MatchEvidence {
   // Alpha cels: correlation of the opaque pixels with the reference frame's
   // at the same place (0: not compared).
   double pixel_correlation = 0;
+  // Whole pictures the learned embedding proposed and local features could
+  // not verify: agreement of the picture's edge layout with the reference
+  // frame's (match/edge_layout.h; 0: not compared).
+  double edge_layout = 0;
   // "embedding" when the learned embedding proposed the frame (verified by
-  // local features); empty for PDQ and local-feature retrieval.
+  // local features or by its edge layout); empty for PDQ and local-feature
+  // retrieval.
   std::string found_by;
   // Video queries only.
   int samples_matched = 0;      // samples agreeing with this source and offset

@@ -90,6 +90,9 @@ int Matcher::CountTied(const std::vector<Match>& matches, bool video) const {
       // Placed by its pixels (a cel): another source showing the same pixels
       // (an intro shared by episodes) is as good.
       same = m.evidence.pixel_correlation >= best.evidence.pixel_correlation - 0.01;
+    } else if (best.evidence.inliers < min_inliers && best.evidence.edge_layout > 0) {
+      // Placed by its edge layout (embedding step): likewise.
+      same = m.evidence.edge_layout >= best.evidence.edge_layout - 0.01;
     } else if (best.evidence.inliers >= min_inliers) {
       // Verified by local features: a tie needs nearly as many inliers
       // (within 20%), and PDQ as close when PDQ found the best at all.

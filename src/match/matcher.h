@@ -76,6 +76,12 @@ struct MatchOptions {
   // (ChooseQueryEmbeddingModel in index/embedding_index.h).
   std::shared_ptr<EmbeddingModelPool> embedding;
   int embedding_neighbors = 8;
+  // A proposed frame local features reject is still accepted when the
+  // picture covers the frame's whole field (same aspect ratio, within 2%)
+  // and their edge layouts (match/edge_layout.h) agree at least this much:
+  // heavy grading, blur and noise, small line drawings. Score 0.5 there,
+  // rising to 0.99 at full agreement. Above 1: never.
+  double embedding_min_layout = 0.8;
   // Cels and pictures with a blanked part (match/cel_pixels.h): when nothing
   // else placed an image with transparency or with a large flat-coloured
   // region, its visible pixels are compared with every reference frame's at

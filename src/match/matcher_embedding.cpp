@@ -2,19 +2,26 @@
 // reference frames PDQ and local-feature retrieval did not find (line art,
 // recolouring, blur and noise, a missing layer move PDQ too far, and spread
 // the query's local features too thin for descriptor voting to single out
-// the frame), and local-feature verification (the same RANSAC test, the same
-// threshold, the same inlier-calibrated score as the rest of the cascade)
-// decides. The embedding's similarity alone never makes a match: on the
-// committed model, unrelated frames reach similarities that true copies under
-// heavy damage do not (models/README.md), so no threshold on it alone keeps
-// distractors out.
+// the frame), and verification decides: local features (the same RANSAC
+// test, the same threshold, the same inlier-calibrated score as the rest of
+// the cascade), or, for a picture that covers the frame's whole field, the
+// agreement of their edge layouts (match/edge_layout.h), which survives
+// grading, blur, noise and redrawing as lines where keypoints do not. The
+// embedding's similarity alone never makes a match: unrelated frames reach
+// similarities that true copies under heavy damage do not (models/README.md),
+// so no threshold on it alone keeps distractors out. The edge layout alone
+// would not either over a whole index; over the few proposed frames it does.
 #include <algorithm>
 #include <map>
 #include <set>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include <opencv2/core.hpp>
 
+#include "match/edge_layout.h"
 #include "match/matcher.h"
+#include "match/thumbnails.h"
 
 namespace celmatch {
 
@@ -26,12 +33,12 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
 
   // The picture and its mirror image: the network is not invariant to flips
   // (PDQ gets them from its dihedral variants).
-  cv::Mat mirrored;
-  cv::flip(bgr, mirrored, 1);
+  cv::Mat mirrored_bgr;
+  cv::flip(bgr, mirrored_bgr, 1);
   Result<cv::Mat> vectors = [&]() -> Result<cv::Mat> {
     Result<EmbeddingModelPool::Lease> lease = options_.embedding->Acquire();
     if (!lease.ok()) return lease.status();
-    return lease->model().Embed({bgr, mirrored});
+    return lease->model().Embed({bgr, mirrored_bgr});
   }();
   if (!vectors.ok() || vectors->rows != 2) return;
 
@@ -46,27 +53,63 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
   std::set<int64_t> matched_sources;
   for (const Match& m : *matches) matched_sources.insert(m.source_id);
 
-  std::map<int64_t, VerifiedFrame> best_of_source;  // by inliers
-  std::set<int64_t> verified_frames;
+  // Edge layouts of the picture and its mirror, made when first needed.
+  const double aspect = double(bgr.cols) / bgr.rows;
+  EdgeLayout layouts[2];
+  auto layout_agreement = [&](int64_t frame_id, bool mirrored) -> double {
+    if (options_.embedding_min_layout > 1) return 0;
+    const SourceRecord& src = index_.source(index_.frame(frame_id).source_id);
+    if (src.height <= 0 || !CelPixelSearch::SameField(aspect, double(src.width) / src.height)) return 0;
+    EdgeLayout& mine = layouts[mirrored ? 1 : 0];
+    if (mine.empty()) mine = EdgeLayout::Of(mirrored ? mirrored_bgr : bgr);
+    Result<cv::Mat> thumb = DecodedThumbnail(index_, frame_id, cv::IMREAD_GRAYSCALE);
+    if (!thumb.ok() || thumb->empty()) return 0;
+    return mine.Agreement(EdgeLayout::Of(*thumb));
+  };
+
+  // Per source, the best accepted frame: verified by local features (most
+  // inliers) before accepted by layout (best agreement).
+  struct Accepted {
+    VerifiedFrame verified;
+    bool by_features = false;
+    double layout = 0;
+    bool operator>(const Accepted& o) const {
+      if (by_features != o.by_features) return by_features;
+      return by_features ? verified.verification.inliers > o.verified.verification.inliers : layout > o.layout;
+    }
+  };
+  std::map<int64_t, Accepted> best_of_source;
+  std::set<int64_t> accepted_frames;
   for (const auto& [frame_id, how] : candidates) {
     const int64_t source_id = index_.frame(frame_id).source_id;
     if (matched_sources.count(source_id)) continue;
-    VerifiedFrame v = features_.Verify(query, frame_id, how.first);
-    if (!features_.Accepts(v)) continue;
-    verified_frames.insert(frame_id);
-    auto [it, inserted] = best_of_source.try_emplace(source_id, v);
-    if (!inserted && v.verification.inliers > it->second.verification.inliers) it->second = v;
+    Accepted a;
+    a.verified = features_.Verify(query, frame_id, how.first);
+    a.by_features = features_.Accepts(a.verified);
+    if (!a.by_features) {
+      a.layout = layout_agreement(frame_id, how.first);
+      if (a.layout < options_.embedding_min_layout) continue;
+    }
+    accepted_frames.insert(frame_id);
+    auto [it, inserted] = best_of_source.try_emplace(source_id, a);
+    if (!inserted && a > it->second) it->second = a;
   }
 
   for (const auto& entry : best_of_source) {
-    const VerifiedFrame& v = entry.second;
-    // Verified neighbours in time widen the span, as for the other steps.
-    Match m = MatchAtFrame(v.frame_id, [&](int64_t id) { return verified_frames.count(id) > 0; });
-    m.score = features_.ScoreForInliers(v.verification.inliers);
+    const VerifiedFrame& v = entry.second.verified;
+    // Accepted neighbours in time widen the span, as for the other steps.
+    Match m = MatchAtFrame(v.frame_id, [&](int64_t id) { return accepted_frames.count(id) > 0; });
+    if (entry.second.by_features) {
+      m.score = features_.ScoreForInliers(v.verification.inliers);
+      SetVerification(v, &m);
+    } else {
+      const double layout = entry.second.layout, floor = options_.embedding_min_layout;
+      m.score = 0.5 + 0.49 * (layout - floor) / std::max(1e-6, 1.0 - floor);
+      m.evidence.edge_layout = layout;
+    }
     m.evidence.pdq_distance = index_.frame(v.frame_id).pdq.Distance(query_hash);
     m.evidence.transform = v.mirrored ? "flip_x" : "original";
     m.evidence.found_by = "embedding";
-    SetVerification(v, &m);
     matches->push_back(std::move(m));
   }
   RankImageMatches(matches);

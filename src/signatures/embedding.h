@@ -5,7 +5,7 @@
 //
 // A model is a pair of files: NAME.onnx and its manifest NAME.json, which says
 // how pixels become the network's input:
-//   {"name": "celmatch-embed-v1", "input_width": 128, "input_height": 128,
+//   {"name": "celmatch-embed-v2", "input_width": 128, "input_height": 128,
 //    "channel_order": "RGB", "scale": 0.00392156862745098,
 //    "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
 //    "resize": "area", "keep_aspect": false, "output_dim": 256, "normalize": "l2"}
