@@ -261,21 +261,21 @@ TEST_CASE("real footage: regraded, blurred and noisy frames are proposed by the 
   if (footage.empty()) CELMATCH_SKIP("../shared/footage is absent; the real-footage embedding test needs it");
   TempDir tmp;
   const std::string index = tmp.str() + "/index";
-  const std::string sintel = footage + "/sintel/ffmpegc_sintel_26s.mp4";
+  // Flat-coloured cartoon episodes drawn on shared backgrounds: once graded
+  // and blurred, few keypoints survive, and PDQ moves too far.
+  const std::string episodes = footage + "/penny_and_chip_toasttv/";
+  const std::string autumn = episodes + "penny_and_chip_autumn.mp4";
   CliRun build = RunCelmatch({"index", "build", "--index", index, "--model", kModel, "--jobs", "2", "--production",
-                              "Sintel", sintel});
+                              "Penny & Chip", autumn, episodes + "penny_and_chip_carnival.mp4",
+                              episodes + "penny_and_chip_cycling.mp4"});
   INFO(build.out);
   REQUIRE(build.exit_code == 0);
-  REQUIRE(RunCelmatch({"index", "add", "--index", index, "--model", kModel, "--jobs", "2", "--production",
-                       "Penny & Chip", footage + "/penny_and_chip_toasttv/penny_and_chip_autumn.mp4"})
-              .exit_code == 0);
 
-  // Damage that leaves keypoints unusable but the picture's layout in place,
-  // on Sintel frames, and on live-action frames that must not match.
+  // Leaks of one episode, and of live-action footage that must not match.
   const std::string dump = tmp.str() + "/dump";
   CliRun leaks = RunCelmatch({"bench", "leaks", "--out", dump, "--truth", tmp.str() + "/truth.csv", "--seed", "31",
-                              "--frames", "8", "--transforms", "regrade_blur", "blur_noise", "--production", "Sintel",
-                              "--", sintel});
+                              "--frames", "10", "--transforms", "regrade_blur", "blur_noise", "--production",
+                              "Penny & Chip", "--", autumn});
   REQUIRE(leaks.exit_code == 0);
   CliRun distractors = RunCelmatch({"bench", "leaks", "--out", dump, "--truth", tmp.str() + "/truth-d.csv", "--seed",
                                     "32", "--frames", "3", "--transforms", "regrade_blur", "blur_noise",
@@ -286,7 +286,7 @@ TEST_CASE("real footage: regraded, blurred and noisy frames are proposed by the 
   auto truth_d = celmatch::ReadTruthCsv(tmp.str() + "/truth-d.csv");
   REQUIRE(truth.ok());
   REQUIRE(truth_d.ok());
-  REQUIRE(truth->size() == 16);
+  REQUIRE(truth->size() == 20);
 
   auto run = [&](const std::vector<std::string>& extra, const std::string& out) {
     std::vector<std::string> args = {"match", "--index", index, "--jobs", "2", "--out", out};
@@ -300,32 +300,32 @@ TEST_CASE("real footage: regraded, blurred and noisy frames are proposed by the 
   const auto with = run({"--model", kModel}, tmp.str() + "/with.jsonl");
   const auto without = run({"--no-embedding"}, tmp.str() + "/without.jsonl");
 
+  // Placed: the right episode within 1 s, or, for the intro all episodes
+  // share, a tie that names the production only.
+  auto placed = [](const nlohmann::json& r, const celmatch::LeakTruth& t) {
+    if (r["status"] != "match") return false;
+    const nlohmann::json& m = r["matches"][0];
+    if (r.value("ambiguous", false)) return m["production"] == t.production;
+    return m["source"] == t.source && std::fabs(m["time"].get<double>() - t.time_s) <= 1.0;
+  };
   int right_with = 0, right_without = 0, by_layout = 0;
   for (const celmatch::LeakTruth& t : *truth) {
-    auto placed = [&](const std::map<std::string, nlohmann::json>& results) {
-      const nlohmann::json& r = results.at(t.file);
-      if (r["status"] != "match") return false;
-      const nlohmann::json& m = r["matches"][0];
-      return m["source"] == t.source && std::fabs(m["time"].get<double>() - t.time_s) <= 1.0;
-    };
-    const bool w = placed(with), wo = placed(without);
-    UNSCOPED_INFO(t.transform << " @ " << t.time_s << ": with " << w << ", without " << wo);
-    right_with += w;
-    right_without += wo;
-    const nlohmann::json& r = with.at(t.file);
-    if (w && r["matches"][0]["evidence"].value("found_by", "") == "embedding" &&
-        r["matches"][0]["evidence"].value("edge_layout", 0.0) >= 0.8)
+    const nlohmann::json &w = with.at(t.file), &wo = without.at(t.file);
+    UNSCOPED_INFO(t.transform << " @ " << t.time_s << ": with " << placed(w, t) << ", without " << placed(wo, t));
+    right_with += placed(w, t);
+    right_without += placed(wo, t);
+    // What each run matched, it matched right.
+    CHECK((w["status"] != "match" || placed(w, t)));
+    CHECK((wo["status"] != "match" || placed(wo, t)));
+    if (placed(w, t) && w["matches"][0]["evidence"].value("found_by", "") == "embedding" &&
+        w["matches"][0]["evidence"].value("edge_layout", 0.0) >= 0.8)
       ++by_layout;
   }
   INFO("placed with the embedding " << right_with << ", without " << right_without << ", by edge layout " << by_layout);
-  CHECK(right_with >= right_without + 4);
-  CHECK(by_layout >= 4);
-  // Nothing matches a wrong source, with or without.
+  // 17 against 12, 5 by edge layout, when this was written.
+  CHECK(right_with >= right_without + 3);
+  CHECK(by_layout >= 3);
   for (const auto& results : {with, without}) {
-    for (const celmatch::LeakTruth& t : *truth) {
-      const nlohmann::json& r = results.at(t.file);
-      if (r["status"] == "match") CHECK(r["matches"][0]["source"] == t.source);
-    }
     for (const celmatch::LeakTruth& t : *truth_d) {
       INFO(t.file << " " << t.transform);
       CHECK(results.at(t.file)["status"] == "no_match");
