@@ -95,6 +95,31 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
     if (!inserted && a > it->second) it->second = a;
   }
 
+  // A frame accepted by its layout may show a picture other sources show too
+  // (an intro all episodes share): its near-duplicates there (PDQ within
+  // max_distance of the frame's own hash) are compared as well, so that a
+  // tie names the production rather than whichever episode the embedding
+  // happened to propose.
+  std::vector<std::pair<int64_t, bool>> duplicates;  // frame, mirrored
+  for (const auto& [source_id, a] : best_of_source) {
+    if (a.by_features) continue;
+    for (const HashNeighbor& nb : index_.Search(index_.frame(a.verified.frame_id).pdq, options_.max_distance, 64)) {
+      const int64_t other = index_.frame(nb.frame_id).source_id;
+      if (!best_of_source.count(other) && !matched_sources.count(other))
+        duplicates.emplace_back(nb.frame_id, a.verified.mirrored);
+    }
+  }
+  for (const auto& [frame_id, mirrored] : duplicates) {
+    Accepted a;
+    a.verified.frame_id = frame_id;
+    a.verified.mirrored = mirrored;
+    a.layout = layout_agreement(frame_id, mirrored);
+    if (a.layout < options_.embedding_min_layout) continue;
+    accepted_frames.insert(frame_id);
+    auto [it, inserted] = best_of_source.try_emplace(index_.frame(frame_id).source_id, a);
+    if (!inserted && a > it->second) it->second = a;
+  }
+
   for (const auto& entry : best_of_source) {
     const VerifiedFrame& v = entry.second.verified;
     // Accepted neighbours in time widen the span, as for the other steps.
