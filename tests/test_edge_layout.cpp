@@ -11,6 +11,7 @@
 
 #include "leaks/leak_transforms.h"
 #include "match/edge_layout.h"
+#include "signatures/local_features.h"
 #include "test_support.h"
 
 using namespace celmatch;
@@ -30,7 +31,7 @@ cv::Mat Leak(const cv::Mat& frame, const std::string& transform, uint32_t seed) 
 
 }  // namespace
 
-TEST_CASE("edge layout: the same frame regraded, blurred, noisy or small agrees; other frames do not") {
+TEST_CASE("edge layout: the same frame regraded, blurred, noisy or small agrees, other frames do not") {
   for (uint32_t seed : {3u, 11u, 29u}) {
     const cv::Mat frame = SyntheticCartoonFrame(seed, 0.0, 640, 360);
     const EdgeLayout ref = EdgeLayout::Of(frame);
@@ -72,4 +73,26 @@ TEST_CASE("edge layout: empty and flat pictures have none and agree with nothing
   cv::cvtColor(bgr, bgra, cv::COLOR_BGR2BGRA);
   CHECK(frame.Agreement(EdgeLayout::Of(gray)) == Approx(1.0).margin(1e-5));
   CHECK(frame.Agreement(EdgeLayout::Of(bgra)) == Approx(1.0).margin(1e-5));
+}
+
+TEST_CASE("edge layout of strokes: a line drawing agrees with the frame's own line drawing, not with others") {
+  for (uint32_t seed : {3u, 11u, 29u}) {
+    const cv::Mat frame = SyntheticCartoonFrame(seed, 0.0, 640, 360);
+    const EdgeLayout drawing = EdgeLayout::OfStrokes(LineRepresentation(frame));
+    REQUIRE_FALSE(drawing.empty());
+    for (const char* t : {"lineart", "lineart_small"}) {
+      const cv::Mat leak = Leak(frame, t, seed);
+      const double strokes = drawing.Agreement(EdgeLayout::OfStrokes(leak));
+      INFO("seed " << seed << " " << t << ": strokes " << strokes);
+      CHECK(strokes >= 0.8);
+    }
+    for (uint32_t other : {seed + 1000u, seed + 2000u}) {
+      const cv::Mat leak = Leak(SyntheticCartoonFrame(other, 0.0, 640, 360), "lineart", seed);
+      const double a = drawing.Agreement(EdgeLayout::OfStrokes(leak));
+      INFO("seed " << seed << " vs " << other << ": " << a);
+      CHECK(a < 0.6);
+    }
+  }
+  CHECK(EdgeLayout::OfStrokes(cv::Mat()).empty());
+  CHECK(EdgeLayout::OfStrokes(cv::Mat(90, 160, CV_8UC1, cv::Scalar(255))).empty());
 }

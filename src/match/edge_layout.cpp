@@ -14,13 +14,45 @@ constexpr int kWorkWidth = EdgeLayout::kWidth * 4;
 constexpr int kWorkHeight = EdgeLayout::kHeight * 4;
 }  // namespace
 
-EdgeLayout EdgeLayout::Of(const cv::Mat& picture) {
-  EdgeLayout layout;
-  if (picture.empty()) return layout;
+namespace {
+
+cv::Mat Gray(const cv::Mat& picture) {
   cv::Mat gray;
   if (picture.channels() == 4) cv::cvtColor(picture, gray, cv::COLOR_BGRA2GRAY);
   else if (picture.channels() == 3) cv::cvtColor(picture, gray, cv::COLOR_BGR2GRAY);
   else gray = picture;
+  return gray;
+}
+
+}  // namespace
+
+// Cells (CV_32F kHeight x kWidth, >= 0) -> square root, zero mean, unit
+// norm; empty when all cells are equal.
+EdgeLayout EdgeLayout::Normalised(cv::Mat cells) {
+  EdgeLayout layout;
+  // The square root evens out strong and weak edges: a line drawing's
+  // strokes are all black on white, the frame's borders have every contrast.
+  cv::sqrt(cv::max(cells, 0.0), cells);
+  cells -= cv::mean(cells)[0];
+  const double norm = cv::norm(cells);
+  if (!(norm > 1e-6)) return layout;
+  layout.cells_ = cells / norm;
+  return layout;
+}
+
+EdgeLayout EdgeLayout::OfStrokes(const cv::Mat& drawing) {
+  if (drawing.empty()) return EdgeLayout();
+  cv::Mat work, ink;
+  cv::resize(Gray(drawing), work, cv::Size(kWorkWidth, kWorkHeight), 0, 0, cv::INTER_AREA);
+  work.convertTo(ink, CV_32F, -1.0, 255.0);
+  cv::Mat cells;
+  cv::resize(ink, cells, cv::Size(kWidth, kHeight), 0, 0, cv::INTER_AREA);
+  return Normalised(cells);
+}
+
+EdgeLayout EdgeLayout::Of(const cv::Mat& picture) {
+  if (picture.empty()) return EdgeLayout();
+  const cv::Mat gray = Gray(picture);
   cv::Mat work;
   cv::resize(gray, work, cv::Size(kWorkWidth, kWorkHeight), 0, 0, cv::INTER_AREA);
   work.convertTo(work, CV_32F);
@@ -31,14 +63,7 @@ EdgeLayout EdgeLayout::Of(const cv::Mat& picture) {
   cv::magnitude(dx, dy, magnitude);
   cv::Mat cells;
   cv::resize(magnitude, cells, cv::Size(kWidth, kHeight), 0, 0, cv::INTER_AREA);
-  // The square root evens out strong and weak edges: a line drawing's
-  // strokes are all black on white, the frame's borders have every contrast.
-  cv::sqrt(cells, cells);
-  cells -= cv::mean(cells)[0];
-  const double norm = cv::norm(cells);
-  if (!(norm > 1e-6)) return layout;
-  layout.cells_ = cells / norm;
-  return layout;
+  return Normalised(cells);
 }
 
 double EdgeLayout::Agreement(const EdgeLayout& other) const {

@@ -22,6 +22,12 @@ class EdgeLayout {
   // kept: the grid spans the whole picture). Empty for an empty picture or
   // one without any edge.
   static EdgeLayout Of(const cv::Mat& picture);
+  // The layout of a line drawing (dark strokes on light paper): where its
+  // strokes are, their ink pooled on the same grid. A line-art query is
+  // compared with the line drawing of the reference frame
+  // (signatures/local_features.h LineRepresentation) this way: ink against
+  // ink agrees better than ink against a colour frame's gradients.
+  static EdgeLayout OfStrokes(const cv::Mat& drawing);
 
   bool empty() const { return cells_.empty(); }
 
@@ -30,6 +36,7 @@ class EdgeLayout {
   double Agreement(const EdgeLayout& other) const;
 
  private:
+  static EdgeLayout Normalised(cv::Mat cells);
   cv::Mat cells_;  // CV_32F kHeight x kWidth, zero mean, unit L2 norm
 };
 

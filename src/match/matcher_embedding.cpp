@@ -22,6 +22,7 @@
 #include "match/edge_layout.h"
 #include "match/matcher.h"
 #include "match/thumbnails.h"
+#include "signatures/local_features.h"
 
 namespace celmatch {
 
@@ -60,11 +61,15 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
     if (options_.embedding_min_layout > 1) return 0;
     const SourceRecord& src = index_.source(index_.frame(frame_id).source_id);
     if (src.height <= 0 || !CelPixelSearch::SameField(aspect, double(src.width) / src.height)) return 0;
+    // A line drawing is compared stroke for stroke with the frame's own line
+    // drawing; any other picture by its gradients.
     EdgeLayout& mine = layouts[mirrored ? 1 : 0];
-    if (mine.empty()) mine = EdgeLayout::Of(mirrored ? mirrored_bgr : bgr);
-    Result<cv::Mat> thumb = DecodedThumbnail(index_, frame_id, cv::IMREAD_GRAYSCALE);
+    const cv::Mat& picture = mirrored ? mirrored_bgr : bgr;
+    if (mine.empty()) mine = query.line_art ? EdgeLayout::OfStrokes(picture) : EdgeLayout::Of(picture);
+    Result<cv::Mat> thumb =
+        DecodedThumbnail(index_, frame_id, query.line_art ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);
     if (!thumb.ok() || thumb->empty()) return 0;
-    return mine.Agreement(EdgeLayout::Of(*thumb));
+    return mine.Agreement(query.line_art ? EdgeLayout::OfStrokes(LineRepresentation(*thumb)) : EdgeLayout::Of(*thumb));
   };
 
   // Per source, the best accepted frame: verified by local features (most
