@@ -168,6 +168,9 @@ class Matcher {
   // The best of `matches` (best first) stands on PDQ or on a conclusive
   // number of inliers (FeatureMatchOptions::conclusive_inliers).
   bool Conclusive(const std::vector<Match>& matches) const;
+  // A similarity (correlation, layout agreement) as a score: 0 below its
+  // decision threshold, 0.5 at it, approaching 1 at a perfect 1.
+  static double ScoreAboveThreshold(double value, double threshold);
   // Best first: score, then inliers, then PDQ distance.
   void RankImageMatches(std::vector<Match>* matches) const;
   // Matches after the `tied` first ones are scored below 0.5 (scaled by

@@ -85,9 +85,13 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
   };
   std::map<int64_t, Accepted> best_of_source;
   std::set<int64_t> accepted_frames;
+  auto accept = [&](const Accepted& a) {
+    accepted_frames.insert(a.verified.frame_id);
+    auto [it, inserted] = best_of_source.try_emplace(index_.frame(a.verified.frame_id).source_id, a);
+    if (!inserted && a > it->second) it->second = a;
+  };
   for (const auto& [frame_id, how] : candidates) {
-    const int64_t source_id = index_.frame(frame_id).source_id;
-    if (matched_sources.count(source_id)) continue;
+    if (matched_sources.count(index_.frame(frame_id).source_id)) continue;
     Accepted a;
     a.verified = features_.Verify(query, frame_id, how.first);
     a.by_features = features_.Accepts(a.verified);
@@ -95,9 +99,7 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
       a.layout = layout_agreement(frame_id, how.first);
       if (a.layout < options_.embedding_min_layout) continue;
     }
-    accepted_frames.insert(frame_id);
-    auto [it, inserted] = best_of_source.try_emplace(source_id, a);
-    if (!inserted && a > it->second) it->second = a;
+    accept(a);
   }
 
   // A frame accepted by its layout may show a picture other sources show too
@@ -105,13 +107,13 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
   // max_distance of the frame's own hash) are compared as well, so that a
   // tie names the production rather than whichever episode the embedding
   // happened to propose.
-  std::vector<std::pair<int64_t, bool>> duplicates;  // frame, mirrored
+  std::map<int64_t, bool> duplicates;  // frame -> mirrored; each compared once
   for (const auto& [source_id, a] : best_of_source) {
     if (a.by_features) continue;
     for (const HashNeighbor& nb : index_.Search(index_.frame(a.verified.frame_id).pdq, options_.max_distance, 64)) {
       const int64_t other = index_.frame(nb.frame_id).source_id;
       if (!best_of_source.count(other) && !matched_sources.count(other))
-        duplicates.emplace_back(nb.frame_id, a.verified.mirrored);
+        duplicates.try_emplace(nb.frame_id, a.verified.mirrored);
     }
   }
   for (const auto& [frame_id, mirrored] : duplicates) {
@@ -119,10 +121,7 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
     a.verified.frame_id = frame_id;
     a.verified.mirrored = mirrored;
     a.layout = layout_agreement(frame_id, mirrored);
-    if (a.layout < options_.embedding_min_layout) continue;
-    accepted_frames.insert(frame_id);
-    auto [it, inserted] = best_of_source.try_emplace(index_.frame(frame_id).source_id, a);
-    if (!inserted && a > it->second) it->second = a;
+    if (a.layout >= options_.embedding_min_layout) accept(a);
   }
 
   for (const auto& entry : best_of_source) {
@@ -133,9 +132,8 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
       m.score = features_.ScoreForInliers(v.verification.inliers);
       SetVerification(v, &m);
     } else {
-      const double layout = entry.second.layout, floor = options_.embedding_min_layout;
-      m.score = 0.5 + 0.49 * (layout - floor) / std::max(1e-6, 1.0 - floor);
-      m.evidence.edge_layout = layout;
+      m.score = ScoreAboveThreshold(entry.second.layout, options_.embedding_min_layout);
+      m.evidence.edge_layout = entry.second.layout;
     }
     m.evidence.pdq_distance = index_.frame(v.frame_id).pdq.Distance(query_hash);
     m.evidence.transform = v.mirrored ? "flip_x" : "original";

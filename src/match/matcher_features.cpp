@@ -103,15 +103,18 @@ bool Matcher::ShowsWholeFrame(const Match& m) const {
   return area <= 0 || m.region[2] * m.region[3] >= 0.9 * area;
 }
 
+double Matcher::ScoreAboveThreshold(double value, double threshold) {
+  if (value < threshold) return 0.0;
+  return 0.5 + 0.49 * (value - threshold) / std::max(1e-6, 1.0 - threshold);
+}
+
 double Matcher::EvidenceScore(const MatchEvidence& e) const {
   // Two independent pieces of evidence, each 0.5 at its own decision
   // threshold: the picture is the reference unless both are wrong.
   const double pdq = e.pdq_distance <= options_.max_distance ? ScoreForDistance(e.pdq_distance) : 0.0;
   const double inliers = e.inliers >= options_.features.min_inliers ? features_.ScoreForInliers(e.inliers) : 0.0;
   // Cel pixels: 0.5 at kMinCelCorrelation, approaching 1 at a perfect match.
-  const double pixels = e.pixel_correlation >= kMinCelCorrelation
-                            ? 0.5 + 0.49 * (e.pixel_correlation - kMinCelCorrelation) / (1.0 - kMinCelCorrelation)
-                            : 0.0;
+  const double pixels = ScoreAboveThreshold(e.pixel_correlation, kMinCelCorrelation);
   return 1.0 - (1.0 - pdq) * (1.0 - inliers) * (1.0 - pixels);
 }
 
