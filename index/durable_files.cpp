@@ -1,15 +1,20 @@
 #include "index/durable_files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <vector>
 
 #include <faiss/IndexBinary.h>
+#include <faiss/impl/io.h>
 #include <faiss/index_io.h>
+#include <zlib.h>
 
 namespace celmatch {
 namespace {
@@ -24,6 +29,101 @@ Status RenameOver(const std::string& dir, const std::string& tmp, const std::str
 }
 
 }  // namespace
+
+namespace {
+
+constexpr char kSealMagic[8] = {'C', 'M', 'S', 'E', 'A', 'L', '0', '1'};
+
+uint32_t Crc32(const char* data, size_t n) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  for (size_t at = 0; at < n; at += (size_t(1) << 30)) {  // zlib takes a uInt length
+    c = crc32(c, reinterpret_cast<const Bytef*>(data + at), uInt(std::min(n - at, size_t(1) << 30)));
+  }
+  return uint32_t(c);
+}
+
+void AppendSeal(std::string* bytes) {
+  const uint64_t n = bytes->size();
+  const uint32_t sum = Crc32(bytes->data(), n), zero = 0;
+  bytes->append(kSealMagic, sizeof kSealMagic);
+  bytes->append(reinterpret_cast<const char*>(&n), 8);
+  bytes->append(reinterpret_cast<const char*>(&sum), 4);
+  bytes->append(reinterpret_cast<const char*>(&zero), 4);
+}
+
+// Reads the regular file at `path` whole (never through a symbolic link).
+Result<std::string> ReadRegularFile(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::NotFound(path + ": missing");
+    return Status::IoError(path + ": cannot stat: " + Errno(errno));
+  }
+  if (S_ISLNK(st.st_mode)) return Status::Corrupt(path + ": is a symbolic link, not a file of the index");
+  if (!S_ISREG(st.st_mode)) return Status::Corrupt(path + ": not a regular file");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::IoError(path + ": cannot open: " + Errno(errno));
+  std::string out;
+  out.reserve(size_t(st.st_size));
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      return Status::IoError(path + ": read failed: " + Errno(e));
+    }
+    if (n == 0) break;
+    out.append(buf.data(), size_t(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+bool HasSealMagic(const std::string& bytes) {
+  return bytes.size() >= kSealBytes &&
+         std::memcmp(bytes.data() + bytes.size() - kSealBytes, kSealMagic, sizeof kSealMagic) == 0;
+}
+
+// Checks the seal of `bytes` (a whole file) and cuts it off.
+Status Unseal(const std::string& path, std::string* bytes) {
+  if (!HasSealMagic(*bytes)) {
+    return Status::Corrupt(path + ": no seal at its end (truncated, or not written by celmatch)");
+  }
+  const char* seal = bytes->data() + bytes->size() - kSealBytes;
+  uint64_t n = 0;
+  uint32_t sum = 0;
+  std::memcpy(&n, seal + 8, 8);
+  std::memcpy(&sum, seal + 16, 4);
+  if (n != bytes->size() - kSealBytes) {
+    return Status::Corrupt(path + ": its seal records " + std::to_string(n) + " bytes, the file holds " +
+                           std::to_string(bytes->size() - kSealBytes) + " (truncated or extended)");
+  }
+  if (Crc32(bytes->data(), size_t(n)) != sum) return Status::Corrupt(path + ": its bytes do not match its checksum (damaged)");
+  bytes->resize(size_t(n));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ReadSealedFile(const std::string& path) {
+  Result<std::string> bytes = ReadRegularFile(path);
+  if (!bytes.ok()) return bytes.status();
+  CELMATCH_RETURN_IF_ERROR(Unseal(path, &*bytes));
+  return bytes;
+}
+
+Status VerifySealedFile(const std::string& path) {
+  Result<std::string> bytes = ReadSealedFile(path);
+  return bytes.ok() ? Status::Ok() : bytes.status();
+}
+
+Result<std::string> ReadMaybeSealedFile(const std::string& path, bool require_seal) {
+  Result<std::string> bytes = ReadRegularFile(path);
+  if (!bytes.ok()) return bytes.status();
+  if (require_seal || HasSealMagic(*bytes)) CELMATCH_RETURN_IF_ERROR(Unseal(path, &*bytes));
+  return bytes;
+}
 
 Status SyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -59,24 +159,21 @@ Status WriteFileAtomically(const std::string& dir, const std::string& path, cons
   return RenameOver(dir, tmp, path);
 }
 
+Status WriteSealedFileAtomically(const std::string& dir, const std::string& path, std::string bytes) {
+  AppendSeal(&bytes);
+  return WriteFileAtomically(dir, path, bytes);
+}
+
 Status WriteBinaryIndexAtomically(const std::string& dir, const std::string& path, const faiss::IndexBinary& index,
                                   const char* what) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wbe");
-  if (!f) return Status::IoError(tmp + ": cannot create: " + Errno(errno));
+  faiss::VectorIOWriter writer;
   try {
-    faiss::write_index_binary(&index, f);
+    faiss::write_index_binary(&index, &writer);
   } catch (const std::exception& e) {
-    std::fclose(f);
-    return Status::IoError(tmp + ": writing the " + what + " failed: " + e.what());
+    return Status::IoError(path + ": writing the " + what + " failed: " + e.what());
   }
-  if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) {
-    int e = errno;
-    std::fclose(f);
-    return Status::IoError(tmp + ": flush failed: " + Errno(e));
-  }
-  if (std::fclose(f) != 0) return Status::IoError(tmp + ": close failed: " + Errno(errno));
-  return RenameOver(dir, tmp, path);
+  return WriteSealedFileAtomically(dir, path,
+                                   std::string(reinterpret_cast<const char*>(writer.data.data()), writer.data.size()));
 }
 
 }  // namespace celmatch

@@ -4,6 +4,7 @@
 // leaves either the old file or the new one.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <omp.h>
@@ -22,10 +23,35 @@ Status SyncDir(const std::string& dir);
 // Replaces `path` (inside `dir`) by `bytes` atomically.
 Status WriteFileAtomically(const std::string& dir, const std::string& path, const std::string& bytes);
 
-// Replaces `path` (inside `dir`) by `index` in FAISS's format, atomically.
+// Replaces `path` (inside `dir`) by `index` in FAISS's format and its seal,
+// atomically.
 // `what` names the index in error messages ("hash index", "feature index").
 Status WriteBinaryIndexAtomically(const std::string& dir, const std::string& path, const faiss::IndexBinary& index,
                                   const char* what);
+
+// Sealed files: every file of the index besides the catalog and the manifest
+// ends in a 24-byte seal, "CMSEAL01", the payload's size (u64) and its CRC-32
+// (u32), then 4 zero bytes. A file is parsed only when its seal holds, so
+// damaged bytes never reach FAISS's readers (which assert, or read out of
+// bounds, on a bad table). The seal is written with the file (temp + rename),
+// so a kill at any moment leaves a sealed file. FAISS's readers stop at the
+// end of the index and ignore the seal behind it.
+constexpr size_t kSealBytes = 24;
+
+// Replaces `path` (inside `dir`) by `bytes` and their seal, atomically.
+Status WriteSealedFileAtomically(const std::string& dir, const std::string& path, std::string bytes);
+
+// The payload of the sealed file at `path`. kNotFound when it does not exist;
+// kCorrupt, naming the file and the reason, when it is a symbolic link, not a
+// regular file, has no seal, or its size or checksum do not match.
+Result<std::string> ReadSealedFile(const std::string& path);
+
+// As ReadSealedFile, without keeping the bytes.
+Status VerifySealedFile(const std::string& path);
+
+// Indexes written before seals: a file without the seal's magic is returned
+// whole unless `require_seal`; one with it must hold its seal.
+Result<std::string> ReadMaybeSealedFile(const std::string& path, bool require_seal);
 
 // Runs FAISS on the calling thread only, for the guard's lifetime. A single
 // query gains nothing from an OpenMP team (IndexBinaryFlat opens one per 64k

@@ -50,18 +50,6 @@ void Put(std::string* out, const T& v) {
   out->append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
-// Reads a whole file; kNotFound when it does not exist.
-Result<std::string> Slurp(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return Status::NotFound(path + ": not found");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError(path + ": cannot open");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Status::IoError(path + ": read failed");
-  return buf.str();
-}
-
 std::string ExecutableDir() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -275,7 +263,7 @@ Status EmbeddingIndex::Save(const std::string& dir) {
     Put(&bytes, int64_t(size()));
     bytes.append(reinterpret_cast<const char*>(frame_ids_.data()), frame_ids_.size() * sizeof(int64_t));
     bytes.append(reinterpret_cast<const char*>(raw_.data()), raw_.size() * sizeof(float));
-    CELMATCH_RETURN_IF_ERROR(WriteFileAtomically(dir, raw_path, bytes));
+    CELMATCH_RETURN_IF_ERROR(WriteSealedFileAtomically(dir, raw_path, std::move(bytes)));
     raw_dirty_ = false;
   }
   if (whitening_dirty_) {
@@ -285,7 +273,7 @@ Status EmbeddingIndex::Save(const std::string& dir) {
     Put(&bytes, int64_t(fitted_on_));
     bytes.append(reinterpret_cast<const char*>(mean_.data()), mean_.size() * sizeof(float));
     bytes.append(reinterpret_cast<const char*>(projection_.data()), projection_.size() * sizeof(float));
-    CELMATCH_RETURN_IF_ERROR(WriteFileAtomically(dir, dir + "/" + kWhiteningName, bytes));
+    CELMATCH_RETURN_IF_ERROR(WriteSealedFileAtomically(dir, dir + "/" + kWhiteningName, std::move(bytes)));
     whitening_dirty_ = false;
     search_dirty_ = true;  // its rows belong to the new whitening
   }
@@ -296,7 +284,7 @@ Status EmbeddingIndex::Save(const std::string& dir) {
     } catch (const std::exception& e) {
       return Status::Internal(std::string("embedding index: serialising failed: ") + e.what());
     }
-    CELMATCH_RETURN_IF_ERROR(WriteFileAtomically(
+    CELMATCH_RETURN_IF_ERROR(WriteSealedFileAtomically(
         dir, dir + "/" + kSearchName, std::string(reinterpret_cast<const char*>(writer.data.data()), writer.data.size())));
     search_dirty_ = false;
   }
@@ -304,7 +292,12 @@ Status EmbeddingIndex::Save(const std::string& dir) {
 }
 
 Result<std::unique_ptr<EmbeddingIndex>> EmbeddingIndex::Load(const std::string& dir,
-                                                             const EmbeddingModelIdentity& model, bool* stale) {
+                                                             const EmbeddingModelIdentity& model, bool* stale,
+                                                             bool require_seals) {
+  // Every file is sealed (index/durable_files.h): a whitening or search file
+  // that fails its seal is refitted or rebuilt, as when it is missing; the
+  // vectors, kept nowhere else, are an error.
+  auto Slurp = [require_seals](const std::string& path) { return ReadMaybeSealedFile(path, require_seals); };
   std::unique_ptr<EmbeddingIndex> e = Create(model);
   *stale = false;
   e->raw_dirty_ = e->search_dirty_ = false;

@@ -118,8 +118,12 @@ class EmbeddingIndex {
   // Loads DIR's files for an index whose manifest records `model` (none yet
   // is an empty index); `*stale` is set when the files must be rewritten.
   // kCorrupt when embeddings.f32 is unreadable or of another dimension.
+  // `require_seals`: every file must end in its seal (index/durable_files.h);
+  // false for an index written before seals.
   static Result<std::unique_ptr<EmbeddingIndex>> Load(const std::string& dir, const EmbeddingModelIdentity& model,
-                                                      bool* stale);
+                                                      bool* stale, bool require_seals = true);
+  // Every file is rewritten by the next Save (an index from before seals).
+  void MarkFilesStale() { raw_dirty_ = whitening_dirty_ = search_dirty_ = true; }
 
   const EmbeddingModelIdentity& model() const { return model_; }
   int dim() const { return model_.dim; }

@@ -88,7 +88,7 @@ Status FeatureIndex::AddFrame(const FrameFeaturesRecord& r) {
 
 Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path,
                                                          const std::vector<FrameFeaturesRecord>& records,
-                                                         bool* file_stale) {
+                                                         bool* file_stale, bool use_file) {
   auto out = std::make_unique<FeatureIndex>();
   std::vector<uint8_t> all = Concatenate(records);
   const faiss_idx_t total = faiss_idx_t(all.size() / kFeatureBytes);
@@ -96,7 +96,7 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
   // The file is used when it holds a prefix of the catalog's descriptors.
   std::unique_ptr<faiss::IndexBinary> loaded;
   std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
+  if (use_file && std::filesystem::exists(path, ec)) {
     try {
       loaded.reset(faiss::read_index_binary(path.c_str()));
     } catch (const std::exception&) {

@@ -53,10 +53,11 @@ class FeatureIndex {
 
   // Builds the index for `records` (one layer, ascending frame ids) from the
   // FAISS file at `path` when it agrees with them, else from the records.
-  // `*file_stale` is set when the file must be rewritten.
+  // `*file_stale` is set when the file must be rewritten. `use_file` false:
+  // the file is not read at all (it failed its seal, see durable_files.h).
   static Result<std::unique_ptr<FeatureIndex>> Load(const std::string& path,
                                                     const std::vector<FrameFeaturesRecord>& records,
-                                                    bool* file_stale);
+                                                    bool* file_stale, bool use_file = true);
 
   // Appends one frame (ids ascending, above every frame added so far).
   Status AddFrame(const FrameFeaturesRecord& record);

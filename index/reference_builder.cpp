@@ -53,9 +53,9 @@ std::vector<ReferenceInput> PlanReferenceInputs(const std::vector<std::string>& 
       in.skip_reason = !f.error.empty() ? f.error : f.skip_reason;
       if (!is_dir) {
         in.production = FolderName(fs::path(arg).parent_path().empty() ? fs::path(".") : fs::path(arg).parent_path());
-        in.source = f.display_path;
+        in.source = f.relative;
       } else {
-        fs::path rel(f.display_path);
+        fs::path rel(f.relative);
         auto first = rel.begin();
         if (std::next(first) == rel.end()) {  // directly in PATH
           in.production = FolderName(arg);

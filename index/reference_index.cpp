@@ -18,6 +18,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -97,10 +99,19 @@ std::string HashingDifference(const IndexParams& index, const IndexParams& run) 
   return out.str();
 }
 
+// The files of the index besides the catalog and the manifest, each ending
+// in its seal (durable_files.h): the FAISS caches of the catalog, and the
+// embedding files.
+const char* const kSealedFiles[] = {kFaissName, kFeatureFileNames[0], kFeatureFileNames[1],
+                                    "embeddings.f32", "embedding_whitening.bin", "embeddings.faiss"};
+
 struct Manifest {
   IndexParams params;
   std::string hash_index_type;
   std::optional<EmbeddingModelIdentity> embedding;  // absent: built without an embedding model
+  // False for an index written before seals (durable_files.h): its FAISS
+  // caches are then rebuilt from the catalog (by its next writer on disk).
+  bool sealed = false;
 };
 
 // Reads DIR/manifest.json. kNotFound when it does not exist.
@@ -131,6 +142,7 @@ Result<Manifest> ReadManifest(const std::string& dir) {
     if (!e.ok()) return e.status().WithPrefix(path);
     m.embedding = *e;
   }
+  m.sealed = j.value("sealed_files", false);
   return m;
 }
 
@@ -184,6 +196,14 @@ struct ReferenceIndex::Impl {
 
   std::optional<EmbeddingModelIdentity> embedding_model;  // the manifest's
   std::unique_ptr<EmbeddingIndex> embedding;              // set when embedding_model is
+
+  // The manifest says every file ends in its seal (durable_files.h).
+  bool sealed_manifest = false;
+
+  // True when the FAISS cache `name` may be parsed: its seal holds. A file
+  // that is missing, a symbolic link, unsealed or damaged is not read
+  // (callers rebuild it from the catalog); `index check` names it.
+  bool Trusted(const char* name) const { return sealed_manifest && VerifySealedFile(PathOf(name)).ok(); }
 
   ~Impl() {
     catalog.reset();
@@ -294,7 +314,7 @@ struct ReferenceIndex::Impl {
   // codes. False (and nothing mapped) otherwise: the caller loads it,
   // repairing in memory what needs repair.
   bool MapHashIndex(HashIndexLoad load) {
-    if (load == HashIndexLoad::kInMemory) return false;
+    if (load == HashIndexLoad::kInMemory || !Trusted(kFaissName)) return false;
     auto m = MappedBinaryFlat::Open(PathOf(kFaissName), kCodeSize);
     if (!m.ok() || (*m)->size() != int64_t(frames.size())) return false;
     const bool is_multihash = std::strcmp((*m)->file_kind(), "multihash") == 0;
@@ -312,8 +332,7 @@ struct ReferenceIndex::Impl {
   Status LoadHashIndex() {
     const std::string path = PathOf(kFaissName);
     std::unique_ptr<faiss::IndexBinary> loaded;
-    std::error_code ec;
-    if (fs::exists(path, ec)) {
+    if (Trusted(kFaissName)) {
       try {
         loaded.reset(faiss::read_index_binary(path.c_str()));
       } catch (const std::exception&) {
@@ -363,7 +382,7 @@ struct ReferenceIndex::Impl {
       auto records = catalog->FrameFeatures(l, int64_t(frames.size()));
       if (!records.ok()) return records.status();
       bool stale = false;
-      auto index = FeatureIndex::Load(PathOf(kFeatureFileNames[l]), *records, &stale);
+      auto index = FeatureIndex::Load(PathOf(kFeatureFileNames[l]), *records, &stale, Trusted(kFeatureFileNames[l]));
       if (!index.ok()) return index.status();
       features[size_t(l)] = std::move(*index);
       features_dirty[size_t(l)] = stale;
@@ -375,9 +394,11 @@ struct ReferenceIndex::Impl {
     nlohmann::json j = params.ToJson();
     j["hash_index"] = TypeName();
     if (embedding_model) j["embedding"] = embedding_model->ToJson();
+    j["sealed_files"] = true;
     CELMATCH_RETURN_IF_ERROR(WriteFileAtomically(dir, PathOf(kManifestName), j.dump(2) + "\n"));
     manifest_type = TypeName();
     manifest_dirty = false;
+    sealed_manifest = true;
     return Status::Ok();
   }
 
@@ -394,7 +415,7 @@ struct ReferenceIndex::Impl {
       features_dirty[size_t(l)] = false;
     }
     if (embedding) CELMATCH_RETURN_IF_ERROR(embedding->Save(dir));
-    if (manifest_dirty || manifest_type != TypeName()) CELMATCH_RETURN_IF_ERROR(WriteManifest());
+    if (!sealed_manifest || manifest_dirty || manifest_type != TypeName()) CELMATCH_RETURN_IF_ERROR(WriteManifest());
     return Status::Ok();
   }
 
@@ -439,9 +460,13 @@ struct ReferenceIndex::Impl {
   Status LoadEmbeddingIndex() {
     if (!embedding_model) return Status::Ok();
     bool stale = false;
-    auto loaded = EmbeddingIndex::Load(dir, *embedding_model, &stale);
+    // A damaged embedding file is an error naming it (embeddings.f32 is not
+    // a cache: its vectors are kept nowhere else).
+    auto loaded = EmbeddingIndex::Load(dir, *embedding_model, &stale, sealed_manifest);
     if (!loaded.ok()) return loaded.status();
     embedding = std::move(*loaded);
+    // A writer of an index from before seals rewrites its files sealed.
+    if (writable && !sealed_manifest) embedding->MarkFilesStale();
     return Status::Ok();
   }
 };
@@ -471,6 +496,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
     // caller's from now on.
     impl->manifest_type = manifest->hash_index_type;
     impl->embedding_model = manifest->embedding;
+    impl->sealed_manifest = manifest->sealed;
     CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/false));
     impl->manifest_dirty = manifest->params.ToJson() != params.ToJson();
   } else if (manifest.status().code() == Status::Code::kNotFound) {
@@ -508,7 +534,10 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
 
 Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForRead(const std::string& dir, HashIndexLoad load) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return Status::NotFound(dir + ": no such index directory");
+  if (!fs::is_directory(dir, ec)) {
+    if (fs::exists(dir, ec)) return Status::InvalidArgument(dir + ": is a file, not an index directory");
+    return Status::NotFound(dir + ": no such index directory");
+  }
   auto manifest = ReadManifest(dir);
   if (!manifest.ok()) return manifest.status();
   auto impl = std::make_unique<Impl>();
@@ -516,6 +545,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForRead(const std::s
   impl->params = manifest->params;
   impl->manifest_type = manifest->hash_index_type;
   impl->embedding_model = manifest->embedding;
+  impl->sealed_manifest = manifest->sealed;
   impl->writable = false;
   // Repairs stay in memory: a reader writes no file.
   CELMATCH_RETURN_IF_ERROR(impl->OpenExisting(/*read_only=*/true, load));
@@ -714,6 +744,54 @@ Status ReferenceIndex::Check() const {
   const Impl& d = *impl_;
   std::lock_guard<std::mutex> lock(d.catalog_mu);
   CELMATCH_RETURN_IF_ERROR(d.catalog->Check());
+  // The files on disk, each against its seal in the manifest (what a reader
+  // would use), before the copies loaded here (repaired in memory when a
+  // file was not usable).
+  {
+    auto manifest = ReadManifest(d.dir);
+    if (!manifest.ok()) return manifest.status();
+    if (!manifest->sealed) {
+      return Status::Corrupt(d.PathOf(kManifestName) + ": written before the index's files were sealed; "
+                             "`celmatch index add` with no new footage rewrites them sealed");
+    }
+    std::vector<std::string> wrong;
+    for (const char* name : kSealedFiles) {
+      const bool embedding_file = std::strncmp(name, "embedding", 9) == 0;
+      if (embedding_file && !d.embedding_model) continue;
+      Status st = VerifySealedFile(d.PathOf(name));
+      // Frames without vectors are allowed (a writer killed before saving
+      // them; see EmbeddingIndex::Check), and the whitening and search files
+      // are refitted from the vectors: a missing embedding file is no error.
+      if (st.code() == Status::Code::kNotFound && embedding_file) continue;
+      if (!st.ok()) {
+        wrong.push_back(st.message());
+      } else if (name == std::string(kFaissName)) {
+        // Sealed, so parsed: its codes must be the catalog's as it is now
+        // (a prefix of them after a writer was killed between commit and
+        // save; a writer may have added frames since this reader opened).
+        auto m = MappedBinaryFlat::Open(d.PathOf(name), kCodeSize);
+        auto now = d.catalog->FrameCount();
+        bool agrees = m.ok() && now.ok() && (*m)->size() <= *now;
+        if (agrees) {
+          auto frames = d.catalog->Frames(0, (*m)->size());
+          agrees = frames.ok() && int64_t(frames->size()) == (*m)->size();
+          for (int64_t i = 0; agrees && i < (*m)->size(); ++i) {
+            agrees = std::memcmp((*m)->code(i), (*frames)[size_t(i)].pdq.bytes.data(), kCodeSize) == 0;
+          }
+        }
+        if (!agrees) {
+          wrong.push_back(d.PathOf(name) + ": " + (m.ok() ? "holds codes that are not the catalog's (" +
+                                                                std::to_string((*m)->size()) + " codes)"
+                                                          : m.status().message()));
+        }
+      }
+    }
+    if (!wrong.empty()) {
+      std::string msg;
+      for (const std::string& w : wrong) msg += (msg.empty() ? "" : "; ") + w;
+      return Status::Corrupt(msg);
+    }
+  }
   auto count = d.catalog->FrameCount();
   if (!count.ok()) return count.status();
   const int64_t loaded = int64_t(d.frames.size());

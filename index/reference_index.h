@@ -20,6 +20,13 @@
 // adds the missing frames from the catalog. manifest.json is likewise replaced
 // by rename. So a build killed at any moment leaves an index that opens.
 //
+// Seals: manifest.json records the size and CRC-32 of every file besides the
+// catalog ("files"; durable_files.h). A file is parsed only when it matches
+// its seal: a damaged, truncated, missing or symlinked FAISS cache is rebuilt
+// from the catalog (in memory by readers, on disk by the next writer), and a
+// damaged embedding file is an error naming it. FAISS never sees bytes we did
+// not write. Check() verifies the files on disk against their seals.
+//
 // Thread-safety: after Open, the const methods (Search, frame/source lookups)
 // may be called from many threads at once. AddSource/Save need exclusive access.
 #pragma once
@@ -122,7 +129,8 @@ class ReferenceIndex {
 
   Result<IndexStats> Stats() const;
 
-  // Catalog integrity plus catalog/FAISS agreement (same count, same codes).
+  // The files on disk against their seals (naming each one that fails),
+  // catalog integrity, and catalog/FAISS agreement (same count, same codes).
   Status Check() const;
 
  private:

@@ -45,15 +45,20 @@ inline CliRun RunCelmatch(const std::vector<std::string>& args) {
   return r;
 }
 
-// Reads a JSON Lines file into records keyed by their "file" field.
-inline std::map<std::string, nlohmann::json> ReadJsonl(const std::string& path) {
+// Reads a JSON Lines file into records keyed by their "file" field, with
+// `root` + "/" left out where a name starts with it (`match ROOT` names
+// ROOT/x.png, the tests look up x.png).
+inline std::map<std::string, nlohmann::json> ReadJsonl(const std::string& path, const std::string& root = "") {
   std::map<std::string, nlohmann::json> out;
   std::ifstream f(path);
   std::string line;
+  const std::string prefix = root.empty() || root.back() == '/' ? root : root + "/";
   while (std::getline(f, line)) {
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line);
-    out[j["file"].get<std::string>()] = j;
+    std::string file = j["file"].get<std::string>();
+    if (!prefix.empty() && file.rfind(prefix, 0) == 0) file.erase(0, prefix.size());
+    out[file] = j;
   }
   return out;
 }

@@ -18,7 +18,7 @@ struct HostileEntry {
     kSkipped,   // must be status "skipped"
     kReported,  // anything, as long as it is reported (e.g. a bit-flipped JPEG may still decode)
   };
-  std::string display_path;  // as `celmatch match DIR` reports it (relative to DIR)
+  std::string display_path;  // relative to DIR (`celmatch match DIR` reports DIR/display_path)
   Expect expect = Expect::kReported;
   std::string limit;         // with kError: the limit the message must name ("max_pixels")
   std::string what;          // for test messages

@@ -80,7 +80,7 @@ TEST_CASE("zip and tar.gz members are matched in place, traversal and bombs refu
   CliRun r = RunCelmatch({"match", "--index", index, "--out", out, "--jobs", "2", dump.string()});
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
-  std::map<std::string, nlohmann::json> rec = ReadJsonl(out);
+  std::map<std::string, nlohmann::json> rec = ReadJsonl(out, dump.string());
   CHECK(rec.size() == 9);
   CHECK(rec["leak.zip!/cels/a.png"]["status"] == "match");
   CHECK(rec["leak.zip!/clips/c.mp4"]["status"] == "match");

@@ -100,7 +100,7 @@ TEST_CASE("index build, idempotent add, and matching a generated dump with bad f
   CliRun match = RunCelmatch({"match", "--index", index, "--out", results, "--jobs", "2", dump});
   INFO(match.out);
   REQUIRE(match.exit_code == 0);
-  std::map<std::string, nlohmann::json> records = ReadJsonl(results);
+  std::map<std::string, nlohmann::json> records = ReadJsonl(results, dump);
   CHECK(records.size() == CountFiles(dump));
 
   for (const LeakTruth& t : *truth) {
@@ -161,7 +161,7 @@ TEST_CASE("a video clip in the dump is placed at its offset in the episode") {
   CliRun match = RunCelmatch({"match", "--index", index, "--out", results, dump});
   INFO(match.out);
   REQUIRE(match.exit_code == 0);
-  nlohmann::json r = ReadJsonl(results)["clip.avi"];
+  nlohmann::json r = ReadJsonl(results, dump)["clip.avi"];
   INFO(r.dump());
   CHECK(r["kind"] == "video");
   REQUIRE(r["status"] == "match");
@@ -169,6 +169,19 @@ TEST_CASE("a video clip in the dump is placed at its offset in the episode") {
   CHECK(r["matches"][0]["production"] == "Tin Island");
   CHECK(std::fabs(r["matches"][0]["time"].get<double>() - 7.5) <= 1.0);
   CHECK(r["matches"][0]["evidence"]["samples_matched"].get<int>() >= 4);
+
+  // A named path that does not exist is reported once, with the reason, and
+  // makes the exit non-zero after the other inputs are done.
+  const std::string missing = dump + "/does_not_exist.png", results2 = tmp.str() + "/results2.jsonl";
+  CliRun partly = RunCelmatch({"match", "--index", index, "--out", results2, missing, dump});
+  INFO(partly.out);
+  CHECK(partly.exit_code == 1);
+  CHECK(partly.out.find("does_not_exist.png: no such file or folder") != std::string::npos);
+  CHECK(partly.out.find(missing + ": " + missing) == std::string::npos);  // the path once, not twice
+  std::map<std::string, nlohmann::json> both = ReadJsonl(results2);
+  REQUIRE(both.size() == 2);
+  CHECK(both[missing]["status"] == "error");
+  CHECK(both[dump + "/clip.avi"]["status"] == "match");
 }
 
 TEST_CASE("exit codes, --help and incompatible indexes") {

@@ -295,7 +295,7 @@ TEST_CASE("real footage: regraded, blurred and noisy frames are proposed by the 
     CliRun r = RunCelmatch(args);
     INFO(r.out);
     REQUIRE(r.exit_code == 0);
-    return celmatch::testing::ReadJsonl(out);
+    return celmatch::testing::ReadJsonl(out, dump);
   };
   const auto with = run({"--model", kModel}, tmp.str() + "/with.jsonl");
   const auto without = run({"--no-embedding"}, tmp.str() + "/without.jsonl");

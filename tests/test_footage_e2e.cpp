@@ -49,7 +49,7 @@ TEST_CASE("real clips: frames cut at random times are matched and distractors ne
   CliRun m = RunCelmatch({"match", "--index", index, "--out", results, dump});
   INFO(m.out);
   REQUIRE(m.exit_code == 0);
-  std::map<std::string, nlohmann::json> records = ReadJsonl(results);
+  std::map<std::string, nlohmann::json> records = ReadJsonl(results, dump);
 
   int positives = 0, distractors = 0;
   for (const LeakTruth& t : *truth) {

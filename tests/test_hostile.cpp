@@ -95,7 +95,7 @@ TEST_CASE("a hostile dump: every file reported once, limits named, good files ma
   CHECK(records.size() == corpus.size());
   int matched_good = 0;
   for (const HostileEntry& e : corpus) {
-    const std::string key = ReportedFileKey(e.display_path);
+    const std::string key = ReportedFileKey((dump / e.display_path).string());
     INFO(e.what << ": " << e.display_path);
     REQUIRE(records.count(key) == 1);
     const nlohmann::json& r = records.find(key)->second;
@@ -166,11 +166,13 @@ TEST_CASE("limits are options of celmatch match and the error names the limit") 
 TEST_CASE("a match run killed with SIGKILL resumes: every file exactly once") {
   TempDir tmp;
   IndexedFootage footage = BuildIndex(tmp, 73);
+  // Two folders that hold files of the same names: each file is reported
+  // under the path it was given with, so none hides another.
   const fs::path dump = tmp.path() / "dump";
-  fs::create_directories(dump);
+  const fs::path folders[2] = {dump / "a", dump / "b"};
   // Stills cut from the episode, enough that the run is still going when it
   // is killed.
-  const int n_files = 60;
+  const int n_files = 60, per_folder = n_files / 2;
   for (int i = 0; i < n_files; ++i) {
     cv::Mat f = celmatch::SyntheticCartoonFrame(uint32_t(i), 0.1 * i);
     const std::vector<uint8_t> png = [&] {
@@ -178,11 +180,12 @@ TEST_CASE("a match run killed with SIGKILL resumes: every file exactly once") {
       cv::imencode(".png", f, b);
       return b;
     }();
-    WriteFileBytes((dump / ("f" + std::to_string(i) + ".png")).string(), png);
+    fs::create_directories(folders[i / per_folder]);
+    WriteFileBytes((folders[i / per_folder] / ("f" + std::to_string(i % per_folder) + ".png")).string(), png);
   }
   const std::string out = tmp.str() + "/results.jsonl";
   const std::vector<std::string> args = {"match", "--index", footage.index, "--out", out, "--jobs", "1", "--resume",
-                                         dump.string()};
+                                         folders[0].string(), folders[1].string()};
   const pid_t pid = SpawnCelmatch(args);
   REQUIRE(pid > 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -207,7 +210,11 @@ TEST_CASE("a match run killed with SIGKILL resumes: every file exactly once") {
 
   std::multimap<std::string, nlohmann::json> records = ReadRecords(out);
   CHECK(records.size() == size_t(n_files));
-  for (int i = 0; i < n_files; ++i) CHECK(records.count(ReportedFileKey("f" + std::to_string(i) + ".png")) == 1);
+  for (int i = 0; i < n_files; ++i) {
+    const std::string file = (folders[i / per_folder] / ("f" + std::to_string(i % per_folder) + ".png")).string();
+    INFO(file);
+    CHECK(records.count(ReportedFileKey(file)) == 1);
+  }
 
   // Resuming a finished run adds nothing.
   REQUIRE(RunCelmatch(args).exit_code == 0);

@@ -247,7 +247,7 @@ TEST_CASE("scorer: hand-made truth and celmatch JSONL", "[leaks][score]") {
   const std::string jsonl = tmp.str() + "/r.jsonl";
   {
     std::ofstream f(jsonl);
-    f << R"({"file":"a.png","status":"match","elapsed":0.5,"matches":[{"production":"Prod","source":"ep1.mp4","time":10.5,"time_span":[10.0,11.0],"score":0.9}]})"
+    f << R"({"file":"out/dump/a.png","status":"match","elapsed":0.5,"matches":[{"production":"Prod","source":"ep1.mp4","time":10.5,"time_span":[10.0,11.0],"score":0.9}]})"
       << "\n"
       << R"({"file":"b.png","status":"match","elapsed":0.5,"matches":[{"production":"Prod","source":"ep1.mp4","time":3.0,"score":0.8},{"production":"Prod","source":"ep2.mp4","time":3.0,"score":0.6}]})"
       << "\n"
@@ -291,7 +291,10 @@ TEST_CASE("scorer: hand-made truth and celmatch JSONL", "[leaks][score]") {
   // An operating threshold above 0.7 drops b's second pair and d's match.
   Result<QueryOutcomes> outcomes = ReadMatchOutcomes(jsonl);
   REQUIRE(outcomes.ok());
-  LeakScore cut = ScoreLeakOutcomes(truth, *outcomes, 0.7);
+  // `match` named a.png by the path it was given (out/dump/a.png): keyed by
+  // its path in the dump, as ScoreLeakRun does.
+  CHECK(outcomes->count("out/dump/a.png") == 1);
+  LeakScore cut = ScoreLeakOutcomes(truth, KeyByDumpPath(truth, *outcomes), 0.7);
   CHECK(cut.per_transform.at("crop50").distractor_matches == 0);
   CHECK(cut.ranking.micro_ap == Approx(0.6875));  // the ranking is not cut
 

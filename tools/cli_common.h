@@ -47,6 +47,8 @@ void RegisterHashCommand(CLI::App& app, CommandRegistry& registry);    // cmd_ha
 // Checks a `--shard I/N` value (core/shard.h) while parsing, so a bad one is
 // a usage error (exit 2) naming the value.
 CLI::Validator ShardValidator();  // cli_shard.cpp
+// Checks a `--jobs N` value: 1..4096, else a usage error that says so.
+CLI::Validator JobsValidator();  // cli_shard.cpp
 
 // `index merge`, under the `index` command created by RegisterIndexCommands.
 void RegisterIndexMergeCommand(CLI::App* index_cmd, CommandRegistry& registry);  // cmd_index_merge.cpp

@@ -1,6 +1,9 @@
 // `celmatch match`: match every file of a dump against an index.
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -35,6 +38,20 @@ struct QueryEmbedding {
 
 // Query thumbnails kept for the report: small, as every file's stays in memory.
 constexpr int kReportThumbnailSide = 160;
+
+// Ok when `path` can be created or replaced (tried with a file beside it,
+// removed again, so an existing report stays until the new one replaces it).
+Status CheckWritable(const std::string& path) {
+  const std::string probe = path + ".celmatch-probe";
+  std::FILE* f = std::fopen(probe.c_str(), "wx");
+  if (!f) {
+    if (errno == EEXIST) return Status::Ok();
+    return Status::IoError(path + ": cannot write the report there: " + std::strerror(errno));
+  }
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return Status::Ok();
+}
 
 std::string UtcNow() {
   const std::time_t t = std::time(nullptr);
@@ -82,7 +99,12 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
     csv = std::move(*c);
   }
   std::unique_ptr<HtmlReport> report;
-  if (!reports.report_path.empty()) report = std::make_unique<HtmlReport>();
+  if (!reports.report_path.empty()) {
+    // Written at the end: checked now, so that a bad path does not cost the run.
+    Status st = CheckWritable(reports.report_path);
+    if (!st.ok()) return Fatal(st);
+    report = std::make_unique<HtmlReport>();
+  }
   Matcher matcher(**index, options);
   // Archives (zip, tar.gz) are read in place: their members become inputs.
   std::vector<InputFile> inputs = ExpandArchives(WalkInputs(paths));
@@ -101,6 +123,10 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
                  out_path.c_str(), inputs.size(),
                  reported.truncated_bytes > 0 ? " (a partial last line was removed)" : "");
   }
+  // A named path that is missing or unreadable is reported like any file and
+  // makes the exit non-zero once the rest is done.
+  const size_t unreadable_named =
+      size_t(std::count_if(inputs.begin(), inputs.end(), [](const InputFile& in) { return in.named && !in.error.empty(); }));
   Progress progress(inputs.size());
   std::atomic<int64_t> counts[4] = {0, 0, 0, 0};
   Status write_error;
@@ -143,6 +169,10 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
   std::fprintf(stderr, "%zu files: %lld matched, %lld not matched, %lld errors, %lld skipped in %.1f s\n",
                inputs.size(), (long long)counts[0].load(), (long long)counts[1].load(), (long long)counts[2].load(),
                (long long)counts[3].load(), progress.elapsed_s());
+  if (unreadable_named > 0) {
+    std::fprintf(stderr, "celmatch: error: %zu of the paths given could not be read (see above)\n", unreadable_named);
+    return kExitFatal;
+  }
   return kExitOk;
 }
 
@@ -168,7 +198,7 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
   match_cmd->add_option("--index", a->index_dir, "Index directory")->required();
   match_cmd->add_option("--out,-o", a->out_path, "JSON Lines output file (default: standard output)");
   match_cmd->add_option("--jobs,-j", a->jobs, "Files matched in parallel (default: all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(JobsValidator());
   match_cmd->add_option("--max-distance", a->options.max_distance,
                         "PDQ Hamming distance accepted as a match (default 31)")
       ->check(CLI::Range(0, 128));

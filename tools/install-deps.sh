@@ -9,7 +9,7 @@ PACKAGES=(
   libopencv-dev libopencv-contrib-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libfaiss-dev libopenblas0-pthread libopenblas-pthread-dev
-  libeigen3-dev libsqlite3-dev
+  libeigen3-dev libsqlite3-dev zlib1g-dev
   catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libavif-dev ffmpeg
   libarchive-dev

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <unordered_set>
 
 namespace celmatch {
 
@@ -210,10 +211,32 @@ LeakScore ScoreLeakOutcomes(const std::vector<LeakTruth>& truth, const QueryOutc
   return score;
 }
 
+QueryOutcomes KeyByDumpPath(const std::vector<LeakTruth>& truth, QueryOutcomes outcomes) {
+  std::unordered_set<std::string> names;
+  for (const LeakTruth& t : truth) names.insert(t.file);
+  QueryOutcomes out;
+  for (auto& [file, q] : outcomes) {
+    // `match` names a file by the path it was given ("OUT/dump/x/y.png"); the
+    // truth by its path inside the dump ("x/y.png"): the longest suffix at a
+    // "/" that the truth holds.
+    std::string key = file;
+    for (size_t pos = 0; !names.count(key);) {
+      pos = file.find('/', pos);
+      if (pos == std::string::npos) {
+        key = file;
+        break;
+      }
+      key = file.substr(++pos);
+    }
+    out[key] = std::move(q);
+  }
+  return out;
+}
+
 Result<LeakScore> ScoreLeakRun(const std::vector<LeakTruth>& truth, const std::string& jsonl_path) {
   Result<QueryOutcomes> outcomes = ReadMatchOutcomes(jsonl_path);
   if (!outcomes.ok()) return outcomes.status();
-  return ScoreLeakOutcomes(truth, *outcomes);
+  return ScoreLeakOutcomes(truth, KeyByDumpPath(truth, std::move(*outcomes)));
 }
 
 namespace {

@@ -49,6 +49,11 @@ using QueryOutcomes = std::unordered_map<std::string, QueryOutcome>;
 // ambiguous / tied_sources, elapsed).
 Result<QueryOutcomes> ReadMatchOutcomes(const std::string& jsonl_path);
 
+// Re-keys outcomes read from `celmatch match`, which names each file by the
+// path it was given ("OUT/dump/x/y.png"), by the truth's path inside the dump
+// ("x/y.png"): the longest suffix at a "/" that the truth holds.
+QueryOutcomes KeyByDumpPath(const std::vector<LeakTruth>& truth, QueryOutcomes outcomes);
+
 struct TransformScore {
   int queries = 0;         // files of this transform (distractors included)
   int positives = 0;       // files that come from indexed footage

@@ -171,6 +171,7 @@ std::vector<InputFile> ExpandArchives(std::vector<InputFile> inputs, const Archi
       f.path = in.path;
       f.root = in.root;
       f.display_path = ArchiveMemberDisplayName(in.display_path, m.name);
+      f.relative = ArchiveMemberDisplayName(in.relative, m.name);
       f.archive_member = m.name;
       f.skip_reason = m.skip_reason;
       out.push_back(std::move(f));

@@ -4,10 +4,21 @@
 #include <filesystem>
 #include <system_error>
 
+#include <unistd.h>
+
 namespace fs = std::filesystem;
 
 namespace celmatch {
 namespace {
+
+// The name a file is reported under: the path as given on the command line
+// joined with the path inside it, a leading "./" left out. Unique in a run
+// (two arguments holding x.png give two names) and the key of --resume.
+std::string DisplayName(const fs::path& p) {
+  std::string s = p.string();
+  while (s.size() > 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
+  return s;
+}
 
 bool IsInside(const fs::path& root_canonical, const fs::path& target_canonical) {
   auto r = root_canonical.begin();
@@ -26,8 +37,10 @@ void WalkFolder(const fs::path& root, const fs::path& root_canonical, const fs::
   if (ec) {
     InputFile f;
     f.path = folder.string();
-    f.display_path = fs::relative(folder, root, ec).string();
+    f.display_path = DisplayName(folder);
+    f.relative = folder.lexically_relative(root).string();
     f.root = root.string();
+    f.named = folder == root;
     f.error = "cannot list folder: " + std::error_code(errno, std::generic_category()).message();
     out->push_back(std::move(f));
     return;
@@ -42,7 +55,8 @@ void WalkFolder(const fs::path& root, const fs::path& root_canonical, const fs::
     const fs::path& p = e.path();
     InputFile f;
     f.path = p.string();
-    f.display_path = p.lexically_relative(root).string();
+    f.display_path = DisplayName(p);
+    f.relative = p.lexically_relative(root).string();
     f.root = root.string();
     std::error_code lec;
     fs::file_status ls = fs::symlink_status(p, lec);
@@ -79,8 +93,10 @@ std::vector<InputFile> WalkInputs(const std::vector<std::string>& paths) {
     if (ec || !fs::exists(st)) {
       InputFile f;
       f.path = arg;
-      f.display_path = arg;
+      f.display_path = DisplayName(root);
+      f.relative = arg;
       f.root = arg;
+      f.named = true;
       f.error = "no such file or folder";
       out.push_back(std::move(f));
       continue;
@@ -91,9 +107,12 @@ std::vector<InputFile> WalkInputs(const std::vector<std::string>& paths) {
     } else {
       InputFile f;
       f.path = arg;
-      f.display_path = root.filename().string();
+      f.display_path = DisplayName(root);
+      f.relative = root.filename().string();
       f.root = arg;
+      f.named = true;
       if (!fs::is_regular_file(st)) f.skip_reason = "not a regular file";
+      else if (::access(arg.c_str(), R_OK) != 0) f.error = "cannot read: " + std::error_code(errno, std::generic_category()).message();
       out.push_back(std::move(f));
     }
   }

@@ -14,11 +14,17 @@ namespace celmatch {
 
 struct InputFile {
   std::string path;          // as opened: the argument joined with the relative part
-  std::string display_path;  // relative to the PATH argument that contained it
-                             // (the argument's own name when it is a file)
+  std::string display_path;  // as reported: the PATH argument as given joined with the
+                             // path inside it ("dump/a/x.png"; a leading "./" left out),
+                             // so unique in a run; the key of --resume and --shard
+  std::string relative;      // the path inside the PATH argument that held it (the
+                             // argument's own file name when it is a file): what
+                             // `index build` names productions and sources by
   std::string root;          // the PATH argument
   std::string skip_reason;   // non-empty: not to be opened (symlink out of tree, ...)
   std::string error;         // non-empty: could not be listed (permission, ...)
+  bool named = false;        // the PATH argument itself (a missing or unreadable one
+                             // makes `match` exit non-zero; an entry inside a folder does not)
   // Non-empty: the member of that name of the archive at `path` (display_path
   // is then "archive!/member"); see core/archive_reader.h.
   std::string archive_member;

@@ -102,8 +102,12 @@ Result<QuerySamplingResult> SampleQueryFrames(VideoDecoder& decoder, const PdqHa
     s.pdq = hasher.ComputeDihedral(frame.bgr);
     if (keep_max_side > 0) s.bgr = LimitSize(frame.bgr, keep_max_side);
     out.samples.push_back(std::move(s));
-    next_time = (next_time < -1e17 ? frame.time_s : next_time) + interval_s;
-    while (next_time <= frame.time_s) next_time += interval_s;
+    // The next sample time on the grid after this frame. Arithmetic, not a
+    // loop: a hostile timestamp far from zero would absorb interval_s.
+    const double base = next_time < -1e17 ? frame.time_s : next_time;
+    next_time = base + interval_s;
+    if (next_time <= frame.time_s) next_time = base + (std::floor((frame.time_s - base) / interval_s) + 1) * interval_s;
+    if (!(next_time > frame.time_s)) next_time = std::nextafter(frame.time_s, HUGE_VAL);
   }
   if (out.frames_decoded == 0) return Status::Corrupt("no decodable video frame");
   out.duration_s = last_time + FrameDuration(decoder.info(), std::max(0.0, last_time - prev_time));

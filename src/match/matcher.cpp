@@ -562,7 +562,7 @@ FileResult Matcher::MatchFile(const InputFile& input) const {
   r.path = input.path;
   if (!input.error.empty()) {
     r.status = FileStatus::kError;
-    r.error = input.path + ": " + input.error;
+    r.error = input.error;
   } else if (!input.skip_reason.empty()) {
     r.status = FileStatus::kSkipped;
     r.error = input.skip_reason;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -332,10 +333,11 @@ Result<bool> FfmpegVideoDecoder::Emit(VideoFrame* out) {
   double t;
   if (ts != AV_NOPTS_VALUE) {
     if (start_pts_ == AV_NOPTS_VALUE) start_pts_ = ts;
-    t = double(ts - start_pts_) * av_q2d(time_base_);
-  } else {
-    t = frames_out_ == 0 ? 0.0 : last_time_s_ + frame_duration_s_;
+    // In double: a hostile file's timestamps can be anywhere in int64, and
+    // their difference would overflow.
+    t = (double(ts) - double(start_pts_)) * av_q2d(time_base_);
   }
+  if (ts == AV_NOPTS_VALUE || !std::isfinite(t)) t = frames_out_ == 0 ? 0.0 : last_time_s_ + frame_duration_s_;
   const Status converted = converter_.Convert(frame_.get(), &out->bgr, nullptr);
   av_frame_unref(frame_.get());
   if (!converted.ok()) return converted.WithPrefix(path_);

@@ -1,0 +1,148 @@
+// Damaged index files: every file the manifest seals is in turn truncated,
+// has bytes flipped in its header or its tables, is deleted or replaced by a
+// symbolic link. `index check` must name it (a deleted embedding file is a
+// state a killed writer leaves, and is accepted); `match` and `index add` must not
+// crash and must answer as with the intact index (a FAISS cache, rebuilt from
+// the catalog) or stop with an error that names the file (the embedding
+// files, which are read by celmatch's own parser and are not all caches).
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "cli_runner.h"
+#include "synthetic/synthetic_footage.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace celmatch::testing;
+
+namespace {
+
+std::vector<uint8_t> ReadBytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Flips every byte of [at, at + n) (clamped to the file).
+void FlipBytes(const fs::path& p, size_t at, size_t n) {
+  std::vector<uint8_t> b = ReadBytes(p);
+  for (size_t i = at; i < at + n && i < b.size(); ++i) b[i] ^= 0xA5;
+  WriteFileBytes(p.string(), b);
+}
+
+struct Damage {
+  const char* name;
+  void (*apply)(const fs::path& file, const fs::path& other);
+};
+
+const Damage kDamages[] = {
+    {"truncated", [](const fs::path& f, const fs::path&) { fs::resize_file(f, fs::file_size(f) / 2); }},
+    {"header flipped", [](const fs::path& f, const fs::path&) { FlipBytes(f, 4, 24); }},
+    {"tables flipped", [](const fs::path& f, const fs::path&) {
+       const size_t size = size_t(fs::file_size(f));
+       FlipBytes(f, size - std::min<size_t>(size, 64), 16);  // hash tables / ids sit at the end of FAISS files
+       FlipBytes(f, size / 2, 8);
+     }},
+    {"deleted", [](const fs::path& f, const fs::path&) { fs::remove(f); }},
+    {"symbolic link to another file", [](const fs::path& f, const fs::path& other) {
+       fs::remove(f);
+       fs::create_symlink(other, f);
+     }},
+};
+
+}  // namespace
+
+TEST_CASE("damaged index files: index check names them, match and index add never crash") {
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage/Tin Island";
+  fs::create_directories(footage);
+  REQUIRE(celmatch::WriteSyntheticVideo(footage + "/episode_01.mp4", 41, 12.0, 12, 4.0).ok());
+  const std::string intact = tmp.str() + "/intact";
+  CliRun build = RunCelmatch({"index", "build", "--index", intact, "--jobs", "1", tmp.str() + "/footage"});
+  INFO(build.out);
+  REQUIRE(build.exit_code == 0);
+  REQUIRE(RunCelmatch({"index", "check", "--index", intact}).exit_code == 0);
+
+  // A query the intact index places, and footage for `index add`.
+  const std::string query = tmp.str() + "/leak.png";
+  REQUIRE(cv::imwrite(query, celmatch::SyntheticCartoonFrame(41 * 1000u + 1, 1.0, 640, 360)));
+  const std::string more = tmp.str() + "/more/Tin Island";
+  fs::create_directories(more);
+  REQUIRE(celmatch::WriteSyntheticVideo(more + "/episode_02.mp4", 43, 4.0, 12, 4.0).ok());
+  const std::string results = tmp.str() + "/results.jsonl";
+  auto match = [&](const std::string& index) {
+    fs::remove(results);
+    return RunCelmatch({"match", "--index", index, "--jobs", "1", "--out", results, query});
+  };
+  CliRun reference = match(intact);
+  REQUIRE(reference.exit_code == 0);
+  const nlohmann::json want = ReadJsonl(results).at(query);
+  REQUIRE(want["status"] == "match");
+
+  const fs::path other = tmp.path() / "other.bin";
+  WriteFileBytes(other.string(), std::vector<uint8_t>(4096, 7));
+  std::vector<std::string> files;
+  for (const char* name : {"pdq.faissbin", "features_color.faissbin", "features_line.faissbin", "embeddings.f32",
+                           "embedding_whitening.bin", "embeddings.faiss"}) {
+    if (fs::exists(fs::path(intact) / name)) files.push_back(name);
+  }
+  REQUIRE(files.size() >= 3);  // the FAISS caches at least
+  int case_no = 0;
+  for (const std::string& name : files) {
+    const bool cache = name.find(".faissbin") != std::string::npos;
+    for (const Damage& damage : kDamages) {
+      const std::string dir = tmp.str() + "/case" + std::to_string(case_no++);
+      fs::copy(intact, dir, fs::copy_options::recursive);
+      fs::remove(fs::path(dir) / "LOCK");
+      damage.apply(fs::path(dir) / name, other);
+      INFO(name << " " << damage.name);
+
+      CliRun check = RunCelmatch({"index", "check", "--index", dir});
+      INFO("check: " << check.out);
+      REQUIRE(check.exit_code < 128);
+      // A missing embedding file is a state a killed writer leaves (frames
+      // without vectors; the whitening and search files are refitted), so
+      // check accepts it; every other damage is named.
+      if (cache || std::string(damage.name) != "deleted") {
+        CHECK(check.exit_code == 1);
+        CHECK(check.out.find(name) != std::string::npos);
+      }
+
+      CliRun m = match(dir);
+      INFO("match: " << m.out);
+      REQUIRE(m.exit_code < 128);  // exited, not killed by a signal (sh reports 128 + N)
+      if (cache) {
+        REQUIRE(m.exit_code == 0);
+        const nlohmann::json got = ReadJsonl(results).at(query);
+        CHECK(got["status"] == want["status"]);
+        CHECK(got["matches"][0]["source"] == want["matches"][0]["source"]);
+        CHECK(got["matches"][0]["time"] == want["matches"][0]["time"]);
+      } else if (m.exit_code != 0) {
+        CHECK(m.out.find(name) != std::string::npos);
+      }
+
+      // `index add` on the damaged index: repairs a cache (then check passes)
+      // or stops naming the file; never crashes. Once per file (it indexes).
+      if (damage.apply == kDamages[2].apply) {
+        CliRun add = RunCelmatch({"index", "add", "--index", dir, "--jobs", "1", tmp.str() + "/more"});
+        INFO("add: " << add.out);
+        REQUIRE(add.exit_code < 128);
+        if (cache) {
+          CHECK(add.exit_code == 0);
+          CliRun again = RunCelmatch({"index", "check", "--index", dir});
+          INFO("check after add: " << again.out);
+          CHECK(again.exit_code == 0);
+        } else if (add.exit_code != 0) {
+          CHECK(add.out.find(name) != std::string::npos);
+        }
+      }
+      fs::remove_all(dir);
+    }
+  }
+}
