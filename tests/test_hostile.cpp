@@ -183,9 +183,11 @@ TEST_CASE("a match run killed with SIGKILL resumes: every file exactly once") {
     fs::create_directories(folders[i / per_folder]);
     WriteFileBytes((folders[i / per_folder] / ("f" + std::to_string(i % per_folder) + ".png")).string(), png);
   }
-  const std::string out = tmp.str() + "/results.jsonl";
-  const std::vector<std::string> args = {"match", "--index", footage.index, "--out", out, "--jobs", "1", "--resume",
-                                         folders[0].string(), folders[1].string()};
+  const std::string out = tmp.str() + "/results.jsonl", csv = tmp.str() + "/results.csv",
+                    report = tmp.str() + "/report.html";
+  const std::vector<std::string> args = {"match",  "--index", footage.index, "--out",    out,
+                                         "--jobs", "1",       "--resume",    "--csv",    csv,
+                                         "--report", report,  folders[0].string(), folders[1].string()};
   const pid_t pid = SpawnCelmatch(args);
   REQUIRE(pid > 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -214,6 +216,19 @@ TEST_CASE("a match run killed with SIGKILL resumes: every file exactly once") {
     const std::string file = (folders[i / per_folder] / ("f" + std::to_string(i % per_folder) + ".png")).string();
     INFO(file);
     CHECK(records.count(ReportedFileKey(file)) == 1);
+  }
+
+  // The CSV and the report of the resumed run cover the whole run, not only
+  // the files matched after the kill.
+  CHECK(CountLines(csv) == size_t(n_files) + 1);  // and the header
+  {
+    std::ifstream in(report);
+    const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (int i = 0; i < n_files; ++i) {
+      const std::string file = (folders[i / per_folder] / ("f" + std::to_string(i % per_folder) + ".png")).string();
+      INFO(file);
+      CHECK(html.find(file) != std::string::npos);
+    }
   }
 
   // Resuming a finished run adds nothing.

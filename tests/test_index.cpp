@@ -693,6 +693,61 @@ TEST_CASE("ReferenceIndex readers open while a writer commits in another process
   CHECK(opens > 1);
 }
 
+TEST_CASE("ReferenceIndex a mapped reader keeps searching while a writer rewrites the index", "[index][crash]") {
+  // A reader searches pdq.faissbin in place through a shared map. A writer
+  // that changed that file in place (truncated or rewrote it) would end the
+  // reader with SIGBUS or feed it torn codes; writers replace files (new
+  // file, rename), so the reader's map keeps the file it opened.
+  TempDir tmp;
+  const std::string dir = tmp.str() + "/index";
+  const IndexParams params = FlatParams();
+  std::mt19937 rng(41);
+  std::vector<PdqHash> hashes;
+  {
+    auto idx = ReferenceIndex::OpenForWrite(dir, params);
+    REQUIRE(idx.ok());
+    for (int s = 0; s < 4; ++s) {
+      SourceToAdd item = MakeSource("P", uint64_t(s), 200, rng);
+      for (auto& f : item.frames) hashes.push_back(f.pdq);
+      REQUIRE((*idx)->AddSource(item).ok());
+    }
+    REQUIRE((*idx)->Save().ok());
+  }
+  auto reader = ReferenceIndex::OpenForRead(dir);
+  REQUIRE(reader.ok());
+  REQUIRE((*reader)->Stats()->hash_index_mapped);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto idx = ReferenceIndex::OpenForWrite(dir, params);
+    if (!idx.ok()) ::_exit(2);
+    std::mt19937 rng2(43);
+    for (uint64_t i = 0; i < 60; ++i) {
+      if (!(*idx)->AddSource(MakeSource("Q", 100 + i, 20, rng2)).ok()) ::_exit(3);
+      if (!(*idx)->Save().ok()) ::_exit(4);
+    }
+    ::_exit(0);
+  }
+  int searches = 0, wstatus = 0;
+  for (bool done = false; !done;) {
+    done = ::waitpid(pid, &wstatus, WNOHANG) == pid;
+    const size_t i = size_t(searches * 7919) % hashes.size();
+    auto hits = (*reader)->Search(hashes[i], 31, 1);
+    REQUIRE(hits.size() == 1);
+    CHECK(hits[0].frame_id == int64_t(i));
+    ++searches;
+  }
+  REQUIRE(WIFEXITED(wstatus));
+  CHECK(WEXITSTATUS(wstatus) == 0);
+  CHECK(searches > 10);
+  // The reader's snapshot is still whole, and a new reader sees the writer's.
+  CHECK((*reader)->frame_count() == int64_t(hashes.size()));
+  auto fresh = ReferenceIndex::OpenForRead(dir);
+  REQUIRE(fresh.ok());
+  CHECK((*fresh)->frame_count() == int64_t(hashes.size()) + 60 * 20);
+  REQUIRE((*fresh)->Check().ok());
+}
+
 TEST_CASE("ReferenceIndex Search is thread-safe", "[index]") {
   const bool use_multihash = GENERATE(false, true);
   INFO("multihash: " << use_multihash);

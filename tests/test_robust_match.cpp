@@ -600,3 +600,69 @@ TEST_CASE("real footage: episodes sharing a background: a cropped, mirrored clip
   }
   CHECK(right * 3 >= int((sparse.size() + 3) / 4) * 2);
 }
+
+TEST_CASE("the early PDQ decision: an unambiguous PDQ match skips local features, a near second source does not") {
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "show");
+  // ep1 and ep2 show the same pictures (one generator, two frame rates: two
+  // sources, as a shared intro is); ep3 is its own.
+  REQUIRE(WriteSyntheticVideo(tmp.str() + "/show/ep1.avi", 21, 4.0, 12, 4.0, 960, 540));
+  REQUIRE(WriteSyntheticVideo(tmp.str() + "/show/ep2.avi", 21, 4.0, 10, 4.0, 960, 540));
+  REQUIRE(WriteSyntheticVideo(tmp.str() + "/show/ep3.avi", 33, 4.0, 12, 4.0, 960, 540));
+  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  MatchOptions options;
+  const Matcher matcher(*index, options);
+  MatchOptions verify_all = options;
+  verify_all.early_pdq_distance = -1;
+  const Matcher verifying(*index, verify_all);
+
+  const cv::Mat own = FramesAt(tmp.str() + "/show/ep3.avi", {1.5})[0];
+  FileResult early = MatchPicture(matcher, tmp.str(), "own.png", own);
+  REQUIRE(early.status == FileStatus::kMatch);
+  CHECK(early.matches[0].source == "ep3.avi");
+  CHECK(early.matches[0].evidence.pdq_distance <= options.early_pdq_distance);
+  CHECK(early.matches[0].evidence.inliers == 0);  // decided by PDQ: no local features ran
+  CHECK(early.matches[0].score == Approx(matcher.ScoreForDistance(early.matches[0].evidence.pdq_distance)));
+  CHECK(early.tied_sources == 1);
+  // The same file with every match verified: the same answer, with inliers.
+  FileResult verified = MatchPicture(verifying, tmp.str(), "own.png", own);
+  REQUIRE(verified.status == FileStatus::kMatch);
+  CHECK(verified.matches[0].source == "ep3.avi");
+  CHECK(verified.matches[0].evidence.inliers >= options.features.min_inliers);
+  CHECK(std::fabs(verified.matches[0].time_s - early.matches[0].time_s) < 1e-9);
+
+  // Another source within 2 x tie_margin bits of the best: not decided
+  // early; local features verify both.
+  const cv::Mat shared = FramesAt(tmp.str() + "/show/ep1.avi", {1.5})[0];
+  FileResult near = MatchPicture(matcher, tmp.str(), "shared.png", shared);
+  REQUIRE(near.status == FileStatus::kMatch);
+  REQUIRE(near.matches.size() >= 2);
+  CHECK(near.matches[1].evidence.pdq_distance <= near.matches[0].evidence.pdq_distance + 2 * options.tie_margin);
+  CHECK(near.matches[0].evidence.inliers >= options.features.min_inliers);
+  CHECK(near.matches[1].evidence.inliers >= options.features.min_inliers);
+
+  // Matcher::PdqDecides on its own: the rules, on hand-made matches.
+  Match best;
+  best.source_id = 1;
+  best.evidence.pdq_distance = 4;
+  best.evidence.query_quality = 90;
+  best.evidence.reference_quality = 90;
+  Match other = best;
+  other.source_id = 2;
+  other.evidence.pdq_distance = 4 + 2 * options.tie_margin + 1;
+  CHECK(matcher.PdqDecides({best}));
+  CHECK(matcher.PdqDecides({best, other}));
+  other.evidence.pdq_distance -= 1;
+  CHECK_FALSE(matcher.PdqDecides({best, other}));
+  Match far = best;
+  far.evidence.pdq_distance = options.early_pdq_distance + 1;
+  CHECK_FALSE(matcher.PdqDecides({far}));
+  Match dim = best;
+  dim.evidence.query_quality = options.early_pdq_min_quality - 1;
+  CHECK_FALSE(matcher.PdqDecides({dim}));
+  dim = best;
+  dim.evidence.reference_quality = options.early_pdq_min_quality - 1;
+  CHECK_FALSE(matcher.PdqDecides({dim}));
+  CHECK_FALSE(verifying.PdqDecides({best}));
+  CHECK_FALSE(matcher.PdqDecides({}));
+}

@@ -7,15 +7,19 @@
 #include <ctime>
 #include <mutex>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "cli_common.h"
 #include "core/archive_reader.h"
 #include "core/input_walker.h"
 #include "core/shard.h"
 #include "core/thread_pool.h"
+#include "frames/keyframe_sampler.h"
 #include "index/reference_index.h"
 #include "match/matcher.h"
 #include "output/csv_writer.h"
 #include "output/html_report.h"
+#include "output/jsonl_reader.h"
 #include "output/jsonl_writer.h"
 #include "output/resume_log.h"
 
@@ -53,6 +57,16 @@ Status CheckWritable(const std::string& path) {
   return Status::Ok();
 }
 
+// A small JPEG of the still at `path` for the report (empty when it cannot
+// be read): for the records of an earlier run that --resume continues.
+std::vector<uint8_t> QueryThumbnailOfFile(const std::string& path, int max_side) {
+  std::vector<uint8_t> jpeg;
+  if (max_side <= 0) return jpeg;
+  cv::Mat bgr = cv::imread(path, cv::IMREAD_REDUCED_COLOR_2);
+  if (!bgr.empty()) cv::imencode(".jpg", LimitSize(bgr, max_side), jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
+  return jpeg;
+}
+
 std::string UtcNow() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -81,12 +95,19 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
                  dir.c_str(), embedding.model.c_str());
   }
   ReportedFiles reported;
+  std::vector<FileResult> earlier;  // --resume: the records already in --out
   if (resume) {
     if (out_path.empty() || out_path == "-") {
       std::fprintf(stderr, "celmatch: error: --resume needs --out FILE (the results of the run to resume)\n");
       return kExitUsage;
     }
-    Result<ReportedFiles> r = PrepareResume(out_path);
+    // The CSV and the report cover the whole run: the earlier records too.
+    const bool keep = !reports.csv_path.empty() || !reports.report_path.empty();
+    Result<ReportedFiles> r = PrepareResume(out_path, [&](const nlohmann::json& j) {
+      if (!keep) return;
+      Result<FileResult> fr = FileResultFromJson(j);
+      if (fr.ok()) earlier.push_back(std::move(*fr));
+    });
     if (!r.ok()) return Fatal(r.status());
     reported = std::move(*r);
   }
@@ -105,6 +126,20 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
     if (!st.ok()) return Fatal(st);
     report = std::make_unique<HtmlReport>();
   }
+  for (FileResult& r : earlier) {
+    if (csv) {
+      Status st = csv->Write(r);
+      if (!st.ok()) return Fatal(st);
+    }
+    if (report) {
+      // The query's thumbnail again, for stills still where they were.
+      if (r.kind == MediaKind::kImage && (r.status == FileStatus::kMatch || r.status == FileStatus::kNoMatch) &&
+          r.file.find("!/") == std::string::npos)
+        r.query_thumbnail_jpeg = QueryThumbnailOfFile(r.file, options.query_thumbnail_max_side);
+      report->Add(std::move(r));
+    }
+  }
+  earlier.clear();
   Matcher matcher(**index, options);
   // Archives (zip, tar.gz) are read in place: their members become inputs.
   std::vector<InputFile> inputs = ExpandArchives(WalkInputs(paths));
@@ -205,6 +240,11 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
   match_cmd->add_option("--min-quality", a->options.min_quality,
                         "PDQ quality below which a picture is too uniform to identify (default 10)")
       ->check(CLI::Range(0, 100));
+  match_cmd->add_option("--early-pdq-distance", a->options.early_pdq_distance,
+                        "An image whose best PDQ match is within this many bits, both pictures of quality 50 or "
+                        "more and no other source within 16 bits of it, is decided without local features; "
+                        "-1: verify every match with local features (default 16)")
+      ->check(CLI::Range(-1, 128));
   match_cmd->add_flag("--no-dihedral", a->no_dihedral, "Do not search flipped and rotated variants");
   match_cmd->add_option("--max-matches", a->options.max_matches, "Sources reported per file (default 5)")
       ->check(CLI::PositiveNumber);

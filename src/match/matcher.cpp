@@ -224,6 +224,18 @@ bool HasTransparency(const cv::Mat& alpha) {
 
 }  // namespace
 
+bool Matcher::PdqDecides(const std::vector<Match>& matches) const {
+  if (options_.early_pdq_distance < 0 || matches.empty()) return false;
+  const MatchEvidence& best = matches.front().evidence;
+  if (best.pdq_distance > std::min(options_.early_pdq_distance, options_.max_distance) ||
+      best.query_quality < options_.early_pdq_min_quality || best.reference_quality < options_.early_pdq_min_quality)
+    return false;
+  for (size_t i = 1; i < matches.size(); ++i) {
+    if (matches[i].evidence.pdq_distance <= best.pdq_distance + 2 * options_.tie_margin) return false;
+  }
+  return true;
+}
+
 bool Matcher::Conclusive(const std::vector<Match>& matches) const {
   if (matches.empty()) return false;
   const MatchEvidence& e = matches.front().evidence;
@@ -246,7 +258,8 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
   const bool flat = variants[0].quality < options_.min_quality;
   if (!flat) result->matches = MatchHashes(variants);
-  if (options_.local_features) {
+  // Local features verify and retrieve, unless PDQ's answer is unambiguous.
+  if (options_.local_features && !PdqDecides(result->matches)) {
     // Described once; the embedding step verifies its candidates with the same features.
     const QueryFeatures query = features_.Describe(*img, alpha);
     AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches);

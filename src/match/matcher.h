@@ -64,6 +64,14 @@ struct MatchOptions {
   // sheets, screenshots, cels, line art, small rotations).
   bool local_features = true;
   FeatureMatchOptions features;
+  // The early PDQ decision (Matcher::PdqDecides): an image query whose PDQ
+  // match is unambiguous is decided without local features, which would only
+  // confirm it. Unambiguous: the best source within this many bits (-1: never
+  // decide early, verify every match), the query and the reference frame both
+  // of at least `early_pdq_min_quality`, and no other source within
+  // 2 x tie_margin bits of it (a shared intro, a reused background).
+  int early_pdq_distance = 16;
+  int early_pdq_min_quality = 50;
   // Video samples described by local features when PDQ places none of the
   // clip (a cropped or heavily changed clip): this many, evenly spread.
   int max_video_feature_samples = 4;
@@ -112,6 +120,10 @@ class Matcher {
   std::vector<Match> MatchHashes(const std::array<PdqResult, 8>& variants) const;
   // How many of `matches` (best first) are as good as the first.
   int CountTied(const std::vector<Match>& matches, bool video) const;
+  // The early PDQ decision (MatchOptions::early_pdq_distance) on PDQ's
+  // matches of an image, best first: true when local features would only
+  // confirm them.
+  bool PdqDecides(const std::vector<Match>& matches) const;
 
   // Score in 0..1 for a PDQ distance: 1 at distance 0, 0.5 at max_distance,
   // falling linearly to 0 at twice max_distance.

@@ -16,7 +16,8 @@ std::string ReportedFileKey(const std::string& display_path) {
   return nlohmann::json(display_path).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Result<ReportedFiles> PrepareResume(const std::string& path) {
+Result<ReportedFiles> PrepareResume(const std::string& path,
+                                    const std::function<void(const nlohmann::json&)>& on_record) {
   ReportedFiles out;
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
@@ -59,6 +60,7 @@ Result<ReportedFiles> PrepareResume(const std::string& path) {
     }
     out.keys.insert(j["file"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     ++out.records;
+    if (on_record) on_record(j);
   }
   return out;
 }

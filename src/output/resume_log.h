@@ -8,8 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
+
+#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -23,8 +26,11 @@ struct ReportedFiles {
 };
 
 // Reads FILE and truncates a partial last line. A missing FILE is an empty
-// result (a first run with --resume). Errors name FILE.
-Result<ReportedFiles> PrepareResume(const std::string& path);
+// result (a first run with --resume). Errors name FILE. `on_record`, when
+// set, sees every complete record (to rebuild the CSV and the report from
+// the whole run, not only its last part).
+Result<ReportedFiles> PrepareResume(const std::string& path,
+                                    const std::function<void(const nlohmann::json&)>& on_record = {});
 
 // The key under which a file is recognised: its display path as the output
 // writes it (invalid UTF-8 replaced), so a name that is not UTF-8 is
