@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -89,6 +90,13 @@ Result<EmbeddingModelIdentity> IdentifyEmbeddingModel(const std::string& onnx_pa
 
 std::vector<std::string> EmbeddingModelSearchPath() {
   std::vector<std::string> dirs;
+  // CELMATCH_MODEL: a folder of models, or a model file (FindEmbeddingModel
+  // takes it; its folder is searched too).
+  if (const char* env = std::getenv("CELMATCH_MODEL"); env && *env) {
+    std::error_code ec;
+    const fs::path p(env);
+    dirs.push_back(fs::is_directory(p, ec) ? p.string() : p.parent_path().string());
+  }
   const std::string exe = ExecutableDir();
   if (exe.empty()) return dirs;
   for (const char* rel : {"../share/celmatch/models", "../models", "models"}) {
@@ -98,6 +106,10 @@ std::vector<std::string> EmbeddingModelSearchPath() {
 }
 
 std::optional<std::string> FindEmbeddingModel(const std::string& name) {
+  if (const char* env = std::getenv("CELMATCH_MODEL"); env && *env) {
+    std::error_code ec;
+    if (fs::is_regular_file(env, ec)) return std::string(env);
+  }
   for (const std::string& dir : EmbeddingModelSearchPath()) {
     std::error_code ec;
     const fs::path p = fs::path(dir) / (name + ".onnx");
@@ -109,24 +121,25 @@ std::optional<std::string> FindEmbeddingModel(const std::string& name) {
 Result<std::shared_ptr<EmbeddingModelPool>> ChooseQueryEmbeddingModel(const std::string& index_dir,
                                                                       const EmbeddingModelIdentity& recorded,
                                                                       const std::string& explicit_onnx,
-                                                                      const std::string& explicit_manifest,
-                                                                      std::string* warning) {
+                                                                      const std::string& explicit_manifest) {
   std::string path = explicit_onnx;
   if (path.empty()) {
     std::optional<std::string> found = FindEmbeddingModel(recorded.name);
     if (!found) {
+      // An error, not a quiet fallback: without the embedding some leaks the
+      // index can place (heavy grading, small line art) are not found.
       std::string where;
       for (const std::string& d : EmbeddingModelSearchPath()) where += (where.empty() ? "" : ", ") + d;
-      *warning = "embedding model " + recorded.name + ".onnx not found (looked in " + where +
-                 "): matching with hashes and local features only";
-      return std::shared_ptr<EmbeddingModelPool>();
+      return Status::NotFound(index_dir + " was built with embedding model " + recorded.name + ", and " +
+                              recorded.name + ".onnx is not found (looked in " + where +
+                              "): pass it with --model or CELMATCH_MODEL, or match without it with --no-embedding");
     }
     path = *found;
   } else {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) {
-      *warning = "embedding model " + path + " not found: matching with hashes and local features only";
-      return std::shared_ptr<EmbeddingModelPool>();
+      return Status::NotFound("embedding model " + path +
+                              " not found: pass the model the index was built with, or --no-embedding");
     }
   }
   const std::string manifest = explicit_manifest.empty() ? EmbeddingManifestPathFor(path) : explicit_manifest;

@@ -80,22 +80,25 @@ Result<EmbeddingModelIdentity> IdentifyEmbeddingModel(const std::string& onnx_pa
 //   DIR_OF_EXECUTABLE/../models                  (a build folder inside the source tree)
 //   DIR_OF_EXECUTABLE/models
 std::vector<std::string> EmbeddingModelSearchPath();
-// The first NAME.onnx on the search path; nullopt when none.
+// The model file to use for NAME: CELMATCH_MODEL when it names a file (its
+// identity is checked by whoever loads it), else the first NAME.onnx on the
+// search path; nullopt when none.
 std::optional<std::string> FindEmbeddingModel(const std::string& name);
 // The model an index is built with when none is named.
 inline constexpr char kDefaultEmbeddingModel[] = "celmatch-embed-v2";
 
 // The model to embed queries with for an index whose vectors `recorded`
 // made: `explicit_onnx` (its manifest `explicit_manifest`, default beside it)
-// when given, else the recorded name on the search path, loaded. Null, with
-// `*warning` set, when no such file exists (matching goes on without the
-// embedding); kIncompatible, naming both models, when the file found is
-// another model than the index's; the model's load errors otherwise.
+// when given, else the recorded name found by FindEmbeddingModel, loaded.
+// kNotFound, naming the file and saying that --no-embedding proceeds
+// without it, when there is no such file (matching without the embedding
+// loses leaks only it places, so that is the user's choice, not a fallback);
+// kIncompatible, naming both models, when the file found is another model
+// than the index's; the model's load errors otherwise.
 Result<std::shared_ptr<EmbeddingModelPool>> ChooseQueryEmbeddingModel(const std::string& index_dir,
                                                                       const EmbeddingModelIdentity& recorded,
                                                                       const std::string& explicit_onnx,
-                                                                      const std::string& explicit_manifest,
-                                                                      std::string* warning);
+                                                                      const std::string& explicit_manifest);
 
 struct EmbeddingNeighbor {
   int64_t frame_id = -1;

@@ -216,10 +216,11 @@ TEST_CASE("index build --model records the model, and matching refuses another o
   auto results = celmatch::testing::ReadJsonl(tmp.str() + "/ok.jsonl");
   REQUIRE(results.size() == 1);
   CHECK(results.begin()->second["status"] == "match");
+  CHECK(results.begin()->second["embedding"] == true);
   CHECK(ok.out.find("warning") == std::string::npos);
 }
 
-TEST_CASE("without the model file, matching goes on with hashes and local features and says so once") {
+TEST_CASE("without the model file, matching stops naming it, and --no-embedding goes on without it and says so in every record") {
   if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
   TempDir tmp;
   WriteStills(tmp.str() + "/footage/Show", 3);
@@ -233,16 +234,26 @@ TEST_CASE("without the model file, matching goes on with hashes and local featur
   for (int i = 0; i < 3; ++i) {
     cv::imwrite(dump + "/q" + std::to_string(i) + ".jpg", celmatch::testing::SyntheticCartoonFrame(700 + i, 0.0));
   }
-  CliRun run = RunCelmatch({"match", "--index", index, "--jobs", "2", "--out", tmp.str() + "/r.jsonl", dump});
+  CliRun stopped = RunCelmatch({"match", "--index", index, "--jobs", "2", "--out", tmp.str() + "/r.jsonl", dump});
+  INFO(stopped.out);
+  CHECK(stopped.exit_code == 1);
+  CHECK(Count(stopped.out, "model-gone.onnx is not found") == 1);
+  CHECK(stopped.out.find("--no-embedding") != std::string::npos);
+  // An explicit --model that does not exist: the same.
+  CliRun named = RunCelmatch({"match", "--index", index, "--model", tmp.str() + "/nope.onnx", "--out",
+                              tmp.str() + "/r.jsonl", dump});
+  CHECK(named.exit_code == 1);
+  CHECK(named.out.find("nope.onnx") != std::string::npos);
+  CliRun run = RunCelmatch({"match", "--index", index, "--jobs", "2", "--no-embedding", "--out", tmp.str() + "/r.jsonl", dump});
   INFO(run.out);
   REQUIRE(run.exit_code == 0);
-  CHECK(Count(run.out, "embedding model model-gone.onnx not found") == 1);
-  CHECK(run.out.find("hashes and local features only") != std::string::npos);
+  CHECK(run.out.find("warning") == std::string::npos);
   auto results = celmatch::testing::ReadJsonl(tmp.str() + "/r.jsonl");
   REQUIRE(results.size() == 3);
   for (const auto& [file, r] : results) {
     INFO(file);
     CHECK(r["status"] == "match");
+    CHECK(r["embedding"] == false);
   }
 
   // Building without the model file: warned, built without embeddings.

@@ -84,11 +84,9 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForRead(dir);
   if (!index.ok()) return Fatal(index.status());
   if (!embedding.none && (*index)->embedding()) {
-    std::string warning;
     Result<std::shared_ptr<EmbeddingModelPool>> pool = ChooseQueryEmbeddingModel(
-        dir, (*index)->embedding()->model(), embedding.model, embedding.model_manifest, &warning);
+        dir, (*index)->embedding()->model(), embedding.model, embedding.model_manifest);
     if (!pool.ok()) return Fatal(pool.status());
-    if (!warning.empty()) std::fprintf(stderr, "celmatch: warning: %s\n", warning.c_str());
     options.embedding = *pool;
   } else if (!embedding.none && !embedding.model.empty()) {
     std::fprintf(stderr, "celmatch: warning: %s has no embeddings (built with --no-embedding): --model %s is not used\n",

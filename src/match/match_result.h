@@ -73,7 +73,7 @@ enum class FileStatus { kMatch, kNoMatch, kError, kSkipped };
 const char* FileStatusName(FileStatus s);  // "match", "no_match", "error", "skipped"
 
 struct FileResult {
-  std::string file;             // relative to the PATH argument that contained it
+  std::string file;             // the path as given on the command line (InputFile::display_path)
   std::string path;             // as opened
   MediaKind kind = MediaKind::kOther;
   FileStatus status = FileStatus::kSkipped;
@@ -90,6 +90,10 @@ struct FileResult {
   double duration_s = 0;        // video queries: decoded duration
   int samples = 0;              // frames hashed
   double elapsed_s = 0;         // wall time spent on the file
+  // The learned-embedding step was available (the index's model loaded); it
+  // runs for the images nothing before it placed. False: matched without it
+  // (--no-embedding, or an index built without embeddings).
+  bool embedding = false;
   // A small JPEG of the decoded query (for videos, the sample beside the
   // best match's reference frame), only when MatchOptions asks for one: the
   // HTML report shows it beside the reference frame. Empty otherwise.

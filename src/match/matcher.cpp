@@ -573,6 +573,7 @@ FileResult Matcher::MatchFile(const InputFile& input) const {
   FileResult r;
   r.file = input.display_path;
   r.path = input.path;
+  r.embedding = options_.embedding != nullptr;
   if (!input.error.empty()) {
     r.status = FileStatus::kError;
     r.error = input.error;

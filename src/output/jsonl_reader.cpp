@@ -70,7 +70,8 @@ Result<FileResult> FileResultFromJson(const nlohmann::json& j) {
   std::string kind, status;
   bool ok = Get(j, "kind", &kind) && Get(j, "status", &status) && Get(j, "error", &r.error) &&
             Get(j, "note", &r.note) && Get(j, "tied_sources", &r.tied_sources) &&
-            Get(j, "duration", &r.duration_s) && Get(j, "elapsed", &r.elapsed_s);
+            Get(j, "duration", &r.duration_s) && Get(j, "elapsed", &r.elapsed_s) &&
+            Get(j, "embedding", &r.embedding);
   r.kind = kind == "image" ? MediaKind::kImage : kind == "video" ? MediaKind::kVideo : MediaKind::kOther;
   if (status == "match") r.status = FileStatus::kMatch;
   else if (status == "no_match") r.status = FileStatus::kNoMatch;

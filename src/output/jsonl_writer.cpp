@@ -90,6 +90,7 @@ nlohmann::json FileResultToJson(const FileResult& r) {
     j["segments"] = std::move(segments);
     j["duration"] = Round3(r.duration_s);
   }
+  j["embedding"] = r.embedding;
   j["elapsed"] = Round3(r.elapsed_s);
   return j;
 }
