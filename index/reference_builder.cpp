@@ -230,6 +230,7 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
     ThreadPool pool(size_t(std::max(1, options.jobs)));
     for (const ReferenceInput& in : inputs) {
       pool.Submit([&, in] {
+        if (options.stop && options.stop()) return;  // not started: a later `index add` takes it
         auto start = std::chrono::steady_clock::now();
         BuildFileReport report;
         report.input = in;

@@ -44,6 +44,10 @@ struct BuildOptions {
   // The learned embedding of every reference frame, with this model (the one
   // the index records: ReferenceIndex::SetEmbeddingModel). Null: none.
   std::shared_ptr<EmbeddingModelPool> embedding;
+  // Asked between sources (e.g. core/interrupt.h's StopRequested): once true,
+  // no new source is started; those in flight are committed, and the index
+  // is saved. Null: never.
+  std::function<bool()> stop;
 };
 
 struct BuildFileReport {

@@ -507,7 +507,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
         kFaissName, "pdq.faissbin.tmp", "manifest.json.tmp", kFeatureFileNames[0], kFeatureFileNames[1],
         std::string(kFeatureFileNames[0]) + ".tmp", std::string(kFeatureFileNames[1]) + ".tmp",
         "embeddings.f32", "embeddings.f32.tmp", "embedding_whitening.bin", "embedding_whitening.bin.tmp",
-        "embeddings.faiss", "embeddings.faiss.tmp"};
+        "embeddings.faiss", "embeddings.faiss.tmp", "BUILD_INCOMPLETE"};
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (!kOurs.count(entry.path().filename().string())) {
         return Status::InvalidArgument(dir + " is not empty and is not a celmatch index (found " +

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("celmatch ") + CELMATCH_VERSION);
 
+  SetCommandLine(argc, argv);
   CommandRegistry registry;
   RegisterIndexCommands(app, registry);
   RegisterMatchCommand(app, registry);

@@ -9,6 +9,46 @@
 
 namespace celmatch::cli {
 
+namespace {
+std::vector<std::string>& CommandLineArgs() {
+  static std::vector<std::string> args;
+  return args;
+}
+}  // namespace
+
+std::string ShellQuoted(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+void SetCommandLine(int argc, char** argv) {
+  CommandLineArgs().assign(argv, argv + argc);
+}
+
+std::string CommandLineWith(const std::string& extra) {
+  std::string out;
+  bool has = false;
+  for (const std::string& a : CommandLineArgs()) {
+    has |= a == extra;
+    out += (out.empty() ? "" : " ") + ShellQuoted(a);
+  }
+  if (!has && !extra.empty()) {
+    // After the subcommand, before the paths: options first.
+    const std::vector<std::string>& args = CommandLineArgs();
+    out.clear();
+    for (size_t i = 0; i < args.size(); ++i) {
+      out += (out.empty() ? "" : " ") + ShellQuoted(args[i]);
+      if (i == 1) out += " " + extra;
+    }
+  }
+  return out;
+}
+
+
 int Fatal(const Status& st) {
   std::fprintf(stderr, "celmatch: error: %s\n", st.message().c_str());
   return kExitFatal;

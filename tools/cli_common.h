@@ -23,6 +23,17 @@ namespace celmatch::cli {
 constexpr int kExitOk = 0;
 constexpr int kExitFatal = 1;
 constexpr int kExitUsage = 2;
+// Stopped by SIGINT/SIGTERM (core/interrupt.h): 128 + the signal, as a shell
+// reports a process the signal ended.
+inline int ExitForStop(int signal_number) { return 128 + signal_number; }
+
+// The command line as typed (set by main), for the commands that print how
+// to continue an interrupted run.
+void SetCommandLine(int argc, char** argv);
+// The command line, shell-quoted, with `extra` appended unless already in it.
+std::string CommandLineWith(const std::string& extra);
+// `s` as one shell word (quoted when it needs to be).
+std::string ShellQuoted(const std::string& s);
 
 // Prints "celmatch: error: MESSAGE" and returns kExitFatal.
 int Fatal(const Status& st);

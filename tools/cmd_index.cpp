@@ -1,5 +1,7 @@
 // `celmatch index build|add|info|check`: the reference index.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "core/interrupt.h"
 #include "core/shard.h"
 #include "index/hash_list.h"
 #include "index/reference_builder.h"
@@ -18,6 +21,9 @@ namespace fs = std::filesystem;
 
 namespace celmatch::cli {
 namespace {
+
+// See RunIndexAdd.
+constexpr char kBuildIncompleteName[] = "BUILD_INCOMPLETE";
 
 
 // Which embedding model `index build/add` uses (see ChooseBuildEmbeddingModel).
@@ -31,11 +37,23 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
                 const std::string& shard_text, const EmbeddingChoice& embedding) {
   Result<ShardSpec> shard = ParseShardSpec(shard_text.empty() ? "0/1" : shard_text);
   if (!shard.ok()) return Fatal(shard.status());  // checked while parsing; kept for direct callers
+  // `index build` leaves this file in the index until it completes: the same
+  // `index build` run again after a stop (Ctrl-C, a kill, a crash) continues
+  // it, skipping the sources already in; a completed index is refused.
+  const fs::path build_marker = fs::path(dir) / kBuildIncompleteName;
   if (must_be_new && fs::exists(fs::path(dir) / "manifest.json")) {
-    std::fprintf(stderr,
-                 "celmatch: error: %s already holds an index; use `celmatch index add` to add footage to it\n",
-                 dir.c_str());
-    return kExitFatal;
+    // A build stopped before its first source left an empty index: built on.
+    Result<std::unique_ptr<ReferenceIndex>> existing = ReferenceIndex::OpenForRead(dir);
+    Result<IndexStats> stats = existing.ok() ? (*existing)->Stats() : Result<IndexStats>(existing.status());
+    if (fs::exists(build_marker)) {
+      std::fprintf(stderr, "%s: continuing the index build that stopped before it completed\n", dir.c_str());
+    } else if (!stats.ok() || stats->sources > 0) {
+      std::fprintf(stderr,
+                   "celmatch: error: %s already holds an index; use `celmatch index add --index %s PATH...` to add "
+                   "footage to it (sources already in it are skipped, so it also continues a stopped build)\n",
+                   dir.c_str(), dir.c_str());
+      return kExitFatal;
+    }
   }
   if (!must_be_new && !fs::exists(fs::path(dir) / "manifest.json")) {
     std::fprintf(stderr, "celmatch: error: %s is not a celmatch index (no manifest.json); create it with `celmatch index build`\n",
@@ -48,6 +66,12 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
   }
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForWrite(dir, IndexParams{});
   if (!index.ok()) return Fatal(index.status());
+  if (must_be_new) {
+    std::FILE* f = std::fopen(build_marker.c_str(), "w");
+    if (!f) return Fatal(Status::IoError(build_marker.string() + ": cannot write: " + std::strerror(errno)));
+    std::fputs("celmatch index build has not completed; run the same index build again to continue it\n", f);
+    std::fclose(f);
+  }
   std::vector<ReferenceInput> inputs = PlanReferenceInputs(paths, production);
   if (shard->count > 1) {
     // Split by source name (production/source), so each source lands in one
@@ -56,8 +80,20 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
     std::erase_if(inputs, [&](const ReferenceInput& in) { return !shard->Contains(in.production + "/" + in.source); });
     std::fprintf(stderr, "shard %s: %zu of %zu files\n", shard->ToString().c_str(), inputs.size(), all);
   }
+  // A PATH that does not exist is reported, the others are indexed, and the
+  // exit is non-zero.
+  int missing = 0;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) {
+      std::fprintf(stderr, "celmatch: error: %s: no such file or folder\n", p.c_str());
+      ++missing;
+    }
+  }
   BuildOptions options;
   options.jobs = jobs;
+  options.stop = StopRequested;
+  InstallStopHandlers();
   if (!embedding.none) {
     std::string warning;
     Result<std::shared_ptr<EmbeddingModelPool>> pool =
@@ -96,6 +132,23 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
   std::fprintf(stderr, "%s: %lld sources added (%lld reference frames), %lld already present, %lld skipped, %lld errors in %.1f s\n",
                dir.c_str(), (long long)added, (long long)frames, (long long)present, (long long)skipped,
                (long long)errors, progress.elapsed_s());
+  if (StopRequested()) {
+    std::string cmd = CommandLineWith("");
+    if (!must_be_new) {
+      std::fprintf(stderr, "interrupted: the %lld sources added are saved in %s; continue with: %s\n",
+                   (long long)added, dir.c_str(), cmd.c_str());
+    } else {
+      std::fprintf(stderr, "interrupted: the %lld sources added are saved in %s; the same command continues the "
+                           "build: %s\n",
+                   (long long)added, dir.c_str(), cmd.c_str());
+    }
+    return ExitForStop(StopSignal());
+  }
+  if (must_be_new) fs::remove(build_marker);
+  if (missing > 0) {
+    std::fprintf(stderr, "celmatch: error: %d of the paths given do not exist (see above)\n", missing);
+    return kExitFatal;
+  }
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -12,6 +13,7 @@
 #include "cli_common.h"
 #include "core/archive_reader.h"
 #include "core/input_walker.h"
+#include "core/interrupt.h"
 #include "core/shard.h"
 #include "core/thread_pool.h"
 #include "frames/keyframe_sampler.h"
@@ -162,12 +164,19 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
       size_t(std::count_if(inputs.begin(), inputs.end(), [](const InputFile& in) { return in.named && !in.error.empty(); }));
   Progress progress(inputs.size());
   std::atomic<int64_t> counts[4] = {0, 0, 0, 0};
+  std::atomic<int64_t> not_started{0};
+  // From here on SIGINT/SIGTERM stop the run cleanly (core/interrupt.h).
+  InstallStopHandlers();
   Status write_error;
   std::mutex write_mu;
   {
     ThreadPool pool(size_t(std::max(1, jobs)));
     for (const InputFile& in : inputs) {
       pool.Submit([&, in] {
+        if (StopRequested()) {
+          ++not_started;
+          return;
+        }
         FileResult r = matcher.MatchFile(in);
         counts[int(r.status)]++;
         Status st = (*writer)->Write(FileResultToJson(r));
@@ -202,6 +211,16 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
   std::fprintf(stderr, "%zu files: %lld matched, %lld not matched, %lld errors, %lld skipped in %.1f s\n",
                inputs.size(), (long long)counts[0].load(), (long long)counts[1].load(), (long long)counts[2].load(),
                (long long)counts[3].load(), progress.elapsed_s());
+  if (StopRequested()) {
+    std::fprintf(stderr, "interrupted (%s): %lld of %zu files not matched%s\n",
+                 StopSignal() == SIGTERM ? "SIGTERM" : "SIGINT", (long long)not_started.load(), inputs.size(),
+                 out_path.empty() || out_path == "-" ? "" : "; every finished file is in the output");
+    if (out_path.empty() || out_path == "-")
+      std::fprintf(stderr, "to resume, run again with --out FILE --resume (results on standard output cannot be resumed)\n");
+    else
+      std::fprintf(stderr, "resume with: %s\n", CommandLineWith("--resume").c_str());
+    return ExitForStop(StopSignal());
+  }
   if (unreadable_named > 0) {
     std::fprintf(stderr, "celmatch: error: %zu of the paths given could not be read (see above)\n", unreadable_named);
     return kExitFatal;
