@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   RegisterMatchCommand(app, registry);
   RegisterBenchCommands(app, registry);
   RegisterHashCommand(app, registry);
+  RegisterServeCommand(app, registry);
 
   try {
     app.parse(argc, argv);

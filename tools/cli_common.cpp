@@ -92,4 +92,15 @@ void Progress::DrawBar() {
                FormatTimecode(eta).substr(0, 8).c_str());
 }
 
+Result<std::shared_ptr<EmbeddingModelPool>> LoadQueryEmbedding(const ReferenceIndex& index, const std::string& dir,
+                                                               const QueryEmbedding& choice) {
+  if (!choice.none && index.embedding())
+    return ChooseQueryEmbeddingModel(dir, index.embedding()->model(), choice.model, choice.model_manifest);
+  if (!choice.none && !choice.model.empty()) {
+    std::fprintf(stderr, "celmatch: warning: %s has no embeddings (built with --no-embedding): --model %s is not used\n",
+                 dir.c_str(), choice.model.c_str());
+  }
+  return std::shared_ptr<EmbeddingModelPool>();
+}
+
 }  // namespace celmatch::cli

@@ -14,6 +14,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "index/reference_index.h"
+
 #include "core/status.h"
 
 namespace celmatch::cli {
@@ -55,6 +57,19 @@ void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry);  // cmd_in
 void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry);   // cmd_match.cpp
 void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry);  // cmd_bench.cpp
 void RegisterHashCommand(CLI::App& app, CommandRegistry& registry);    // cmd_hash.cpp
+void RegisterServeCommand(CLI::App& app, CommandRegistry& registry);   // cmd_serve.cpp
+
+// Which embedding model embeds the queries (`match`, `serve`): the index's
+// (FindEmbeddingModel) unless --model names the file; --no-embedding: none.
+struct QueryEmbedding {
+  std::string model, model_manifest;
+  bool none = false;
+};
+// The loaded model, or null when the index has no embeddings or `choice`
+// says none; errors as ChooseQueryEmbeddingModel's (a missing model names
+// the file and --no-embedding).
+Result<std::shared_ptr<EmbeddingModelPool>> LoadQueryEmbedding(const ReferenceIndex& index, const std::string& dir,
+                                                               const QueryEmbedding& choice);
 // Checks a `--shard I/N` value (core/shard.h) while parsing, so a bad one is
 // a usage error (exit 2) naming the value.
 CLI::Validator ShardValidator();  // cli_shard.cpp

@@ -35,12 +35,6 @@ struct MatchReports {
   std::string csv_path, report_path;
 };
 
-// Which embedding model embeds the queries: the index's (found on the
-// model search path) unless --model names the file; --no-embedding: none.
-struct QueryEmbedding {
-  std::string model, model_manifest;
-  bool none = false;
-};
 
 // Query thumbnails kept for the report: small, as every file's stays in memory.
 constexpr int kReportThumbnailSide = 160;
@@ -85,15 +79,9 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
   if (!shard.ok()) return Fatal(shard.status());
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForRead(dir);
   if (!index.ok()) return Fatal(index.status());
-  if (!embedding.none && (*index)->embedding()) {
-    Result<std::shared_ptr<EmbeddingModelPool>> pool = ChooseQueryEmbeddingModel(
-        dir, (*index)->embedding()->model(), embedding.model, embedding.model_manifest);
-    if (!pool.ok()) return Fatal(pool.status());
-    options.embedding = *pool;
-  } else if (!embedding.none && !embedding.model.empty()) {
-    std::fprintf(stderr, "celmatch: warning: %s has no embeddings (built with --no-embedding): --model %s is not used\n",
-                 dir.c_str(), embedding.model.c_str());
-  }
+  Result<std::shared_ptr<EmbeddingModelPool>> model = LoadQueryEmbedding(**index, dir, embedding);
+  if (!model.ok()) return Fatal(model.status());
+  options.embedding = *model;
   ReportedFiles reported;
   std::vector<FileResult> earlier;  // --resume: the records already in --out
   if (resume) {

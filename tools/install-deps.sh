@@ -12,7 +12,7 @@ PACKAGES=(
   libeigen3-dev libsqlite3-dev zlib1g-dev
   catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libavif-dev ffmpeg
-  libarchive-dev
+  libarchive-dev libcpp-httplib-dev
   slurm-wlm munge  # the scheduler of tools/slurm/ and its one-machine cluster test
   chromium  # headless browser for the HTML report test
   clang libclang-rt-14-dev llvm  # sanitizers, libFuzzer and llvm-symbolizer (tools/sanitize-and-fuzz.sh)

@@ -29,6 +29,11 @@ struct MatchThroughput {
   double output_s = 0;            // the results as JSON Lines, as `match --out` writes them
   int images = 0, videos = 0;     // files of each kind
   double image_match_s = 0, video_match_s = 0;  // match_s split by kind
+  // The same files matched with every PDQ match verified by local features
+  // (MatchOptions::early_pdq_distance = -1): the cascade before the early
+  // PDQ decision, in the same run.
+  double verify_all_match_s = 0;
+  int decided_early = 0;          // files whose best match carries no inliers at PDQ <= early distance
   int64_t peak_rss_bytes = 0;     // this process's peak resident memory at the end
 };
 

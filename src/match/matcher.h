@@ -115,6 +115,11 @@ class Matcher {
   // reported in the result (status error / skipped) with a reason.
   FileResult MatchFile(const InputFile& input) const;
 
+  // Matches a file held in memory (`celmatch serve`), reported as `name`:
+  // the same record MatchFile gives for that file on disk, under the same
+  // limits (MatchOptions::limits, max_file_bytes for the bytes).
+  FileResult MatchBytes(const std::string& name, std::shared_ptr<const std::vector<uint8_t>> bytes) const;
+
   // Matching of already-hashed queries (used by MatchFile and the benchmark):
   // every source with a matching frame, best first.
   std::vector<Match> MatchHashes(const std::array<PdqResult, 8>& variants) const;
@@ -152,6 +157,9 @@ class Matcher {
                             const std::function<void(int, int64_t, int, int, int)>& add_vote) const;
   // A member of an archive, read into memory (matcher_archive.cpp).
   void MatchArchiveMember(const InputFile& input, FileResult* result) const;
+  // Probes bytes in memory and matches them as the image or video they are.
+  void MatchBuffer(const std::string& name, std::shared_ptr<const std::vector<uint8_t>> bytes,
+                   FileResult* result) const;
   // Verify step for a match whose picture spans several consecutive reference
   // frames (slow motion, a held shot): PDQ distances among them differ by
   // noise only, so the frame whose thumbnail correlates best with the query
