@@ -62,13 +62,15 @@ int CommandRegistry::RunParsed() const {
   return kExitUsage;
 }
 
-Progress::Progress(size_t total) : total_(total), tty_(::isatty(STDERR_FILENO)), start_(Clock::now()) {}
+Progress::Progress(size_t total, bool lines, bool bar)
+    : total_(total), lines_(lines), tty_(bar && ::isatty(STDERR_FILENO)), start_(Clock::now()) {}
 
 void Progress::FileDone(const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
   ++done_;
+  if (!lines_ && !tty_) return;
   if (tty_) std::fputs("\r\033[K", stderr);
-  std::fprintf(stderr, "%s\n", line.c_str());
+  if (lines_) std::fprintf(stderr, "%s\n", line.c_str());
   if (tty_) DrawBar();
   std::fflush(stderr);
 }

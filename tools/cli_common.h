@@ -83,7 +83,9 @@ void RegisterIndexMergeCommand(CLI::App* index_cmd, CommandRegistry& registry); 
 // stderr is a terminal. Thread-safe.
 class Progress {
  public:
-  explicit Progress(size_t total);
+  // `lines`: one line per file; `bar`: the bar under them (only ever on a
+  // terminal).
+  explicit Progress(size_t total, bool lines = true, bool bar = true);
   void FileDone(const std::string& line);
   void Finish();
   double elapsed_s() const;
@@ -93,7 +95,7 @@ class Progress {
   void DrawBar();
   std::mutex mu_;
   size_t total_, done_ = 0;
-  bool tty_;
+  bool lines_, tty_;
   Clock::time_point start_;
 };
 

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <mutex>
 
+#include <unistd.h>
+
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli_common.h"
@@ -72,9 +74,87 @@ std::string UtcNow() {
   return buf;
 }
 
-int RunMatch(const std::string& dir, const std::vector<std::string>& paths, const std::string& out_path,
-             int jobs, MatchOptions options, const std::string& shard_text,
-             bool resume, const MatchReports& reports, const QueryEmbedding& embedding) {
+struct MatchArgs {
+  std::string index_dir;
+  std::vector<std::string> paths;
+  std::string out_path = "-";
+  int jobs = DefaultJobs();
+  bool no_dihedral = false;
+  std::string shard;
+  bool resume = false;
+  MatchReports reports;
+  MatchOptions options;
+  QueryEmbedding embedding;
+  // What goes to --out (or standard output): "jsonl", "csv" or "table";
+  // empty: a table when standard output is a terminal, JSON Lines otherwise.
+  std::string format;
+  bool quiet = false, no_progress = false;
+  std::string files_from;  // more paths, one a line ("-": standard input)
+  bool null_separated = false;  // -0: --files-from separates paths with NUL
+};
+
+// Paths listed in FILE ("-": standard input), one a line or NUL-separated.
+Result<std::vector<std::string>> ReadFileList(const std::string& file, bool null_separated) {
+  std::FILE* f = file == "-" ? stdin : std::fopen(file.c_str(), "rb");
+  if (!f) return Status::IoError(file + ": cannot read the file list: " + std::strerror(errno));
+  std::vector<std::string> out;
+  std::string cur;
+  const int sep = null_separated ? '\0' : '\n';
+  for (int c; (c = std::fgetc(f)) != EOF;) {
+    if (c == sep) {
+      if (!null_separated && !cur.empty() && cur.back() == '\r') cur.pop_back();
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(char(c));
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  if (f != stdin) std::fclose(f);
+  return out;
+}
+
+// One line per file, as the progress lines: status, file, production /
+// source @ timecode, score and evidence.
+class TableWriter {
+ public:
+  Status Write(const FileResult& r) {
+    const std::string line = SummaryLine(r) + "\n";
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0)
+      return Status::IoError(std::string("standard output: write failed: ") + std::strerror(errno));
+    return Status::Ok();
+  }
+
+ private:
+  std::mutex mu_;
+};
+
+int RunMatch(const MatchArgs& a) {
+  const std::string& dir = a.index_dir;
+  const std::string& out_path = a.out_path;
+  const int jobs = a.jobs;
+  MatchOptions options = a.options;
+  const std::string& shard_text = a.shard;
+  const bool resume = a.resume;
+  const MatchReports& reports = a.reports;
+  const QueryEmbedding& embedding = a.embedding;
+  std::vector<std::string> paths = a.paths;
+  if (!a.files_from.empty()) {
+    Result<std::vector<std::string>> listed = ReadFileList(a.files_from, a.null_separated);
+    if (!listed.ok()) return Fatal(listed.status());
+    paths.insert(paths.end(), listed->begin(), listed->end());
+  }
+  if (paths.empty()) {
+    std::fprintf(stderr, "celmatch: error: no paths to match: give files or folders, or --files-from FILE\n");
+    return kExitUsage;
+  }
+  const bool to_stdout = out_path.empty() || out_path == "-";
+  const std::string format = !a.format.empty() ? a.format : to_stdout && ::isatty(STDOUT_FILENO) ? "table" : "jsonl";
+  if (resume && format != "jsonl") {
+    std::fprintf(stderr, "celmatch: error: --resume reads and appends JSON Lines: use it with --format jsonl\n");
+    return kExitUsage;
+  }
   Result<ShardSpec> shard = ParseShardSpec(shard_text.empty() ? "0/1" : shard_text);
   if (!shard.ok()) return Fatal(shard.status());
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForRead(dir);
@@ -99,8 +179,24 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
     if (!r.ok()) return Fatal(r.status());
     reported = std::move(*r);
   }
-  Result<std::unique_ptr<JsonlWriter>> writer = JsonlWriter::Open(out_path, resume);
-  if (!writer.ok()) return Fatal(writer.status());
+  // The main output, in its format.
+  std::unique_ptr<JsonlWriter> jsonl;
+  std::unique_ptr<CsvWriter> main_csv;
+  std::unique_ptr<TableWriter> table;
+  if (format == "jsonl") {
+    Result<std::unique_ptr<JsonlWriter>> w = JsonlWriter::Open(out_path, resume);
+    if (!w.ok()) return Fatal(w.status());
+    jsonl = std::move(*w);
+  } else if (format == "csv") {
+    Result<std::unique_ptr<CsvWriter>> w = CsvWriter::Open(to_stdout ? "-" : out_path);
+    if (!w.ok()) return Fatal(w.status());
+    main_csv = std::move(*w);
+  } else if (to_stdout) {
+    table = std::make_unique<TableWriter>();
+  } else {
+    std::fprintf(stderr, "celmatch: error: --format table is for the terminal; write files as jsonl or csv\n");
+    return kExitUsage;
+  }
   std::unique_ptr<CsvWriter> csv;
   if (!reports.csv_path.empty()) {
     Result<std::unique_ptr<CsvWriter>> c = CsvWriter::Open(reports.csv_path);
@@ -150,7 +246,9 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
   // makes the exit non-zero once the rest is done.
   const size_t unreadable_named =
       size_t(std::count_if(inputs.begin(), inputs.end(), [](const InputFile& in) { return in.named && !in.error.empty(); }));
-  Progress progress(inputs.size());
+  // The per-file lines would repeat a table on the same terminal.
+  const bool table_on_terminal = table && ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO);
+  Progress progress(inputs.size(), !a.quiet && !table_on_terminal, !a.quiet && !a.no_progress);
   std::atomic<int64_t> counts[4] = {0, 0, 0, 0};
   std::atomic<int64_t> not_started{0};
   // From here on SIGINT/SIGTERM stop the run cleanly (core/interrupt.h).
@@ -167,7 +265,7 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
         }
         FileResult r = matcher.MatchFile(in);
         counts[int(r.status)]++;
-        Status st = (*writer)->Write(FileResultToJson(r));
+        Status st = jsonl ? jsonl->Write(FileResultToJson(r)) : main_csv ? main_csv->Write(r) : table->Write(r);
         if (st.ok() && csv) st = csv->Write(r);
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(write_mu);
@@ -194,9 +292,10 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
       return pic;
     });
     if (!st.ok()) return Fatal(st);
-    std::fprintf(stderr, "report: %s\n", reports.report_path.c_str());
+    if (!a.quiet) std::fprintf(stderr, "report: %s\n", reports.report_path.c_str());
   }
-  std::fprintf(stderr, "%zu files: %lld matched, %lld not matched, %lld errors, %lld skipped in %.1f s\n",
+  if (!a.quiet)
+    std::fprintf(stderr, "%zu files: %lld matched, %lld not matched, %lld errors, %lld skipped in %.1f s\n",
                inputs.size(), (long long)counts[0].load(), (long long)counts[1].load(), (long long)counts[2].load(),
                (long long)counts[3].load(), progress.elapsed_s());
   if (StopRequested()) {
@@ -216,18 +315,6 @@ int RunMatch(const std::string& dir, const std::vector<std::string>& paths, cons
   return kExitOk;
 }
 
-struct MatchArgs {
-  std::string index_dir;
-  std::vector<std::string> paths;
-  std::string out_path = "-";
-  int jobs = DefaultJobs();
-  bool no_dihedral = false;
-  std::string shard;
-  bool resume = false;
-  MatchReports reports;
-  MatchOptions options;
-  QueryEmbedding embedding;
-};
 
 }  // namespace
 
@@ -292,12 +379,19 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
                         "Edge-layout agreement (-1..1) that accepts a proposed frame local features cannot verify, "
                         "for a picture with the frame's aspect ratio; above 1: never (default 0.8)")
       ->check(CLI::Range(-1.0, 2.0));
-  match_cmd->add_option("paths", a->paths, "Files and folders of the dump (walked recursively)")->required();
+  match_cmd->add_option("--format", a->format,
+                        "What --out (or standard output) holds: jsonl, csv or table (default: a table when standard "
+                        "output is a terminal, JSON Lines otherwise)")
+      ->check(CLI::IsMember({"jsonl", "csv", "table"}));
+  match_cmd->add_flag("--quiet,-q", a->quiet, "Nothing on standard error but errors: no per-file lines, bar or summary");
+  match_cmd->add_flag("--no-progress", a->no_progress, "No progress bar (the per-file lines stay)");
+  match_cmd->add_option("--files-from", a->files_from, "Also match the paths listed in FILE, one a line (- : standard input)");
+  match_cmd->add_flag("-0,--null", a->null_separated, "--files-from separates paths with NUL (find -print0, xargs -0)");
+  match_cmd->add_option("paths", a->paths, "Files and folders of the dump (walked recursively)");
   registry.Add(match_cmd, [a] {
     a->options.dihedral = !a->no_dihedral;
     if (!a->reports.report_path.empty()) a->options.query_thumbnail_max_side = kReportThumbnailSide;
-    return RunMatch(a->index_dir, a->paths, a->out_path, a->jobs, a->options, a->shard, a->resume, a->reports,
-                    a->embedding);
+    return RunMatch(*a);
   });
 }
 

@@ -72,7 +72,9 @@ std::vector<std::string> FileResultToCsvFields(const FileResult& r) {
 }
 
 Result<std::unique_ptr<CsvWriter>> CsvWriter::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  // "-": standard output (a copy of it, which the writer closes).
+  int fd = path == "-" ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+                       : ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError(path + ": cannot open for writing: " + std::strerror(errno));
   std::unique_ptr<CsvWriter> w(new CsvWriter(fd, path));
   Status st = w->WriteText(CsvRow(CsvResultColumns(), false));

@@ -24,7 +24,7 @@ std::vector<std::string> FileResultToCsvFields(const FileResult& r);
 
 class CsvWriter {
  public:
-  // Creates (truncates) `path` and writes the header row.
+  // Creates (truncates) `path` ("-": standard output) and writes the header row.
   static Result<std::unique_ptr<CsvWriter>> Open(const std::string& path);
   ~CsvWriter();
   Status Write(const FileResult& r);

@@ -1,0 +1,95 @@
+// What `match` prints for people and for pipes: a table on a terminal and
+// JSON Lines otherwise, --format jsonl|csv|table, --quiet, --no-progress,
+// --files-from FILE or -, NUL-separated with -0.
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "cli_runner.h"
+#include "synthetic/synthetic_footage.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace celmatch::testing;
+
+namespace {
+
+CliRun Shell(const std::string& cmd) {
+  CliRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("match output for people and pipes: formats, quiet, files-from") {
+  TempDir tmp;
+  fs::create_directories(tmp.str() + "/footage/Show");
+  REQUIRE(celmatch::WriteSyntheticVideo(tmp.str() + "/footage/Show/ep.mp4", 97, 4.0, 12, 4.0).ok());
+  const std::string index = tmp.str() + "/index";
+  REQUIRE(RunCelmatch({"index", "build", "--index", index, "--no-embedding", tmp.str() + "/footage"}).exit_code == 0);
+  const std::string dump = tmp.str() + "/dump dir";  // a space: the list and -0 must keep it
+  fs::create_directories(dump);
+  std::vector<std::string> files;
+  for (int i = 0; i < 3; ++i) {
+    files.push_back(dump + "/f " + std::to_string(i) + ".png");
+    REQUIRE(cv::imwrite(files.back(), SyntheticCartoonFrame(97 * 1000u, 0.5 + i, 640, 360)));
+  }
+  const std::string bin = ShellQuote(CELMATCH_BINARY), ix = " --index " + ShellQuote(index) + " --no-embedding ";
+
+  // Piped: JSON Lines on stdout, per-file lines on stderr.
+  CliRun piped = Shell(bin + " match" + ix + ShellQuote(dump) + " 2>/dev/null");
+  REQUIRE(piped.exit_code == 0);
+  CHECK(std::count(piped.out.begin(), piped.out.end(), '\n') == 3);
+  CHECK(piped.out.rfind("{\"", 0) == 0);
+  // --format table and csv on stdout.
+  CliRun table = Shell(bin + " match" + ix + "--format table " + ShellQuote(dump) + " 2>/dev/null");
+  REQUIRE(table.exit_code == 0);
+  CHECK(table.out.find('{') == std::string::npos);
+  CHECK(table.out.find("match    " + files[0] + " -> Show / ep.mp4 @ ") != std::string::npos);
+  CliRun csv = Shell(bin + " match" + ix + "--format csv " + ShellQuote(dump) + " 2>/dev/null");
+  REQUIRE(csv.exit_code == 0);
+  CHECK(csv.out.rfind("file,kind,status,", 0) == 0);
+  CHECK(std::count(csv.out.begin(), csv.out.end(), '\n') == 4);
+  // On a terminal (a pseudo-terminal from script(1)): the table, no JSON.
+  CliRun tty = Shell("script -qec " + ShellQuote(bin + " match" + ix + ShellQuote(dump)) + " /dev/null");
+  INFO(tty.out);
+  REQUIRE(tty.exit_code == 0);
+  CHECK(tty.out.find("{\"") == std::string::npos);
+  CHECK(tty.out.find("-> Show / ep.mp4") != std::string::npos);
+  // --quiet: nothing on stderr; --no-progress keeps the per-file lines.
+  CliRun quiet = Shell(bin + " match" + ix + "--quiet --out " + ShellQuote(tmp.str() + "/q.jsonl") + " " +
+                       ShellQuote(dump) + " 2>&1");
+  CHECK(quiet.exit_code == 0);
+  CHECK(quiet.out.empty());
+  CHECK(ReadJsonl(tmp.str() + "/q.jsonl").size() == 3);
+  // --files-from, newline- and NUL-separated, from a file and from stdin.
+  {
+    std::ofstream list(tmp.str() + "/list.txt");
+    list << files[0] << "\n" << files[2] << "\n";
+    std::ofstream nul(tmp.str() + "/list0", std::ios::binary);
+    nul << files[1] << '\0' << files[2] << '\0';
+  }
+  CliRun from = Shell(bin + " match" + ix + "--files-from " + ShellQuote(tmp.str() + "/list.txt") + " 2>/dev/null");
+  REQUIRE(from.exit_code == 0);
+  CHECK(std::count(from.out.begin(), from.out.end(), '\n') == 2);
+  CHECK(from.out.find("f 0.png") != std::string::npos);
+  CHECK(from.out.find("f 1.png") == std::string::npos);
+  CliRun stdin0 = Shell("cat " + ShellQuote(tmp.str() + "/list0") + " | " + bin + " match" + ix +
+                        "-0 --files-from - 2>/dev/null");
+  REQUIRE(stdin0.exit_code == 0);
+  CHECK(std::count(stdin0.out.begin(), stdin0.out.end(), '\n') == 2);
+  CHECK(stdin0.out.find("f 1.png") != std::string::npos);
+  // No paths at all is a usage error; --resume needs JSON Lines.
+  CHECK(Shell(bin + " match" + ix + " 2>/dev/null").exit_code == 2);
+  CHECK(Shell(bin + " match" + ix + "--format csv --resume --out x.csv " + ShellQuote(dump) + " 2>/dev/null").exit_code == 2);
+}
