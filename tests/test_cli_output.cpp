@@ -93,3 +93,50 @@ TEST_CASE("match output for people and pipes: formats, quiet, files-from") {
   CHECK(Shell(bin + " match" + ix + " 2>/dev/null").exit_code == 2);
   CHECK(Shell(bin + " match" + ix + "--format csv --resume --out x.csv " + ShellQuote(dump) + " 2>/dev/null").exit_code == 2);
 }
+
+TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its SHA-256 and the deciding evidence") {
+  TempDir tmp;
+  fs::create_directories(tmp.str() + "/footage/Show");
+  REQUIRE(celmatch::WriteSyntheticVideo(tmp.str() + "/footage/Show/ep.mp4", 98, 4.0, 12, 4.0).ok());
+  const std::string index = tmp.str() + "/index";
+  REQUIRE(RunCelmatch({"index", "build", "--index", index, "--no-embedding", tmp.str() + "/footage"}).exit_code == 0);
+  const std::string dump = tmp.str() + "/dump";
+  fs::create_directories(dump);
+  REQUIRE(cv::imwrite(dump + "/whole.png", SyntheticCartoonFrame(98 * 1000u, 1.0, 640, 360)));
+  cv::Mat crop = SyntheticCartoonFrame(98 * 1000u, 2.0, 640, 360)(cv::Rect(100, 60, 400, 240)).clone();
+  REQUIRE(cv::imwrite(dump + "/crop.png", crop));
+  WriteFileBytes(dump + "/notes.txt", {'x', '\n'});
+  const std::string jsonl = tmp.str() + "/r.jsonl";
+  REQUIRE(RunCelmatch({"match", "--index", index, "--no-embedding", "--out", jsonl, dump}).exit_code == 0);
+  const auto by_path = ReadJsonl(jsonl), records = ReadJsonl(jsonl, dump);
+  // A resumed run's file holds a file twice (the one in flight at the kill).
+  {
+    std::ifstream in(jsonl);
+    std::string first;
+    std::getline(in, first);
+    std::ofstream(jsonl, std::ios::app) << first << "\n" << "not a record\n";
+  }
+  const std::string html_path = tmp.str() + "/report.html";
+  CliRun r = RunCelmatch({"report", jsonl, "--index", index, "--out", html_path});
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("3 files") != std::string::npos);
+  std::ifstream in(html_path);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t rows = 0;
+  for (size_t at = html.find("<tr class=\"row\""); at != std::string::npos; at = html.find("<tr class=\"row\"", at + 1)) ++rows;
+  CHECK(rows == 3);
+  for (const auto& [file, j] : by_path) {
+    INFO(file);
+    CHECK(html.find(file) != std::string::npos);
+    if (j.contains("sha256")) CHECK(html.find("SHA-256 " + j["sha256"].get<std::string>()) != std::string::npos);
+  }
+  REQUIRE(records.at("crop.png")["status"] == "match");
+  CHECK(records.at("whole.png")["sha256"].get<std::string>().size() == 64);
+  // The crop was placed by local features: the report says how many inliers.
+  const int inliers = records.at("crop.png")["matches"][0]["evidence"]["inliers"].get<int>();
+  CHECK(inliers > 0);
+  CHECK(html.find("local features: " + std::to_string(inliers) + " inliers") != std::string::npos);
+  // An unwritable --out is refused before anything is read.
+  CHECK(RunCelmatch({"report", jsonl, "--index", index, "--out", "/proc/none/r.html"}).exit_code == 1);
+}

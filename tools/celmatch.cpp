@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   RegisterBenchCommands(app, registry);
   RegisterHashCommand(app, registry);
   RegisterServeCommand(app, registry);
+  RegisterReportCommand(app, registry);
 
   try {
     app.parse(argc, argv);

@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "index/reference_index.h"
+#include "output/html_report.h"
 
 #include "core/status.h"
 
@@ -58,6 +59,21 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry);   // cmd_ma
 void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry);  // cmd_bench.cpp
 void RegisterHashCommand(CLI::App& app, CommandRegistry& registry);    // cmd_hash.cpp
 void RegisterServeCommand(CLI::App& app, CommandRegistry& registry);   // cmd_serve.cpp
+void RegisterReportCommand(CLI::App& app, CommandRegistry& registry);  // cmd_report.cpp
+
+// The HTML report's helpers shared by `match --report` and `report`
+// (cli_report.cpp). Query thumbnails: small, as every file's stays in memory.
+constexpr int kReportThumbnailSide = 160;
+// Ok when `path` can be created or replaced (tried with a file beside it).
+Status CheckWritable(const std::string& path);
+// "YYYY-MM-DD HH:MM:SS UTC" of now.
+std::string UtcNow();
+// A still's query thumbnail read again from its file (`file` as recorded),
+// for records of an earlier run; nothing for videos, archive members, files
+// no longer there.
+void AddQueryThumbnail(FileResult* r, int max_side);
+// The reference frames' thumbnails and sizes, from the index.
+ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& index);
 
 // Which embedding model embeds the queries (`match`, `serve`): the index's
 // (FindEmbeddingModel) unless --model names the file; --no-embedding: none.

@@ -38,41 +38,6 @@ struct MatchReports {
 };
 
 
-// Query thumbnails kept for the report: small, as every file's stays in memory.
-constexpr int kReportThumbnailSide = 160;
-
-// Ok when `path` can be created or replaced (tried with a file beside it,
-// removed again, so an existing report stays until the new one replaces it).
-Status CheckWritable(const std::string& path) {
-  const std::string probe = path + ".celmatch-probe";
-  std::FILE* f = std::fopen(probe.c_str(), "wx");
-  if (!f) {
-    if (errno == EEXIST) return Status::Ok();
-    return Status::IoError(path + ": cannot write the report there: " + std::strerror(errno));
-  }
-  std::fclose(f);
-  std::remove(probe.c_str());
-  return Status::Ok();
-}
-
-// A small JPEG of the still at `path` for the report (empty when it cannot
-// be read): for the records of an earlier run that --resume continues.
-std::vector<uint8_t> QueryThumbnailOfFile(const std::string& path, int max_side) {
-  std::vector<uint8_t> jpeg;
-  if (max_side <= 0) return jpeg;
-  cv::Mat bgr = cv::imread(path, cv::IMREAD_REDUCED_COLOR_2);
-  if (!bgr.empty()) cv::imencode(".jpg", LimitSize(bgr, max_side), jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
-  return jpeg;
-}
-
-std::string UtcNow() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
 
 struct MatchArgs {
   std::string index_dir;
@@ -216,10 +181,7 @@ int RunMatch(const MatchArgs& a) {
       if (!st.ok()) return Fatal(st);
     }
     if (report) {
-      // The query's thumbnail again, for stills still where they were.
-      if (r.kind == MediaKind::kImage && (r.status == FileStatus::kMatch || r.status == FileStatus::kNoMatch) &&
-          r.file.find("!/") == std::string::npos)
-        r.query_thumbnail_jpeg = QueryThumbnailOfFile(r.file, options.query_thumbnail_max_side);
+      AddQueryThumbnail(&r, options.query_thumbnail_max_side);
       report->Add(std::move(r));
     }
   }
@@ -281,16 +243,7 @@ int RunMatch(const MatchArgs& a) {
   if (report) {
     const ReferenceIndex& ix = **index;
     ReportRunInfo info{dir, paths, CELMATCH_VERSION, UtcNow(), progress.elapsed_s()};
-    Status st = report->Write(reports.report_path, info, [&ix](int64_t frame_id) {
-      ReferencePicture pic;
-      if (frame_id < 0 || frame_id >= ix.frame_count()) return pic;
-      Result<std::vector<uint8_t>> jpeg = ix.Thumbnail(frame_id);
-      if (jpeg.ok()) pic.jpeg = std::move(*jpeg);
-      const SourceRecord& src = ix.source(ix.frame(frame_id).source_id);
-      pic.source_width = src.width;
-      pic.source_height = src.height;
-      return pic;
-    });
+    Status st = report->Write(reports.report_path, info, ReferencePicturesOf(ix));
     if (!st.ok()) return Fatal(st);
     if (!a.quiet) std::fprintf(stderr, "report: %s\n", reports.report_path.c_str());
   }

@@ -94,6 +94,9 @@ struct FileResult {
   // runs for the images nothing before it placed. False: matched without it
   // (--no-embedding, or an index built without embeddings).
   bool embedding = false;
+  // SHA-256 of the query's bytes, 64 hex digits (chain of custody: the file
+  // the answer is about); empty when they could not be read.
+  std::string sha256;
   // A small JPEG of the decoded query (for videos, the sample beside the
   // best match's reference frame), only when MatchOptions asks for one: the
   // HTML report shows it beside the reference frame. Empty otherwise.

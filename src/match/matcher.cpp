@@ -1,5 +1,7 @@
 #include "match/matcher.h"
 
+#include "core/file_digest.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -586,6 +588,7 @@ FileResult Matcher::MatchFile(const InputFile& input) const {
     std::error_code ec;
     const auto size = std::filesystem::file_size(input.path, ec);
     Result<MediaProbe> probe = ProbeMedia(input.path);
+    if (Result<std::string> digest = Sha256File(input.path); digest.ok()) r.sha256 = *digest;
     if (!ec && size == 0) {
       // An empty file where media was expected is worth an investigator's
       // attention (a failed transfer, a wiped file), so it is an error.

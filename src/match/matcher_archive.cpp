@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/archive_reader.h"
+#include "core/file_digest.h"
 #include "match/matcher.h"
 #include "media/media_probe.h"
 
@@ -34,6 +35,7 @@ void Matcher::MatchBuffer(const std::string& name, std::shared_ptr<const std::ve
     result->error = name + ": empty file (0 bytes)";
     return;
   }
+  result->sha256 = Sha256Hex(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
   Result<MediaProbe> probe = ProbeMediaBuffer(name, bytes->data(), bytes->size());
   if (!probe.ok()) {
     result->status = FileStatus::kError;

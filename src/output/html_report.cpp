@@ -284,6 +284,29 @@ void RenderControls(const std::vector<FileResult>& results, std::string& html) {
           "<span id=\"visible-count\"></span></section>";
 }
 
+// The evidence that placed `m`, as a sentence: local-feature inliers, cel
+// pixels, the edge layout of an embedding proposal, agreeing clip samples,
+// or the PDQ distance.
+std::string DecidingEvidence(const FileResult& r, const Match& m) {
+  const MatchEvidence& e = m.evidence;
+  std::string s;
+  if (e.inliers > 0) {
+    s = "local features: " + std::to_string(e.inliers) + " inliers on one homography (" +
+        Fixed(100 * e.inlier_ratio, 0) + "% of the putative matches" +
+        (e.feature_layer == "line" ? ", line drawing against line drawing" : "") + ")";
+  } else if (e.pixel_correlation > 0) {
+    s = "cel pixels: correlation " + Fixed(e.pixel_correlation, 3) + " of the visible pixels at their place";
+  } else if (e.edge_layout > 0) {
+    s = "edge layout agreement " + Fixed(e.edge_layout, 3) + " with the frame the learned embedding proposed";
+  } else {
+    s = "PDQ: " + std::to_string(e.pdq_distance) + " of 256 bits differ";
+  }
+  if (e.found_by == "embedding" && e.edge_layout <= 0) s += " (frame proposed by the learned embedding)";
+  if (r.kind == MediaKind::kVideo && e.samples_total > 0)
+    s += "; " + std::to_string(e.samples_matched) + " of " + std::to_string(e.samples_total) + " clip samples agree";
+  return HtmlEscape(s);
+}
+
 void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& reference, std::string& html) {
   const Match* best = r.matches.empty() ? nullptr : &r.matches.front();
   const char* status = FileStatusName(r.status);
@@ -300,6 +323,7 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
   if (r.status == FileStatus::kError || r.status == FileStatus::kSkipped)
     html += "<div class=\"reason\">" + HtmlEscape(r.error) + "</div>";
   if (!r.note.empty()) html += "<div class=\"small\">" + HtmlEscape(r.note) + "</div>";
+  if (!r.sha256.empty()) html += "<div class=\"small sha\" title=\"SHA-256 of the file\">SHA-256 " + HtmlEscape(r.sha256) + "</div>";
   html += "</td>";
   // Query picture.
   html += "<td class=\"pic query\">";
@@ -346,8 +370,9 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
       }
     }
     if (r.tied_sources > 1)
-      html += "<div class=\"small\">ambiguous: " + std::to_string(r.tied_sources) +
-              " sources match equally well (production known, source not)</div>";
+      html += "<div class=\"small tie\">a tie: one of " + std::to_string(r.tied_sources) +
+              " sources showing this picture equally well (a shared intro or a reused shot): the production is "
+              "certain, the source is not</div>";
   }
   html += "</td>";
   // Evidence.
@@ -355,7 +380,9 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
   if (best) {
     const MatchEvidence& e = best->evidence;
     html += "<div class=\"score\">" + Fixed(best->score, 2) + "</div><div class=\"bar\"><i style=\"width:" +
-            Fixed(100 * std::clamp(best->score, 0.0, 1.0), 0) + "%\"></i></div><div class=\"small\">PDQ distance " +
+            Fixed(100 * std::clamp(best->score, 0.0, 1.0), 0) + "%\"></i></div>";
+    // What decided the match, first: the stage's own measure.
+    html += "<div class=\"decided\">" + DecidingEvidence(r, *best) + "</div><div class=\"small\">PDQ distance " +
             std::to_string(e.pdq_distance) + " bits of 256; quality " + std::to_string(e.reference_quality) +
             " (reference) / " + std::to_string(e.query_quality) + " (query); transform " + HtmlEscape(e.transform) +
             "; frame #" + std::to_string(e.frame_id);

@@ -71,7 +71,7 @@ Result<FileResult> FileResultFromJson(const nlohmann::json& j) {
   bool ok = Get(j, "kind", &kind) && Get(j, "status", &status) && Get(j, "error", &r.error) &&
             Get(j, "note", &r.note) && Get(j, "tied_sources", &r.tied_sources) &&
             Get(j, "duration", &r.duration_s) && Get(j, "elapsed", &r.elapsed_s) &&
-            Get(j, "embedding", &r.embedding);
+            Get(j, "embedding", &r.embedding) && Get(j, "sha256", &r.sha256);
   r.kind = kind == "image" ? MediaKind::kImage : kind == "video" ? MediaKind::kVideo : MediaKind::kOther;
   if (status == "match") r.status = FileStatus::kMatch;
   else if (status == "no_match") r.status = FileStatus::kNoMatch;

@@ -90,6 +90,7 @@ nlohmann::json FileResultToJson(const FileResult& r) {
     j["segments"] = std::move(segments);
     j["duration"] = Round3(r.duration_s);
   }
+  if (!r.sha256.empty()) j["sha256"] = r.sha256;
   j["embedding"] = r.embedding;
   j["elapsed"] = Round3(r.elapsed_s);
   return j;

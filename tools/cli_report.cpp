@@ -1,0 +1,58 @@
+// The HTML report's helpers shared by `match --report` and `report`.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "cli_common.h"
+#include "frames/keyframe_sampler.h"
+
+namespace celmatch::cli {
+
+Status CheckWritable(const std::string& path) {
+  // A file beside it, removed again: an existing report stays until the new
+  // one replaces it.
+  const std::string probe = path + ".celmatch-probe";
+  std::FILE* f = std::fopen(probe.c_str(), "wx");
+  if (!f) {
+    if (errno == EEXIST) return Status::Ok();
+    return Status::IoError(path + ": cannot write the report there: " + std::strerror(errno));
+  }
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return Status::Ok();
+}
+
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+void AddQueryThumbnail(FileResult* r, int max_side) {
+  if (max_side <= 0 || !r->query_thumbnail_jpeg.empty() || r->kind != MediaKind::kImage ||
+      (r->status != FileStatus::kMatch && r->status != FileStatus::kNoMatch) || r->file.find("!/") != std::string::npos)
+    return;
+  cv::Mat bgr = cv::imread(r->file, cv::IMREAD_REDUCED_COLOR_2);
+  if (!bgr.empty()) cv::imencode(".jpg", LimitSize(bgr, max_side), r->query_thumbnail_jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
+}
+
+ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& ix) {
+  return [&ix](int64_t frame_id) {
+    ReferencePicture pic;
+    if (frame_id < 0 || frame_id >= ix.frame_count()) return pic;
+    Result<std::vector<uint8_t>> jpeg = ix.Thumbnail(frame_id);
+    if (jpeg.ok()) pic.jpeg = std::move(*jpeg);
+    const SourceRecord& src = ix.source(ix.frame(frame_id).source_id);
+    pic.source_width = src.width;
+    pic.source_height = src.height;
+    return pic;
+  };
+}
+
+}  // namespace celmatch::cli
