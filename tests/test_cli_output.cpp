@@ -137,6 +137,22 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
   const int inliers = records.at("crop.png")["matches"][0]["evidence"]["inliers"].get<int>();
   CHECK(inliers > 0);
   CHECK(html.find("local features: " + std::to_string(inliers) + " inliers") != std::string::npos);
+  // Every field of every record is documented in docs/results.schema.json.
+  std::ifstream schema_in(std::string(CELMATCH_SOURCE_DIR) + "/docs/results.schema.json");
+  const nlohmann::json schema = nlohmann::json::parse(schema_in);
+  auto documented = [](const nlohmann::json& props, const nlohmann::json& obj, const std::string& where) {
+    for (const auto& [key, value] : obj.items()) {
+      INFO(where << "." << key);
+      CHECK(props.contains(key));
+    }
+  };
+  for (const auto& [file, j] : by_path) {
+    documented(schema["properties"], j, "record");
+    for (const nlohmann::json& m : j["matches"]) {
+      documented(schema["$defs"]["match"]["properties"], m, "match");
+      documented(schema["$defs"]["evidence"]["properties"], m["evidence"], "evidence");
+    }
+  }
   // An unwritable --out is refused before anything is read.
   CHECK(RunCelmatch({"report", jsonl, "--index", index, "--out", "/proc/none/r.html"}).exit_code == 1);
 }
