@@ -16,6 +16,7 @@ PACKAGES=(
   slurm-wlm munge  # the scheduler of tools/slurm/ and its one-machine cluster test
   chromium  # headless browser for the HTML report test
   clang libclang-rt-14-dev llvm  # sanitizers, libFuzzer and llvm-symbolizer (tools/sanitize-and-fuzz.sh)
+  dpkg-dev  # dpkg-shlibdeps: the .deb's dependencies (cpack -G DEB, tests/test_install.cpp)
 )
 
 missing=()
