@@ -288,7 +288,7 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
   match_cmd->add_option("--early-pdq-distance", a->options.early_pdq_distance,
                         "An image whose best PDQ match is within this many bits, both pictures of quality 50 or "
                         "more and no other source within 16 bits of it, is decided without local features; "
-                        "-1: verify every match with local features (default 16)")
+                        "-1: verify every match with local features (default 12)")
       ->check(CLI::Range(-1, 128));
   match_cmd->add_flag("--no-dihedral", a->no_dihedral, "Do not search flipped and rotated variants");
   match_cmd->add_option("--max-matches", a->options.max_matches, "Sources reported per file (default 5)")
