@@ -752,7 +752,8 @@ Status ReferenceIndex::Check() const {
     if (!manifest.ok()) return manifest.status();
     if (!manifest->sealed) {
       return Status::Corrupt(d.PathOf(kManifestName) + ": written before the index's files were sealed; "
-                             "`celmatch index add` with no new footage rewrites them sealed");
+                             "`celmatch index add --index " + d.dir + " PATH` with footage it already holds (nothing is "
+                             "added twice) rewrites them sealed");
     }
     std::vector<std::string> wrong;
     for (const char* name : kSealedFiles) {
