@@ -45,6 +45,20 @@ inline CliRun RunCelmatch(const std::vector<std::string>& args) {
   return r;
 }
 
+// Runs a shell command line (through /bin/sh, stderr not captured unless the
+// line redirects it); its output and exit code.
+inline CliRun RunShell(const std::string& cmd) {
+  CliRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
 // Reads a JSON Lines file into records keyed by their "file" field, with
 // `root` + "/" left out where a name starts with it (`match ROOT` names
 // ROOT/x.png, the tests look up x.png).

@@ -17,17 +17,7 @@ using namespace celmatch::testing;
 
 namespace {
 
-CliRun Shell(const std::string& cmd) {
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliRun Shell(const std::string& cmd) { return RunShell(cmd); }
 
 }  // namespace
 

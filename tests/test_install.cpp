@@ -17,18 +17,8 @@ using namespace celmatch::testing;
 
 namespace {
 
-// Runs a shell command line; its output and exit code.
-CliRun Shell(const std::string& cmd) {
-  CliRun r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+// A shell command line with its stderr; its output and exit code.
+CliRun Shell(const std::string& cmd) { return RunShell(cmd + " 2>&1"); }
 
 std::string Q(const std::string& s) { return ShellQuote(s); }
 
