@@ -31,24 +31,14 @@ namespace {
 const std::string kSlurmTools = std::string(CELMATCH_SOURCE_DIR) + "/tools/slurm";
 
 // Runs `command` through /bin/sh; stdout and stderr together.
-CliRun RunShell(const std::string& command) {
-  CliRun r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliRun RunWithStderr(const std::string& command) { return RunShell(command + " 2>&1"); }
 
 // Starts the cluster; stops it (jobs, daemons) when destroyed, including when
 // a REQUIRE fails. The script's watchdog stops it too if this process dies.
 class LocalCluster {
  public:
   explicit LocalCluster(const std::string& dir) : dir_(dir) {
-    start_ = RunShell("bash " + ShellQuote(kSlurmTools + "/local-cluster.sh") + " start " + ShellQuote(dir) + " " +
+    start_ = RunWithStderr("bash " + ShellQuote(kSlurmTools + "/local-cluster.sh") + " start " + ShellQuote(dir) + " " +
                       std::to_string(::getpid()));
     std::smatch m;
     static const std::regex conf("export SLURM_CONF=(\\S+)");
@@ -57,7 +47,7 @@ class LocalCluster {
       up_ = true;
     }
   }
-  ~LocalCluster() { RunShell("bash " + ShellQuote(kSlurmTools + "/local-cluster.sh") + " stop " + ShellQuote(dir_)); }
+  ~LocalCluster() { RunWithStderr("bash " + ShellQuote(kSlurmTools + "/local-cluster.sh") + " stop " + ShellQuote(dir_)); }
   bool up() const { return up_; }
   const std::string& start_output() const { return start_.out; }
 
@@ -91,7 +81,7 @@ std::string Logs(const std::string& dir) {
 
 TEST_CASE("Slurm: build array, merge, match array and results merge equal the unsharded run") {
   if (::geteuid() != 0) CELMATCH_SKIP("needs root to start slurmd");
-  if (RunShell("command -v munged mungekey slurmctld slurmd sbatch squeue sinfo scontrol scancel").exit_code != 0)
+  if (RunWithStderr("command -v munged mungekey slurmctld slurmd sbatch squeue sinfo scontrol scancel").exit_code != 0)
     CELMATCH_SKIP("slurm-wlm and munge are not installed (tools/install-deps.sh)");
 
   TempDir tmp;
@@ -122,7 +112,7 @@ TEST_CASE("Slurm: build array, merge, match array and results merge equal the un
 
   const std::string work = tmp.str() + "/work";
   ::setenv("CELMATCH", CELMATCH_BINARY, 1);
-  CliRun submit = RunShell("bash " + ShellQuote(kSlurmTools + "/submit.sh") + " --build-shards 3 --match-shards 4 " +
+  CliRun submit = RunWithStderr("bash " + ShellQuote(kSlurmTools + "/submit.sh") + " --build-shards 3 --match-shards 4 " +
                            ShellQuote(work) + " " + ShellQuote(footage) + " " + ShellQuote(dump));
   INFO(submit.out);
   REQUIRE(submit.exit_code == 0);
@@ -135,7 +125,7 @@ TEST_CASE("Slurm: build array, merge, match array and results merge equal the un
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(150);
   bool drained = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    CliRun q = RunShell("squeue -h -o %i");
+    CliRun q = RunWithStderr("squeue -h -o %i");
     if (q.exit_code == 0 && q.out.find_first_not_of(" \n") == std::string::npos) {
       drained = true;
       break;
@@ -143,10 +133,10 @@ TEST_CASE("Slurm: build array, merge, match array and results merge equal the un
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   INFO(Logs(work + "/logs"));
-  INFO(RunShell("squeue; sinfo").out);
+  INFO(RunWithStderr("squeue; sinfo").out);
   REQUIRE(drained);
   for (const std::string& id : jobs) {
-    CliRun show = RunShell("scontrol show job " + id);
+    CliRun show = RunWithStderr("scontrol show job " + id);
     INFO(show.out);
     CHECK(show.exit_code == 0);
     // One JobState line per array task: all of them completed.
