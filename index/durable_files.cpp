@@ -118,6 +118,35 @@ Status VerifySealedFile(const std::string& path) {
   return bytes.ok() ? Status::Ok() : bytes.status();
 }
 
+namespace {
+
+// FAISS's reader over bytes in memory (no copy).
+struct BytesReader : faiss::IOReader {
+  explicit BytesReader(const std::string& b) : bytes(b) {}
+  size_t operator()(void* ptr, size_t size, size_t nitems) override {
+    if (size == 0 || at >= bytes.size()) return 0;
+    const size_t n = std::min(nitems, (bytes.size() - at) / size);
+    std::memcpy(ptr, bytes.data() + at, n * size);
+    at += n * size;
+    return n;
+  }
+  const std::string& bytes;
+  size_t at = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<faiss::IndexBinary> ReadSealedBinaryIndex(const std::string& path) {
+  Result<std::string> bytes = ReadSealedFile(path);
+  if (!bytes.ok()) return nullptr;
+  BytesReader reader(*bytes);
+  try {
+    return std::unique_ptr<faiss::IndexBinary>(faiss::read_index_binary(&reader));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 Result<std::string> ReadMaybeSealedFile(const std::string& path, bool require_seal) {
   Result<std::string> bytes = ReadRegularFile(path);
   if (!bytes.ok()) return bytes.status();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <omp.h>
@@ -48,6 +49,11 @@ Result<std::string> ReadSealedFile(const std::string& path);
 
 // As ReadSealedFile, without keeping the bytes.
 Status VerifySealedFile(const std::string& path);
+
+// The FAISS binary index in the sealed file at `path`, read once and parsed
+// from the verified bytes; null when the file is missing, unsealed, damaged
+// or not a FAISS binary index (callers then rebuild it from the catalog).
+std::unique_ptr<faiss::IndexBinary> ReadSealedBinaryIndex(const std::string& path);
 
 // Indexes written before seals: a file without the seal's magic is returned
 // whole unless `require_seal`; one with it must hold its seal.

@@ -94,15 +94,7 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
   const faiss_idx_t total = faiss_idx_t(all.size() / kFeatureBytes);
   all.resize(all.size() + kPadding, 0);
   // The file is used when it holds a prefix of the catalog's descriptors.
-  std::unique_ptr<faiss::IndexBinary> loaded;
-  std::error_code ec;
-  if (use_file && std::filesystem::exists(path, ec)) {
-    try {
-      loaded.reset(faiss::read_index_binary(path.c_str()));
-    } catch (const std::exception&) {
-      loaded.reset();
-    }
-  }
+  std::unique_ptr<faiss::IndexBinary> loaded = use_file ? ReadSealedBinaryIndex(path) : nullptr;
   auto* flat = dynamic_cast<faiss::IndexBinaryMultiHash*>(loaded.get());
   bool usable = flat != nullptr && flat->d == kBits && flat->nhash == kHashTables && flat->b == kHashBits &&
                 flat->nflip == 0 && flat->storage != nullptr && flat->ntotal <= total &&

@@ -53,8 +53,9 @@ class FeatureIndex {
 
   // Builds the index for `records` (one layer, ascending frame ids) from the
   // FAISS file at `path` when it agrees with them, else from the records.
-  // `*file_stale` is set when the file must be rewritten. `use_file` false:
-  // the file is not read at all (it failed its seal, see durable_files.h).
+  // `*file_stale` is set when the file must be rewritten. The file is read
+  // only when its seal holds (durable_files.h); `use_file` false: not at all
+  // (an index written before seals).
   static Result<std::unique_ptr<FeatureIndex>> Load(const std::string& path,
                                                     const std::vector<FrameFeaturesRecord>& records,
                                                     bool* file_stale, bool use_file = true);

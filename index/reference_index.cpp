@@ -202,7 +202,8 @@ struct ReferenceIndex::Impl {
 
   // True when the FAISS cache `name` may be parsed: its seal holds. A file
   // that is missing, a symbolic link, unsealed or damaged is not read
-  // (callers rebuild it from the catalog); `index check` names it.
+  // (callers rebuild it from the catalog); `index check` names it. Loaders
+  // that parse the file use ReadSealedBinaryIndex, which reads it once.
   bool Trusted(const char* name) const { return sealed_manifest && VerifySealedFile(PathOf(name)).ok(); }
 
   ~Impl() {
@@ -331,14 +332,8 @@ struct ReferenceIndex::Impl {
   // frames; a missing, unreadable or inconsistent one is rebuilt.
   Status LoadHashIndex() {
     const std::string path = PathOf(kFaissName);
-    std::unique_ptr<faiss::IndexBinary> loaded;
-    if (Trusted(kFaissName)) {
-      try {
-        loaded.reset(faiss::read_index_binary(path.c_str()));
-      } catch (const std::exception&) {
-        loaded.reset();  // unreadable: rebuilt below
-      }
-    }
+    // Unsealed, damaged or unreadable: rebuilt below.
+    std::unique_ptr<faiss::IndexBinary> loaded = sealed_manifest ? ReadSealedBinaryIndex(path) : nullptr;
     bool usable = loaded != nullptr && loaded->d == kBits && loaded->ntotal <= faiss_idx_t(frames.size());
     bool loaded_multihash = false;
     if (usable) {
@@ -382,7 +377,7 @@ struct ReferenceIndex::Impl {
       auto records = catalog->FrameFeatures(l, int64_t(frames.size()));
       if (!records.ok()) return records.status();
       bool stale = false;
-      auto index = FeatureIndex::Load(PathOf(kFeatureFileNames[l]), *records, &stale, Trusted(kFeatureFileNames[l]));
+      auto index = FeatureIndex::Load(PathOf(kFeatureFileNames[l]), *records, &stale, sealed_manifest);
       if (!index.ok()) return index.status();
       features[size_t(l)] = std::move(*index);
       features_dirty[size_t(l)] = stale;

@@ -29,22 +29,6 @@ inline std::string ShellQuote(const std::string& s) {
   return q + "'";
 }
 
-// `args` are quoted one by one; the command runs through /bin/sh.
-inline CliRun RunCelmatch(const std::vector<std::string>& args) {
-  std::string cmd = ShellQuote(CELMATCH_BINARY);
-  for (const std::string& a : args) cmd += " " + ShellQuote(a);
-  cmd += " 2>&1";
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 // Runs a shell command line (through /bin/sh, stderr not captured unless the
 // line redirects it); its output and exit code.
 inline CliRun RunShell(const std::string& cmd) {
@@ -57,6 +41,13 @@ inline CliRun RunShell(const std::string& cmd) {
   const int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// `args` are quoted one by one; the command runs through /bin/sh.
+inline CliRun RunCelmatch(const std::vector<std::string>& args) {
+  std::string cmd = ShellQuote(CELMATCH_BINARY);
+  for (const std::string& a : args) cmd += " " + ShellQuote(a);
+  return RunShell(cmd + " 2>&1");
 }
 
 // Reads a JSON Lines file into records keyed by their "file" field, with

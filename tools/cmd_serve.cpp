@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -244,29 +245,32 @@ int RunServe(ServeArgs a) {
   auto body_of = [](const httplib::Request& req) {
     return std::make_shared<const std::vector<uint8_t>>(req.body.begin(), req.body.end());
   };
-  server.Post("/v1/match", [&](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.has_param("name") ? req.get_param_value("name") : "upload";
+  // A request with a body takes a slot (or waits in the queue) for `work`;
+  // 400 without a body, 503 when the slots and the queue are full.
+  auto admitted = [&](const httplib::Request& req, httplib::Response& res, const std::function<void()>& work) {
     if (req.body.empty()) return Reply(res, 400, ErrorBody("empty body: send the file's bytes"));
     if (!admission.Enter()) {
       res.set_header("Retry-After", "1");
       return Reply(res, 503, ErrorBody("busy: every matching slot and the queue are taken; retry"));
     }
-    FileResult r = matcher.MatchBytes(name, body_of(req));
-    admission.Leave();
-    Reply(res, 200, FileResultToJson(r));
+    struct Release {  // also when `work` throws (answered 500 by the exception handler)
+      Admission& admission;
+      ~Release() { admission.Leave(); }
+    } release{admission};
+    work();
+  };
+  server.Post("/v1/match", [&](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.has_param("name") ? req.get_param_value("name") : "upload";
+    admitted(req, res, [&] { Reply(res, 200, FileResultToJson(matcher.MatchBytes(name, body_of(req)))); });
   });
   server.Post("/v1/hash", [&](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.has_param("name") ? req.get_param_value("name") : "upload";
-    if (req.body.empty()) return Reply(res, 400, ErrorBody("empty body: send the file's bytes"));
-    if (!admission.Enter()) {
-      res.set_header("Retry-After", "1");
-      return Reply(res, 503, ErrorBody("busy: every slot and the queue are taken; retry"));
-    }
-    int status = 200;
-    nlohmann::json body = HashBody(hasher, name, body_of(req), req.get_param_value("dihedral") == "1",
-                                   a.options.limits, &status);
-    admission.Leave();
-    Reply(res, status, body);
+    admitted(req, res, [&] {
+      int status = 200;
+      nlohmann::json body = HashBody(hasher, name, body_of(req), req.get_param_value("dihedral") == "1",
+                                     a.options.limits, &status);
+      Reply(res, status, body);
+    });
   });
 
   // cpp-httplib 0.11 listens with a backlog of 5: a burst of new clients
