@@ -126,6 +126,7 @@ struct BytesReader : faiss::IOReader {
   size_t operator()(void* ptr, size_t size, size_t nitems) override {
     if (size == 0 || at >= bytes.size()) return 0;
     const size_t n = std::min(nitems, (bytes.size() - at) / size);
+    if (n == 0) return 0;  // FAISS reads empty vectors into a null pointer
     std::memcpy(ptr, bytes.data() + at, n * size);
     at += n * size;
     return n;
