@@ -211,6 +211,63 @@ TEST_CASE("DecodeImage reads the formats OpenCV writes", "[media][image]") {
   }
 }
 
+// An EXIF APP1 segment with one Orientation entry, put right after a JPEG's
+// SOI marker (6: the stored picture must be turned 90 degrees clockwise).
+static std::vector<uint8_t> WithExifOrientation(const std::vector<uint8_t>& jpeg, uint8_t orientation) {
+  const std::vector<uint8_t> app1 = {
+      0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,      // marker, length 34, "Exif\0\0"
+      'M', 'M', 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,          // big-endian TIFF, IFD at 8
+      0x00, 0x01,                                            // one entry
+      0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,        // Orientation, SHORT, 1 value
+      0x00, orientation, 0x00, 0x00,                         // the value
+      0x00, 0x00, 0x00, 0x00};                               // no next IFD
+  std::vector<uint8_t> out(jpeg.begin(), jpeg.begin() + 2);
+  out.insert(out.end(), app1.begin(), app1.end());
+  out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+  return out;
+}
+
+TEST_CASE("DecodeImageFromBuffer decodes a large JPEG reduced, upright, and other formats whole", "[media][image]") {
+  const cv::Mat img = SyntheticCartoonFrame(9, 0.5, 1920, 1080);
+  std::vector<uint8_t> jpeg, png;
+  REQUIRE(cv::imencode(".jpg", img, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90}));
+  REQUIRE(cv::imencode(".png", img, png));
+  struct Case {
+    int min_side;
+    int width;  // of the result
+  };
+  for (const Case c : {Case{0, 1920}, Case{400, 480}, Case{200, 240}, Case{960, 960}, Case{961, 1920}, Case{1, 240}}) {
+    INFO("min_long_side " << c.min_side);
+    bool reduced = true;
+    auto got = DecodeImageFromBuffer("x.jpg", jpeg, nullptr, {}, c.min_side, &reduced);
+    REQUIRE(got.ok());
+    CHECK(got->cols == c.width);
+    CHECK(got->rows == c.width * 1080 / 1920);
+    CHECK(reduced == (c.width < 1920));
+    // The reduced picture is the whole one made smaller, not a part of it.
+    cv::Mat small;
+    cv::resize(img, small, got->size(), 0, 0, cv::INTER_AREA);
+    CHECK(MeanAbsDiff(*got, small) <= 6.0);
+  }
+  bool reduced = true;
+  auto whole_png = DecodeImageFromBuffer("x.png", png, nullptr, {}, 400, &reduced);
+  REQUIRE(whole_png.ok());
+  CHECK(whole_png->size() == img.size());
+  CHECK_FALSE(reduced);
+  // EXIF orientation 6 (turn 90 degrees clockwise) applies at every size.
+  const std::vector<uint8_t> turned = WithExifOrientation(jpeg, 6);
+  for (int min_side : {0, 400}) {
+    INFO("min_long_side " << min_side);
+    auto got = DecodeImageFromBuffer("turned.jpg", turned, nullptr, {}, min_side);
+    REQUIRE(got.ok());
+    REQUIRE(got->rows > got->cols);
+    cv::Mat upright, small;
+    cv::rotate(img, upright, cv::ROTATE_90_CLOCKWISE);
+    cv::resize(upright, small, got->size(), 0, 0, cv::INTER_AREA);
+    CHECK(MeanAbsDiff(*got, small) <= 6.0);
+  }
+}
+
 TEST_CASE("DecodeImage expands gray and scales 16-bit to 8-bit BGR", "[media][image]") {
   TempDir dir;
   cv::Mat gray(20, 30, CV_8UC1);

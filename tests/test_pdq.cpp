@@ -2,6 +2,7 @@
 // own contracts: hex form, Hamming distance, dihedral rules and robustness.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -13,6 +14,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "match/matcher.h"
+#include "media/image_decoder.h"
 #include "signatures/pdq_hash.h"
 #include "test_support.h"
 
@@ -123,6 +126,69 @@ TEST_CASE("PDQ dihedral hashes match the reference", "[pdq]") {
   std::printf("PDQ dihedral vectors: %d of %d equal, max distance %d\n", equal, total,
               max_distance);
   CHECK(2 * equal >= total);
+}
+
+// The matcher hashes a large JPEG decoded at 1/2, 1/4 or 1/8 of its size
+// (DCT scaling, longer side at least Matcher::kEarlyDecodeMinSide) for its
+// early PDQ decision. That hash must stay within the reference vectors'
+// tolerance: of Meta's hash of the same frame, and of the hash of the same
+// JPEG decoded whole. Each frame is tried at its own size and enlarged to
+// 1920 and 3840 px wide (1080p and 4K stills), so every reduction is used.
+TEST_CASE("PDQ of a reduced JPEG decode stays within the reference tolerance", "[pdq]") {
+  const std::string dir = celmatch::testing::PdqVectorsDir();
+  if (dir.empty()) CELMATCH_SKIP("no shared/pdq-vectors");
+  const int min_side = celmatch::Matcher::kEarlyDecodeMinSide;
+  PdqHasher hasher;
+  std::map<int, int> used;                   // reduction -> decodes
+  std::map<int, int> worst_vs_ref, worst_vs_whole;  // reduction -> max distance
+  for (const auto& row : ReadCsv(dir + "/hashes.csv")) {
+    if (row[0].rfind("full_", 0) != 0 || std::stoi(row[2]) < 80) continue;
+    INFO(row[0]);
+    const cv::Mat frame = cv::imread(dir + "/images/" + row[0], cv::IMREAD_COLOR);
+    REQUIRE(!frame.empty());
+    const PdqHash reference = Hex(row[1]);
+    for (int width : {frame.cols, 1920, 3840}) {
+      INFO("width " << width);
+      cv::Mat sized = frame;
+      if (width != frame.cols) {
+        cv::resize(frame, sized, cv::Size(width, int(std::lround(double(frame.rows) * width / frame.cols))), 0, 0,
+                   cv::INTER_CUBIC);
+      }
+      std::vector<uint8_t> jpeg;
+      REQUIRE(cv::imencode(".jpg", sized, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95}));
+      bool reduced = false;
+      auto small = celmatch::DecodeImageFromBuffer(row[0], jpeg, nullptr, {}, min_side, &reduced);
+      auto whole = celmatch::DecodeImageFromBuffer(row[0], jpeg);
+      REQUIRE(small.ok());
+      REQUIRE(whole.ok());
+      const int factor = whole->cols / small->cols;
+      // The largest reduction that keeps the longer side at min_side.
+      CHECK(reduced == (factor > 1));
+      CHECK(small->cols >= min_side);
+      CHECK((factor == 8 || small->cols / 2 < min_side));
+      ++used[factor];
+      if (factor == 1) continue;
+      const PdqResult got = hasher.Compute(*small);
+      const PdqResult full = hasher.Compute(*whole);
+      const int vs_ref = got.hash.Distance(reference), vs_whole = got.hash.Distance(full.hash);
+      CHECK(vs_ref <= 10);
+      CHECK(vs_whole <= 10);
+      // The smaller picture is smoother: its quality may be lower (a harder
+      // bar for the early decision), never much higher.
+      INFO("quality " << got.quality << " reduced, " << full.quality << " whole");
+      CHECK(got.quality <= full.quality + 2);
+      CHECK(got.quality >= full.quality - 10);
+      worst_vs_ref[factor] = std::max(worst_vs_ref[factor], vs_ref);
+      worst_vs_whole[factor] = std::max(worst_vs_whole[factor], vs_whole);
+    }
+  }
+  for (const auto& [factor, n] : used) {
+    std::printf("reduced JPEG decode 1/%d: %d pictures, max distance %d to the reference, %d to the whole decode\n",
+                factor, n, worst_vs_ref[factor], worst_vs_whole[factor]);
+  }
+  CHECK(used.count(2) == 1);
+  CHECK(used.count(4) == 1);
+  CHECK(used.count(8) == 1);
 }
 
 // Independent of the reference data: each dihedral hash must describe the

@@ -641,6 +641,26 @@ TEST_CASE("the early PDQ decision: an unambiguous PDQ match skips local features
   CHECK(near.matches[0].evidence.inliers >= options.features.min_inliers);
   CHECK(near.matches[1].evidence.inliers >= options.features.min_inliers);
 
+  // As 1080p JPEGs, whose PDQ decision is made on a 1/4-scale decode
+  // (Matcher::kEarlyDecodeMinSide): the unambiguous frame is decided there,
+  // at the same place; the ambiguous one is decoded whole and verified.
+  auto enlarged = [](const cv::Mat& f) {
+    cv::Mat big;
+    cv::resize(f, big, cv::Size(1920, 1080), 0, 0, cv::INTER_CUBIC);
+    return big;
+  };
+  FileResult early_jpeg = MatchPicture(matcher, tmp.str(), "own.jpg", enlarged(own));
+  REQUIRE(early_jpeg.status == FileStatus::kMatch);
+  CHECK(early_jpeg.matches[0].source == "ep3.avi");
+  CHECK(early_jpeg.matches[0].evidence.inliers == 0);
+  CHECK(early_jpeg.matches[0].evidence.pdq_distance <= options.early_pdq_distance);
+  CHECK(std::fabs(early_jpeg.matches[0].time_s - early.matches[0].time_s) < 1e-9);
+  FileResult near_jpeg = MatchPicture(matcher, tmp.str(), "shared.jpg", enlarged(shared));
+  REQUIRE(near_jpeg.status == FileStatus::kMatch);
+  REQUIRE(near_jpeg.matches.size() >= 2);
+  CHECK(near_jpeg.matches[0].evidence.inliers >= options.features.min_inliers);
+  CHECK(near_jpeg.matches[1].evidence.inliers >= options.features.min_inliers);
+
   // Matcher::PdqDecides on its own: the rules, on hand-made matches.
   Match best;
   best.source_id = 1;

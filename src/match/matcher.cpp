@@ -246,22 +246,41 @@ bool Matcher::Conclusive(const std::vector<Match>& matches) const {
 
 void Matcher::MatchImage(const std::string& path, FileResult* result,
                          std::shared_ptr<const std::vector<uint8_t>> bytes) const {
-  cv::Mat alpha;  // a cel's transparency: local features only where it is opaque
-  Result<cv::Mat> img = bytes ? DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits)
-                              : DecodeImageWithAlpha(path, &alpha, options_.limits);
-  if (!img.ok()) {
+  auto fail = [result](const Status& st) {
     result->status = FileStatus::kError;
-    result->error = img.status().message();
-    return;
+    result->error = st.message();
+  };
+  if (!bytes) {  // read once: the file may be decoded twice below
+    Result<std::vector<uint8_t>> read = ReadImageBytes(path, options_.limits);
+    if (!read.ok()) return fail(read.status());
+    bytes = std::make_shared<const std::vector<uint8_t>>(std::move(*read));
   }
+  cv::Mat alpha;  // a cel's transparency: local features only where it is opaque
+  // PDQ first, on a large JPEG decoded at a fraction of its size (DCT
+  // scaling; kEarlyDecodeMinSide). When PDQ's answer is unambiguous
+  // (PdqDecides) that is the whole cost of the file; otherwise the file is
+  // decoded whole and every step below runs on the full picture, as if the
+  // reduced one had never been made.
+  const int early_side = options_.early_pdq_distance >= 0 ? kEarlyDecodeMinSide : 0;
+  bool reduced = false;
+  Result<cv::Mat> img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, early_side, &reduced);
+  if (!img.ok()) return fail(img.status());
   std::array<PdqResult, 8> variants = hasher_.ComputeDihedral(*img);
   result->samples = 1;
+  bool flat = variants[0].quality < options_.min_quality;
+  if (!flat) result->matches = MatchHashes(variants);
+  const bool decided = PdqDecides(result->matches);
+  if (!decided && reduced) {
+    img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits);
+    if (!img.ok()) return fail(img.status());
+    variants = hasher_.ComputeDihedral(*img);
+    flat = variants[0].quality < options_.min_quality;
+    result->matches = flat ? std::vector<Match>{} : MatchHashes(variants);
+  }
   if (options_.query_thumbnail_max_side > 0)
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
-  const bool flat = variants[0].quality < options_.min_quality;
-  if (!flat) result->matches = MatchHashes(variants);
   // Local features verify and retrieve, unless PDQ's answer is unambiguous.
-  if (options_.local_features && !PdqDecides(result->matches)) {
+  if (options_.local_features && !decided) {
     // Described once; the embedding step verifies its candidates with the same features.
     const QueryFeatures query = features_.Describe(*img, alpha);
     AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches);

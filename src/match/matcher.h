@@ -131,6 +131,12 @@ class Matcher {
   // matches of an image, best first: true when local features would only
   // confirm them.
   bool PdqDecides(const std::vector<Match>& matches) const;
+  // Longer side, in pixels, of the reduced picture an image query's PDQ
+  // decision is made on (a JPEG of at least twice this decodes at 1/2, 1/4
+  // or 1/8 scale; image_decoder.h): above PDQ's 64x64 and the thumbnails'
+  // 192 px with room to spare. Measured against the full picture's hash in
+  // tests/test_pdq.cpp ("reduced JPEG decode").
+  static constexpr int kEarlyDecodeMinSide = 400;
 
   // Score in 0..1 for a PDQ distance: 1 at distance 0, 0.5 at max_distance,
   // falling linearly to 0 at twice max_distance.

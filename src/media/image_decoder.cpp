@@ -215,11 +215,28 @@ Status CheckHeader(const std::string& path, const std::string& format,
 // Decoders. Each returns the raw decoded matrix or frame; normalisation to
 // BGR happens once, in DecodeImageWithAlpha.
 
+// The IMREAD_REDUCED_COLOR_* flag for a JPEG of `longer` pixels on its
+// longer side: the largest of libjpeg's DCT scalings (1/2, 1/4, 1/8) that
+// keeps that side at least `min_long_side`; IMREAD_COLOR when none does.
+int JpegReadFlags(int64_t longer, int min_long_side) {
+  if (min_long_side <= 0) return cv::IMREAD_COLOR;
+  if (longer >= 8LL * min_long_side) return cv::IMREAD_REDUCED_COLOR_8;
+  if (longer >= 4LL * min_long_side) return cv::IMREAD_REDUCED_COLOR_4;
+  if (longer >= 2LL * min_long_side) return cv::IMREAD_REDUCED_COLOR_2;
+  return cv::IMREAD_COLOR;
+}
+
 Result<cv::Mat> DecodeWithOpenCv(const std::string& path, const std::string& format,
-                                 const std::vector<uint8_t>& bytes, cv::Mat* alpha) {
-  // JPEG never has alpha; IMREAD_COLOR makes OpenCV apply the EXIF
-  // orientation, so a phone photo of a screen comes out upright.
-  const int flags = format == "jpeg" ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED;
+                                 const std::vector<uint8_t>& bytes, cv::Mat* alpha, int min_long_side,
+                                 bool* reduced) {
+  // JPEG never has alpha; IMREAD_COLOR (and its reduced forms) makes OpenCV
+  // apply the EXIF orientation, so a phone photo of a screen comes out upright.
+  int flags = cv::IMREAD_UNCHANGED;
+  if (format == "jpeg") {
+    const std::optional<Dims> d = JpegDims(bytes);  // CheckHeader has parsed it already
+    flags = d ? JpegReadFlags(std::max(d->width, d->height), min_long_side) : cv::IMREAD_COLOR;
+  }
+  if (reduced) *reduced = flags != cv::IMREAD_UNCHANGED && flags != cv::IMREAD_COLOR;
   if (bytes.size() > size_t(INT_MAX)) {
     return Status::LimitExceeded(path + ": " + DisplayName(format) + " file over 2 GiB");
   }
@@ -358,7 +375,7 @@ Result<cv::Mat> DecodeWithFfmpeg(const std::string& path, const std::string& for
 // Everything after the bytes are in memory; `path` names them in errors.
 Result<cv::Mat> DecodeProbedBytes(const std::string& path, const MediaProbe& probe,
                                   const std::vector<uint8_t>& bytes, cv::Mat* alpha,
-                                  const MediaLimits& limits) {
+                                  const MediaLimits& limits, int min_long_side, bool* reduced) {
   const std::string& format = probe.format;
   if (probe.kind == MediaKind::kOther) {
     return Status::Unsupported(path + ": not a recognised image format");
@@ -375,7 +392,7 @@ Result<cv::Mat> DecodeProbedBytes(const std::string& path, const MediaProbe& pro
 
   if (format == "png" || format == "apng" || format == "jpeg" || format == "tiff" ||
       format == "webp" || format == "bmp") {
-    return DecodeWithOpenCv(path, format, bytes, alpha);
+    return DecodeWithOpenCv(path, format, bytes, alpha, min_long_side, reduced);
   }
   if (format == "avif") return DecodeWithAvif(path, bytes, limits, alpha);
   return DecodeWithFfmpeg(path, format, bytes, limits, alpha);
@@ -396,7 +413,7 @@ Result<cv::Mat> DecodeImageUnguarded(const std::string& path, cv::Mat* alpha,
   }
   Result<std::vector<uint8_t>> bytes = ReadWholeFile(path, limits);
   if (!bytes.ok()) return bytes.status();
-  return DecodeProbedBytes(path, *probe, *bytes, alpha, limits);
+  return DecodeProbedBytes(path, *probe, *bytes, alpha, limits, /*min_long_side=*/0, nullptr);
 }
 
 }  // namespace
@@ -417,15 +434,28 @@ Result<cv::Mat> DecodeImage(const std::string& path, const MediaLimits& limits) 
   return DecodeImageWithAlpha(path, nullptr, limits);
 }
 
+Result<std::vector<uint8_t>> ReadImageBytes(const std::string& path, const MediaLimits& limits) {
+  try {
+    Result<MediaProbe> probe = ProbeMedia(path);
+    if (!probe.ok()) return probe.status();
+    if (probe->kind == MediaKind::kOther) return Status::Unsupported(path + ": not a recognised image format");
+    return ReadWholeFile(path, limits);
+  } catch (const std::bad_alloc&) {
+    return Status::LimitExceeded(path + ": out of memory while reading");
+  }
+}
+
 Result<cv::Mat> DecodeImageFromBuffer(const std::string& name, const std::vector<uint8_t>& bytes,
-                                      cv::Mat* alpha, const MediaLimits& limits) {
+                                      cv::Mat* alpha, const MediaLimits& limits, int min_long_side,
+                                      bool* reduced) {
   if (alpha) alpha->release();
+  if (reduced) *reduced = false;
   try {
     CELMATCH_RETURN_IF_ERROR(CheckFileSizeLimit(name, int64_t(bytes.size()), limits));
     if (bytes.empty()) return Status::Corrupt(name + ": empty file (0 bytes)");
     Result<MediaProbe> probe = ProbeMediaBuffer(name, bytes.data(), bytes.size());
     if (!probe.ok()) return probe.status();
-    return DecodeProbedBytes(name, *probe, bytes, alpha, limits);
+    return DecodeProbedBytes(name, *probe, bytes, alpha, limits, min_long_side, reduced);
   } catch (const cv::Exception& e) {
     return Status::Internal(name + ": OpenCV error while decoding: " + e.err);
   } catch (const std::bad_alloc&) {
