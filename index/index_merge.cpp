@@ -108,6 +108,7 @@ Result<MergeReport> MergeIndexes(const std::string& out_dir, const std::vector<s
     Result<std::unique_ptr<ReferenceIndex>> opened = ReferenceIndex::OpenForRead(part_dir);
     if (!opened.ok()) return opened.status().WithPrefix("part " + part_dir);
     const ReferenceIndex& part = **opened;
+    CELMATCH_RETURN_IF_ERROR(part.LoadFeatures().WithPrefix("part " + part_dir));
     Result<IndexStats> stats = part.Stats();
     if (!stats.ok()) return stats.status();
 

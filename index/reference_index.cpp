@@ -193,6 +193,9 @@ struct ReferenceIndex::Impl {
 
   std::array<std::unique_ptr<FeatureIndex>, kFeatureLayers> features;
   std::array<bool, kFeatureLayers> features_dirty{};  // differs from its file
+  // Read-only opens load `features` at the first LoadFeatures call.
+  std::once_flag features_once;
+  Status features_status;
 
   std::optional<EmbeddingModelIdentity> embedding_model;  // the manifest's
   std::unique_ptr<EmbeddingIndex> embedding;              // set when embedding_model is
@@ -371,8 +374,12 @@ struct ReferenceIndex::Impl {
   }
 
   // Loads each layer's feature index from its file, repaired or rebuilt from
-  // the catalog (see feature_index.h).
+  // the catalog (see feature_index.h). Until then (and after a failure) each
+  // layer is an empty index.
   Status LoadFeatureIndexes() {
+    for (auto& f : features) {
+      if (!f) f = std::make_unique<FeatureIndex>();
+    }
     for (int l = 0; l < kFeatureLayers; ++l) {
       auto records = catalog->FrameFeatures(l, int64_t(frames.size()));
       if (!records.ok()) return records.status();
@@ -448,7 +455,12 @@ struct ReferenceIndex::Impl {
     CELMATCH_RETURN_IF_ERROR(CheckCatalogParams());
     CELMATCH_RETURN_IF_ERROR(LoadMetadata());
     if (!read_only || !MapHashIndex(load)) CELMATCH_RETURN_IF_ERROR(LoadHashIndex());
-    CELMATCH_RETURN_IF_ERROR(LoadFeatureIndexes());
+    if (read_only) {
+      for (auto& f : features) f = std::make_unique<FeatureIndex>();  // until LoadFeatures
+    } else {
+      std::call_once(features_once, [this] { features_status = LoadFeatureIndexes(); });
+      CELMATCH_RETURN_IF_ERROR(features_status);
+    }
     return LoadEmbeddingIndex();
   }
 
@@ -684,7 +696,17 @@ const std::vector<int64_t>& ReferenceIndex::frames_of_source(int64_t source_id) 
   return impl_->frames_of_source[size_t(source_id)];
 }
 
+Status ReferenceIndex::LoadFeatures() const {
+  Impl& d = *impl_;
+  std::call_once(d.features_once, [&d] {
+    std::lock_guard<std::mutex> lock(d.catalog_mu);  // the catalog is read
+    d.features_status = d.LoadFeatureIndexes();
+  });
+  return d.features_status;
+}
+
 const FeatureIndex& ReferenceIndex::features(FeatureLayer layer) const {
+  (void)LoadFeatures();  // an empty index when it failed
   return *impl_->features[size_t(layer)];
 }
 
@@ -736,6 +758,7 @@ Result<IndexStats> ReferenceIndex::Stats() const {
 }
 
 Status ReferenceIndex::Check() const {
+  CELMATCH_RETURN_IF_ERROR(LoadFeatures());
   const Impl& d = *impl_;
   std::lock_guard<std::mutex> lock(d.catalog_mu);
   CELMATCH_RETURN_IF_ERROR(d.catalog->Check());

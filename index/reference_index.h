@@ -112,7 +112,14 @@ class ReferenceIndex {
   // The frames of one source in time order (ids).
   const std::vector<int64_t>& frames_of_source(int64_t source_id) const;
 
-  // The local-feature index of one layer (never null after Open).
+  // The local-feature indexes. Writers load them at open; a read-only open
+  // loads them at the first call of LoadFeatures (or features()), so that a
+  // query PDQ settles alone never pays for them (they are most of an open's
+  // time and memory). LoadFeatures is thread-safe and idempotent: it returns
+  // the one load's status, an error naming the file or catalog when that
+  // failed. Call it before features() where an error must be reported.
+  Status LoadFeatures() const;
+  // The local-feature index of one layer; empty when LoadFeatures failed.
   const FeatureIndex& features(FeatureLayer layer) const;
 
   // The learned-embedding index (index/embedding_index.h); null when the

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <opencv2/imgcodecs.hpp>
+#include <sqlite3.h>
 
 #include "cli_runner.h"
 #include "synthetic/synthetic_footage.h"
@@ -145,4 +146,55 @@ TEST_CASE("damaged index files: index check names them, match and index add neve
       fs::remove_all(dir);
     }
   }
+}
+
+// A read-only open leaves the local features in the catalog until a query
+// needs them: damaged feature rows do not stop the files PDQ settles alone,
+// and the files that need features are errors naming the catalog.
+TEST_CASE("local features load at the first query that needs them, and their damage is named there") {
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage/Tin Island";
+  fs::create_directories(footage);
+  REQUIRE(celmatch::WriteSyntheticVideo(footage + "/episode_01.mp4", 41, 12.0, 12, 4.0).ok());
+  const std::string index = tmp.str() + "/index";
+  REQUIRE(RunCelmatch({"index", "build", "--index", index, "--jobs", "1", tmp.str() + "/footage"}).exit_code == 0);
+  // One frame as it is (PDQ decides it), and 3/4 of each side (local features verify it).
+  const cv::Mat frame = celmatch::SyntheticCartoonFrame(41 * 1000u + 1, 1.0, 640, 360);
+  const std::string whole = tmp.str() + "/q/whole.png", part = tmp.str() + "/q/part.png";
+  fs::create_directories(tmp.path() / "q");
+  REQUIRE(cv::imwrite(whole, frame));
+  REQUIRE(cv::imwrite(part, frame(cv::Rect(120, 60, 480, 270)).clone()));
+  const std::string results = tmp.str() + "/results.jsonl";
+  auto match = [&] {
+    fs::remove(results);
+    CliRun m = RunCelmatch({"match", "--index", index, "--jobs", "1", "--out", results, tmp.str() + "/q"});
+    INFO(m.out);
+    REQUIRE(m.exit_code == 0);
+    return ReadJsonl(results);
+  };
+  auto intact = match();
+  REQUIRE(intact.at(whole)["status"] == "match");
+  REQUIRE(intact.at(part)["status"] == "match");
+  REQUIRE(intact.at(part)["matches"][0]["evidence"].value("inliers", 0) > 0);
+
+  // Every stored keypoint list loses a byte: no frame's features parse.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((index + "/catalog.sqlite").c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, "UPDATE frame_features SET xy = substr(xy, 2)", nullptr, nullptr, &err);
+  INFO((err ? err : ""));
+  sqlite3_free(err);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+
+  auto damaged = match();
+  CHECK(damaged.at(whole)["status"] == "match");
+  CHECK(damaged.at(whole)["matches"][0]["source"] == intact.at(whole)["matches"][0]["source"]);
+  CHECK(damaged.at(part)["status"] == "error");
+  const std::string error = damaged.at(part).value("error", "");
+  CHECK(error.find("catalog.sqlite") != std::string::npos);
+  CHECK(error.find("local features") != std::string::npos);
+  CliRun check = RunCelmatch({"index", "check", "--index", index});
+  CHECK(check.exit_code == 1);
+  CHECK(check.out.find("local features") != std::string::npos);
 }

@@ -281,6 +281,7 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
   // Local features verify and retrieve, unless PDQ's answer is unambiguous.
   if (options_.local_features && !decided) {
+    if (Status st = index_.LoadFeatures(); !st.ok()) return fail(st);  // loaded at the first such file
     // Described once; the embedding step verifies its candidates with the same features.
     const QueryFeatures query = features_.Describe(*img, alpha);
     AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches);
@@ -437,6 +438,11 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result,
     return false;
   };
   if (options_.local_features && options_.max_video_feature_samples > 0 && !any_source_agrees()) {
+    if (Status st = index_.LoadFeatures(); !st.ok()) {
+      result->status = FileStatus::kError;
+      result->error = st.message();
+      return;
+    }
     AddVideoFeatureVotes(open, samples, add_vote);
   }
 
