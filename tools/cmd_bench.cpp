@@ -192,6 +192,7 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
     ScaleOptions scale;
     std::vector<std::string> scale_types;
     std::string embedding_model;
+    int repeats = 3;
   };
   auto t = std::make_shared<ThroughputArgs>();
   CLI::App* throughput_cmd = bench_cmd->add_subcommand(
@@ -218,6 +219,9 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
                    }())
       ->delimiter(',');
   throughput_cmd->add_option("--scale-queries", t->scale.queries, "Queries per index type in the search table");
+  throughput_cmd->add_option("--repeat", t->repeats, "Passes of decode and of match over --dump; the fastest counts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   throughput_cmd->add_option("--embedding", t->embedding_model,
                              "Embedding speed of this ONNX model (\"default\": celmatch-embed-v2 where celmatch "
                              "finds it), one thread, decode excluded");
@@ -243,7 +247,7 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
       build = *b;
     }
     if (!t->index_dir.empty() && !t->dump.empty()) {
-      Result<MatchThroughput> m = MeasureMatchThroughput(t->index_dir, t->dump);
+      Result<MatchThroughput> m = MeasureMatchThroughput(t->index_dir, t->dump, t->repeats);
       if (!m.ok()) return Fatal(m.status());
       match = *m;
     }

@@ -73,9 +73,18 @@ Result<BuildThroughput> MeasureBuildThroughput(const std::vector<std::string>& f
   return out;
 }
 
-Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, const std::vector<std::string>& dump) {
+Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, const std::vector<std::string>& dump,
+                                               int repeats) {
+  repeats = std::max(1, repeats);
+  auto open_start = Clock::now();
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForRead(index_dir);
   if (!index.ok()) return index.status();
+  const double open_s = Since(open_start);
+  // Loaded here, not at the first file that needs them, so that no file's
+  // time carries this one-time cost (reported apart).
+  open_start = Clock::now();
+  CELMATCH_RETURN_IF_ERROR((*index)->LoadFeatures());
+  const double features_load_s = Since(open_start);
   std::vector<InputFile> files;
   for (InputFile& f : WalkInputs(dump)) {
     if (!f.error.empty() || !f.skip_reason.empty() || !f.archive_member.empty()) continue;
@@ -83,12 +92,21 @@ Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, con
     if (probe.ok() && probe->kind != MediaKind::kOther) files.push_back(std::move(f));
   }
   MatchThroughput out;
+  out.open_s = open_s;
+  out.repeats = repeats;
+  out.features_load_s = features_load_s;
   out.files = int(files.size());
   PdqHasher hasher;
   MatchOptions options;
   // Decode and hash as the matcher does: images whole, videos sampled.
+  // Decoding and matching each run `repeats` times; the fastest pass counts
+  // (the machines are shared: a slow pass is someone else's load).
   std::vector<cv::Mat> pictures;
+  out.decode_s = 1e300;
   auto t0 = Clock::now();
+  for (int pass = 0; pass < repeats; ++pass) {
+  pictures.clear();
+  t0 = Clock::now();
   for (const InputFile& f : files) {
     Result<MediaProbe> probe = ProbeMedia(f.path);
     if (probe->kind == MediaKind::kImage) {
@@ -109,7 +127,8 @@ Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, con
       }
     }
   }
-  out.decode_s = Since(t0);
+  out.decode_s = std::min(out.decode_s, Since(t0));
+  }
   std::vector<std::array<PdqResult, 8>> hashes;
   hashes.reserve(pictures.size());
   t0 = Clock::now();
@@ -123,15 +142,25 @@ Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, con
   out.search_s = Since(t0);
 
   std::vector<FileResult> results;
-  results.reserve(files.size());
-  for (const InputFile& f : files) {
-    const bool video = ProbeMedia(f.path)->kind == MediaKind::kVideo;
-    t0 = Clock::now();
-    results.push_back(matcher.MatchFile(f));
-    const double s = Since(t0);
-    (video ? out.video_match_s : out.image_match_s) += s;
-    ++(video ? out.videos : out.images);
-    out.match_s += s;
+  out.match_s = 1e300;
+  for (int pass = 0; pass < repeats; ++pass) {
+    results.clear();
+    double images_s = 0, videos_s = 0;
+    int images = 0, videos = 0;
+    for (const InputFile& f : files) {
+      const bool video = ProbeMedia(f.path)->kind == MediaKind::kVideo;
+      t0 = Clock::now();
+      results.push_back(matcher.MatchFile(f));
+      (video ? videos_s : images_s) += Since(t0);
+      ++(video ? videos : images);
+    }
+    if (images_s + videos_s < out.match_s) {
+      out.match_s = images_s + videos_s;
+      out.image_match_s = images_s;
+      out.video_match_s = videos_s;
+      out.images = images;
+      out.videos = videos;
+    }
   }
   for (const FileResult& r : results) {
     if (r.status == FileStatus::kMatch && !r.matches.empty() && r.matches[0].evidence.inliers == 0 &&
@@ -176,7 +205,7 @@ std::string FormatThroughput(const BuildThroughput* b, const MatchThroughput* m)
     const double rest = std::max(0.0, m->match_s - m->decode_s - m->pdq_s - m->search_s);
     auto per_file = [&](double x) { return 1000 * x / m->files; };
     std::snprintf(buf, sizeof buf,
-                  "match (one thread, %d files: %d images, %d videos)\n"
+                  "match (one thread, %d files: %d images, %d videos; decode and match: the fastest of %d passes)\n"
                   "  full match         %.2f s  (%.2f files/s per core, %.1f ms per file)\n"
                   "    images           %.2f s  (%.2f files/s per core)\n"
                   "    videos           %.2f s  (%.2f files/s per core)\n"
@@ -188,15 +217,17 @@ std::string FormatThroughput(const BuildThroughput* b, const MatchThroughput* m)
                   "  every match verified  %.2f s  (%.2f files/s per core; --early-pdq-distance -1, same files)\n"
                   "  decided early      %d of %d files (PDQ alone, no local features)\n"
                   "  match / decode     %.3fx  (every match verified: %.3fx; files/s of each over files/s of decode)\n"
-                  "  peak memory        %.0f MiB resident (whole process, index included)\n",
-                  m->files, m->images, m->videos, m->match_s, m->files / std::max(1e-9, m->match_s),
+                  "  peak memory        %.0f MiB resident (whole process, index included)\n"
+                  "  index open         %.2f s, and %.2f s to load the local features (once, at the first file "
+                  "PDQ does not decide; outside the times above)\n",
+                  m->files, m->images, m->videos, m->repeats, m->match_s, m->files / std::max(1e-9, m->match_s),
                   per_file(m->match_s), m->image_match_s, m->images / std::max(1e-9, m->image_match_s),
                   m->video_match_s, m->videos / std::max(1e-9, m->video_match_s), m->decode_s,
                   per_file(m->decode_s), m->pdq_s, per_file(m->pdq_s), m->search_s, per_file(m->search_s), rest,
                   per_file(rest), m->output_s, per_file(m->output_s), m->verify_all_match_s,
                   m->files / std::max(1e-9, m->verify_all_match_s), m->decided_early, m->files,
                   m->decode_s / std::max(1e-9, m->match_s), m->decode_s / std::max(1e-9, m->verify_all_match_s),
-                  m->peak_rss_bytes / 1048576.0);
+                  m->peak_rss_bytes / 1048576.0, m->open_s, m->features_load_s);
     s += buf;
   }
   s += "search at 100k / 1M / 10M reference frames: add --scale 100000,1000000,10000000 (README \"Big indexes on one machine\")\n";

@@ -35,6 +35,9 @@ struct MatchThroughput {
   double verify_all_match_s = 0;
   int decided_early = 0;          // files whose best match carries no inliers at PDQ <= early distance
   int64_t peak_rss_bytes = 0;     // this process's peak resident memory at the end
+  int repeats = 1;                // passes of decode and of match; the fastest counts
+  double open_s = 0;              // ReferenceIndex::OpenForRead
+  double features_load_s = 0;     // ReferenceIndex::LoadFeatures after it
 };
 
 // Decodes every video/image under `footage` once, then builds a temporary
@@ -43,8 +46,10 @@ Result<BuildThroughput> MeasureBuildThroughput(const std::vector<std::string>& f
                                                const std::string& scratch_dir);
 
 // Matches every file under `dump` against the index in `index_dir`, timing
-// decode and hashing separately first.
-Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, const std::vector<std::string>& dump);
+// decode and hashing separately first; decode and match each run `repeats`
+// times and the fastest pass counts.
+Result<MatchThroughput> MeasureMatchThroughput(const std::string& index_dir, const std::vector<std::string>& dump,
+                                               int repeats = 3);
 
 std::string FormatThroughput(const BuildThroughput* build, const MatchThroughput* match);
 

@@ -259,8 +259,8 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   // PDQ first, on a large JPEG decoded at a fraction of its size (DCT
   // scaling; kEarlyDecodeMinSide). When PDQ's answer is unambiguous
   // (PdqDecides) that is the whole cost of the file; otherwise the file is
-  // decoded whole and every step below runs on the full picture, as if the
-  // reduced one had never been made.
+  // decoded whole and everything from PDQ on runs on the full picture, as if
+  // the reduced one had never been made.
   const int early_side = options_.early_pdq_distance >= 0 ? kEarlyDecodeMinSide : 0;
   bool reduced = false;
   Result<cv::Mat> img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, early_side, &reduced);
@@ -269,13 +269,15 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   result->samples = 1;
   bool flat = variants[0].quality < options_.min_quality;
   if (!flat) result->matches = MatchHashes(variants);
-  const bool decided = PdqDecides(result->matches);
+  bool decided = PdqDecides(result->matches);
   if (!decided && reduced) {
     img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits);
     if (!img.ok()) return fail(img.status());
     variants = hasher_.ComputeDihedral(*img);
     flat = variants[0].quality < options_.min_quality;
     result->matches = flat ? std::vector<Match>{} : MatchHashes(variants);
+    // The whole picture's hash is sharper (higher quality, a few bits nearer).
+    decided = PdqDecides(result->matches);
   }
   if (options_.query_thumbnail_max_side > 0)
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
