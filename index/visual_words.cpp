@@ -13,16 +13,7 @@ namespace {
 constexpr int kBytes = 32;
 constexpr int kRounds = 4;  // assignment/majority rounds per split
 
-int Distance(const uint8_t* a, const uint8_t* b) {
-  int d = 0;
-  for (int i = 0; i < kBytes; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    d += __builtin_popcountll(x ^ y);
-  }
-  return d;
-}
+int Distance(const uint8_t* a, const uint8_t* b) { return HammingDistance32(a, b); }
 
 // splitmix64: a small deterministic generator (the seed fixes the vocabulary).
 uint64_t Next(uint64_t* s) {
@@ -50,6 +41,17 @@ BinaryWord Majority(const std::vector<uint32_t>& members, const uint8_t* descrip
 }
 
 }  // namespace
+
+int HammingDistance32(const uint8_t* a, const uint8_t* b) {
+  int d = 0;
+  for (int i = 0; i < kBytes; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    d += __builtin_popcountll(x ^ y);
+  }
+  return d;
+}
 
 Vocabulary Vocabulary::Train(const uint8_t* descriptors, size_t n, int branching, int levels, uint64_t seed) {
   Vocabulary v;

@@ -33,6 +33,10 @@ namespace celmatch {
 
 using BinaryWord = std::array<uint8_t, 32>;
 
+// Hamming distance of two 32-byte descriptors (hardware popcount: this
+// stage is compiled with -mpopcnt).
+int HammingDistance32(const uint8_t* a, const uint8_t* b);
+
 class Vocabulary {
  public:
   // Trains on `n` descriptors of 32 bytes each (row-major). Deterministic

@@ -24,17 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-int Hamming(const uint8_t* a, const uint8_t* b) {
-  int d = 0;
-  for (int i = 0; i < 32; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    d += __builtin_popcountll(x ^ y);
-  }
-  return d;
-}
-
 // One layer's vocabulary and inverted file over the index's descriptors;
 // `descriptors_of` (word -> the descriptors filed under it, with their
 // frames) for the vote checked by Hamming distance within a word.
@@ -63,7 +52,7 @@ struct LayerWords {
       for (; end < words.size() && owner[end] == r; ++end) {
         if (words[end] < 0) continue;
         for (const Filed& f : descriptors_of[size_t(words[end])]) {
-          const int d = Hamming(q.ptr(r), f.descriptor);
+          const int d = HammingDistance32(q.ptr(r), f.descriptor);
           if (d <= max_distance) near.emplace_back(d, f.frame_id);
         }
       }
