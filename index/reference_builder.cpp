@@ -117,7 +117,8 @@ void AddFrameEmbedding(const cv::Mat& bgr, EmbeddingModel* model, size_t frame_i
 
 // Decodes and hashes one file into a SourceToAdd. Runs on a worker thread.
 Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const MediaLimits& limits,
-                     const PdqHasher& hasher, EmbeddingModelPool* embedding, SourceToAdd* item,
+                     const PdqHasher& hasher, EmbeddingModelPool* embedding,
+                     const std::function<void(const SourceProgress&)>& progress, SourceToAdd* item,
                      BuildFileReport* report) {
   Result<MediaProbe> probe = ProbeMedia(in.path);
   if (!probe.ok()) return probe.status();
@@ -160,11 +161,30 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     KeyframeSamplerOptions so;
     so.change_distance = params.sampler_change_distance;
     so.max_interval_s = params.sampler_max_interval_s;
-    Result<std::vector<SampledFrame>> frames =
-        SampleReferenceFrames(**dec, hasher, so, params.thumbnail_max_side, [&](size_t kept, const cv::Mat& bgr) {
+    // Progress at the first frame, then at most once a second.
+    const auto start = std::chrono::steady_clock::now();
+    auto last_report = start - std::chrono::hours(1);
+    auto on_decoded = [&](double time_s, int64_t decoded, size_t kept) {
+      if (!progress) return;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_report < std::chrono::seconds(1)) return;
+      last_report = now;
+      SourceProgress p;
+      p.input = &in;
+      p.media_s = time_s;
+      p.duration_s = (*dec)->info().duration_s;
+      p.frames_decoded = decoded;
+      p.frames_kept = int64_t(kept);
+      p.elapsed_s = std::chrono::duration<double>(now - start).count();
+      progress(p);
+    };
+    Result<std::vector<SampledFrame>> frames = SampleReferenceFrames(
+        **dec, hasher, so, params.thumbnail_max_side,
+        [&](size_t kept, const cv::Mat& bgr) {
           AddFrameFeatures(bgr, params, int64_t(kept), item);
           AddFrameEmbedding(bgr, model, kept, item);
-        });
+        },
+        on_decoded);
     if (!frames.ok()) return frames.status().WithPrefix(in.path);
     const VideoInfo& info = (*dec)->info();
     item->source.is_still = false;
@@ -256,7 +276,8 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
               report.outcome = BuildFileReport::Outcome::kAlreadyPresent;
               report.message = "content already indexed";
             } else {
-              st = PrepareSource(in, params, options.limits, hasher, options.embedding.get(), &item, &report);
+              st = PrepareSource(in, params, options.limits, hasher, options.embedding.get(), options.progress,
+                                 &item, &report);
             }
           }
         }

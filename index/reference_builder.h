@@ -37,6 +37,16 @@ struct ReferenceInput {
 std::vector<ReferenceInput> PlanReferenceInputs(const std::vector<std::string>& paths,
                                                 const std::optional<std::string>& production_override);
 
+// How far the decoding of one video source has come.
+struct SourceProgress {
+  const ReferenceInput* input = nullptr;
+  double media_s = 0;        // time reached in the video
+  double duration_s = 0;     // the container's duration; 0 when it does not say
+  int64_t frames_decoded = 0;
+  int64_t frames_kept = 0;   // reference frames so far
+  double elapsed_s = 0;      // wall time spent on this source
+};
+
 struct BuildOptions {
   int jobs = 1;             // files decoded in parallel
   MediaLimits limits;
@@ -44,6 +54,10 @@ struct BuildOptions {
   // The learned embedding of every reference frame, with this model (the one
   // the index records: ReferenceIndex::SetEmbeddingModel). Null: none.
   std::shared_ptr<EmbeddingModelPool> embedding;
+  // Called while a video source is decoded, from the thread decoding it:
+  // at its first frame and then at most once a second (SourceProgress).
+  // Null: never.
+  std::function<void(const SourceProgress&)> progress;
   // Asked between sources (e.g. core/interrupt.h's StopRequested): once true,
   // no new source is started; those in flight are committed, and the index
   // is saved. Null: never.

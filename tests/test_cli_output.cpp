@@ -146,3 +146,34 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
   // An unwritable --out is refused before anything is read.
   CHECK(RunCelmatch({"report", jsonl, "--index", index, "--out", "/proc/none/r.html"}).exit_code == 1);
 }
+
+// A long source shows how far its decoding has come after the bar, on a
+// terminal only (`script` gives the command one); piped output stays the
+// one line per file.
+TEST_CASE("index build shows progress inside a source on a terminal, and not in a pipe") {
+  if (Shell("command -v script >/dev/null").exit_code != 0) CELMATCH_SKIP("no script(1) to give the build a terminal");
+  TempDir tmp;
+  fs::create_directories(tmp.str() + "/footage/Show");
+  REQUIRE(celmatch::WriteSyntheticVideo(tmp.str() + "/footage/Show/ep.mp4", 61, 12.0, 12, 4.0).ok());
+  const std::string build = ShellQuote(CELMATCH_BINARY) + " index build --no-embedding --jobs 1 --index ";
+  const std::string typescript = tmp.str() + "/typescript";
+  CliRun tty = Shell("script -qec " + ShellQuote(build + ShellQuote(tmp.str() + "/a") + " " +
+                                                 ShellQuote(tmp.str() + "/footage")) +
+                     " " + ShellQuote(typescript) + " >/dev/null 2>&1");
+  REQUIRE(tty.exit_code == 0);
+  std::ifstream in(typescript, std::ios::binary);
+  const std::string seen((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(seen);
+  // At the first frame at least: "Show / ep.mp4: 0 of 12 s, 1 frames at 9/s, 1 kept".
+  CHECK(seen.find("| Show / ep.mp4: ") != std::string::npos);
+  CHECK(seen.find(" of 12 s, ") != std::string::npos);
+  CHECK(seen.find(" frames at ") != std::string::npos);
+  CHECK(seen.find(" kept") != std::string::npos);
+  CHECK(seen.find("added           Show / ep.mp4") != std::string::npos);
+
+  CliRun piped = Shell(build + ShellQuote(tmp.str() + "/b") + " " + ShellQuote(tmp.str() + "/footage") + " 2>&1");
+  INFO(piped.out);
+  REQUIRE(piped.exit_code == 0);
+  CHECK(piped.out.find("added           Show / ep.mp4") != std::string::npos);
+  CHECK(piped.out.find(" frames at ") == std::string::npos);
+}

@@ -68,10 +68,20 @@ Progress::Progress(size_t total, bool lines, bool bar)
 void Progress::FileDone(const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
   ++done_;
+  detail_.clear();
   if (!lines_ && !tty_) return;
   if (tty_) std::fputs("\r\033[K", stderr);
   if (lines_) std::fprintf(stderr, "%s\n", line.c_str());
   if (tty_) DrawBar();
+  std::fflush(stderr);
+}
+
+void Progress::Detail(const std::string& text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!tty_) return;
+  detail_ = text;
+  std::fputs("\r\033[K", stderr);
+  DrawBar();
   std::fflush(stderr);
 }
 
@@ -92,6 +102,7 @@ void Progress::DrawBar() {
   bar.resize(width, '.');
   std::fprintf(stderr, "[%s] %zu/%zu  %.1f files/s  ETA %s", bar.c_str(), done_, total_, rate,
                FormatTimecode(eta).substr(0, 8).c_str());
+  if (!detail_.empty()) std::fprintf(stderr, "  | %s", detail_.c_str());
 }
 
 Result<std::shared_ptr<EmbeddingModelPool>> LoadQueryEmbedding(const ReferenceIndex& index, const std::string& dir,

@@ -103,6 +103,9 @@ class Progress {
   // terminal).
   explicit Progress(size_t total, bool lines = true, bool bar = true);
   void FileDone(const std::string& line);
+  // Work inside a file (e.g. a long video being indexed), shown after the
+  // bar until the next FileDone; on a terminal only, like the bar.
+  void Detail(const std::string& text);
   void Finish();
   double elapsed_s() const;
 
@@ -112,6 +115,7 @@ class Progress {
   std::mutex mu_;
   size_t total_, done_ = 0;
   bool lines_, tty_;
+  std::string detail_;
   Clock::time_point start_;
 };
 

@@ -1,4 +1,5 @@
 // `celmatch index build|add|info|check`: the reference index.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "index/hash_list.h"
 #include "index/reference_builder.h"
 #include "index/reference_index.h"
+#include "output/jsonl_writer.h"
 
 namespace fs = std::filesystem;
 
@@ -24,6 +26,28 @@ namespace {
 
 // See RunIndexAdd.
 constexpr char kBuildIncompleteName[] = "BUILD_INCOMPLETE";
+
+// "Sintel / sintel.mp4: 61 of 888 s, 1,464 frames at 24/s, 42 kept, ETA 00:09:01"
+// (no "of" or ETA when the container does not say its duration).
+std::string FormatSourceProgress(const SourceProgress& p) {
+  std::string s = p.input->production + " / " + p.input->source + ": ";
+  char buf[160];
+  const double fps = p.elapsed_s > 0 ? p.frames_decoded / p.elapsed_s : 0;
+  if (p.duration_s > 0) {
+    std::snprintf(buf, sizeof buf, "%.0f of %.0f s, ", p.media_s, p.duration_s);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f s, ", p.media_s);
+  }
+  s += buf;
+  std::snprintf(buf, sizeof buf, "%lld frames at %.0f/s, %lld kept", (long long)p.frames_decoded, fps,
+                (long long)p.frames_kept);
+  s += buf;
+  if (p.duration_s > 0 && p.media_s > 0 && p.elapsed_s > 0) {
+    const double eta = std::max(0.0, p.duration_s - p.media_s) * p.elapsed_s / p.media_s;
+    s += ", ETA " + FormatTimecode(eta).substr(0, 8);
+  }
+  return s;
+}
 
 
 // Which embedding model `index build/add` uses (see ChooseBuildEmbeddingModel).
@@ -106,6 +130,7 @@ int RunIndexAdd(const std::string& dir, const std::vector<std::string>& paths,
     }
   }
   Progress progress(inputs.size());
+  options.progress = [&progress](const SourceProgress& p) { progress.Detail(FormatSourceProgress(p)); };
   int64_t added = 0, present = 0, skipped = 0, errors = 0, frames = 0;
   Status st = AddReferences(**index, inputs, options, [&](const BuildFileReport& r) {
     std::string line = OutcomeName(r.outcome);

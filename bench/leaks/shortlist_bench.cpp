@@ -10,11 +10,14 @@
 #include <memory>
 #include <set>
 
+#include "index/embedding_index.h"
 #include "index/reference_index.h"
 #include "index/visual_words.h"
 #include "leaks/leak_simulator.h"
 #include "match/feature_matcher.h"
 #include "media/image_decoder.h"
+
+#include <opencv2/core.hpp>
 
 namespace celmatch {
 
@@ -147,6 +150,15 @@ Result<ShortlistResult> MeasureShortlist(const ShortlistOptions& o) {
   }
   const size_t step = std::max<size_t>(1, (files.size() + size_t(std::max(1, o.max_files)) - 1) / size_t(std::max(1, o.max_files)));
 
+  // The index's embedding model, for the embedding's own list.
+  std::shared_ptr<EmbeddingModelPool> embedder;
+  if (index.embedding()) {
+    Result<std::shared_ptr<EmbeddingModelPool>> pool =
+        ChooseQueryEmbeddingModel(o.index_dir, index.embedding()->model(), "", "");
+    if (!pool.ok()) return pool.status();
+    embedder = *pool;
+  }
+
   const FeatureMatchOptions fo;
   const FeatureMatcher matcher(index, fo);
   std::map<std::string, ShortlistRow> rows;
@@ -211,6 +223,63 @@ Result<ShortlistResult> MeasureShortlist(const ShortlistOptions& o) {
       checked_s += quantise_s + Since(start);
     }
 
+    // The words' longer list, each frame on it scored by the query
+    // descriptors that have a descriptor of it within the vote's distance
+    // (searched exactly, frame by frame): the best list_frames per layer and mirror.
+    std::set<int64_t> reranked;
+    start = Clock::now();
+    for (const auto& [layer, mirrored] : combos) {
+      const LocalFeatures& f = mirrored ? matcher.Mirrored(q) : q.features;
+      if (f.size() < 4) continue;
+      const LayerWords& lw = layers[size_t(layer)];
+      std::vector<int> owner;
+      const std::vector<int> words = Words(lw.vocabulary, f.descriptors, 1, &owner);
+      std::vector<FrameScore> scored;
+      for (const FrameScore& c : lw.inverted->Shortlist(words, o.rerank_frames)) {
+        const FrameFeaturesView v = index.features(layer).frame(c.frame_id);
+        int votes = 0;
+        for (int r = 0; r < f.descriptors.rows; ++r) {
+          for (size_t j = 0; j < v.count; ++j) {
+            if (HammingDistance32(f.descriptors.ptr(r), v.descriptors + j * kFeatureBytes) <= fo.max_descriptor_distance) {
+              ++votes;
+              break;
+            }
+          }
+        }
+        if (votes >= fo.min_votes) scored.push_back(FrameScore{c.frame_id, double(votes)});
+      }
+      std::sort(scored.begin(), scored.end(), [](const FrameScore& a, const FrameScore& b) {
+        return a.score != b.score ? a.score > b.score : a.frame_id < b.frame_id;
+      });
+      for (size_t k = 0; k < scored.size() && int(k) < o.list_frames; ++k) reranked.insert(scored[k].frame_id);
+    }
+    const double reranked_s = Since(start);
+
+    // The embedding's nearest frames to the picture and its mirror image
+    // (what Matcher::AddEmbeddingMatches verifies).
+    std::set<int64_t> embedded;
+    double embedded_s = 0;
+    if (embedder) {
+      start = Clock::now();
+      cv::Mat mirrored_bgr;
+      cv::flip(*img, mirrored_bgr, 1);
+      Result<EmbeddingModelPool::Lease> lease = embedder->Acquire();
+      if (!lease.ok()) return lease.status();
+      Result<cv::Mat> vectors = lease->model().Embed({*img, mirrored_bgr});
+      if (vectors.ok() && vectors->rows == 2) {
+        for (int row = 0; row < 2; ++row) {
+          for (const EmbeddingNeighbor& nb : index.embedding()->Search({vectors->ptr<float>(row)}, o.list_frames))
+            embedded.insert(nb.frame_id);
+        }
+      }
+      embedded_s = Since(start);
+    }
+    // The embedding's list beside each list of local features.
+    auto with_embedding = [&](std::set<int64_t> frames) {
+      frames.insert(embedded.begin(), embedded.end());
+      return frames;
+    };
+
     for (const std::string& key : {t.transform, std::string("all")}) {
       ShortlistRow& r = rows[key];
       r.transform = key;
@@ -219,6 +288,14 @@ Result<ShortlistResult> MeasureShortlist(const ShortlistOptions& o) {
       r.words_found += found(listed);
       r.words_wide_found += found(wide);
       r.checked_found += found(checked);
+      r.reranked_found += found(reranked);
+      r.embedding_found += found(embedded);
+      r.vote_emb_found += found(with_embedding(voted));
+      r.words_emb_found += found(with_embedding(listed));
+      r.checked_emb_found += found(with_embedding(checked));
+      r.reranked_emb_found += found(with_embedding(reranked));
+      r.reranked_s += reranked_s;
+      r.embedding_s += embedded_s;
       r.vote_s += vote_s;
       r.words_s += words_s;
       r.checked_s += checked_s;
@@ -240,18 +317,30 @@ std::string FormatShortlist(const ShortlistResult& r, const ShortlistOptions& o)
                 r.words, o.branching, o.levels, (long long)r.descriptors, r.train_s);
   out += buf;
   out += "found: the true frame on the list (top N per layer and mirror); ms: a file's list, one thread\n";
-  std::snprintf(buf, sizeof buf, "%-18s %5s | %8s %8s | %8s %8s %8s | %8s %8s %8s\n", "transform", "files",
-                "vote", "ms", "words", "words", "ms", "checked", "ms", "");
+  out += "rerank: the words' " + std::to_string(o.rerank_frames) +
+         " best frames re-ranked by exact descriptor votes; emb: the embedding's nearest; "
+         "+emb: that list and the embedding's together\n";
+  std::snprintf(buf, sizeof buf,
+                "%-18s %5s | %7s %7s | %7s %7s %7s | %7s %7s | %7s %7s | %7s %7s | %7s %7s %7s %7s\n", "transform",
+                "files", "vote", "ms", "words", "words", "ms", "checked", "ms", "rerank", "ms", "emb", "ms",
+                "vote", "words", "checked", "rerank");
   out += buf;
-  std::snprintf(buf, sizeof buf, "%-18s %5s | %8d %8s | %8d %8d %8s | %8d %8s %8s\n", "", "", o.list_frames, "",
-                o.list_frames, o.wide_frames, "", o.list_frames, "", "");
+  std::snprintf(buf, sizeof buf,
+                "%-18s %5s | %7d %7s | %7d %7d %7s | %7d %7s | %7d %7s | %7d %7s | %7s %7s %7s %7s\n", "", "",
+                o.list_frames, "", o.list_frames, o.wide_frames, "", o.list_frames, "", o.list_frames, "",
+                o.list_frames, "", "+emb", "+emb", "+emb", "+emb");
   out += buf;
   for (const ShortlistRow& row : r.rows) {
     auto pct = [&](int n) { return row.files ? 100.0 * n / row.files : 0.0; };
     auto ms = [&](double s) { return row.files ? 1000 * s / row.files : 0.0; };
-    std::snprintf(buf, sizeof buf, "%-18s %5d | %7.1f%% %8.1f | %7.1f%% %7.1f%% %8.2f | %7.1f%% %8.2f\n",
+    std::snprintf(buf, sizeof buf,
+                  "%-18s %5d | %6.1f%% %7.1f | %6.1f%% %6.1f%% %7.2f | %6.1f%% %7.2f | %6.1f%% %7.2f | %6.1f%% %7.2f | "
+                  "%6.1f%% %6.1f%% %6.1f%% %6.1f%%\n",
                   row.transform.c_str(), row.files, pct(row.vote_found), ms(row.vote_s), pct(row.words_found),
-                  pct(row.words_wide_found), ms(row.words_s), pct(row.checked_found), ms(row.checked_s));
+                  pct(row.words_wide_found), ms(row.words_s), pct(row.checked_found), ms(row.checked_s),
+                  pct(row.reranked_found), ms(row.reranked_s), pct(row.embedding_found), ms(row.embedding_s),
+                  pct(row.vote_emb_found), pct(row.words_emb_found), pct(row.checked_emb_found),
+                  pct(row.reranked_emb_found));
     out += buf;
   }
   return out;

@@ -6,8 +6,11 @@
 //   words    visual words (index/visual_words.h): IDF-weighted words shared
 //            with the frame, at two list lengths
 //   checked  the vote's rule with the word in place of the nearest-neighbour
-//            search: a query descriptor votes for the frames holding a
-//            descriptor of its word within the same Hamming distance
+//            search: a query descriptor's nearest descriptors of its word
+//            within the same Hamming distance vote
+//   rerank   the words' longer list, each frame scored by the query
+//            descriptors with a descriptor of it within that distance
+//   emb      the learned embedding's nearest frames (picture and mirror)
 // Each list is taken per feature layer and mirror as Retrieve takes them. A
 // file counts as found when a frame of its true source within a second of
 // its true time is on a list. The vocabularies are trained on the index's
@@ -30,6 +33,7 @@ struct ShortlistOptions {
   size_t max_training_descriptors = 200000;  // evenly spread over the layer's descriptors
   int list_frames = 8;        // per layer and mirror, as FeatureMatchOptions::verify_frames
   int wide_frames = 32;       // a longer list of words, for the recall it would buy
+  int rerank_frames = 64;     // the words' list re-ranked by exact descriptor votes
   bool vote = true;           // false: leave today's vote out (its column reads 0), to try vocabularies fast
 };
 
@@ -38,7 +42,11 @@ struct ShortlistRow {
   int files = 0;
   int vote_found = 0, words_found = 0, words_wide_found = 0;
   int checked_found = 0;           // the vote checked by Hamming distance within a word
-  double vote_s = 0, words_s = 0, checked_s = 0;  // summed over the files, one thread
+  int reranked_found = 0;          // the words' longer list re-ranked by exact descriptor votes
+  int embedding_found = 0;         // the embedding's nearest frames (picture and mirror)
+  // Each list of local features with the embedding's list beside it.
+  int vote_emb_found = 0, words_emb_found = 0, checked_emb_found = 0, reranked_emb_found = 0;
+  double vote_s = 0, words_s = 0, checked_s = 0, reranked_s = 0, embedding_s = 0;  // summed, one thread
 };
 
 struct ShortlistResult {

@@ -51,7 +51,8 @@ double FrameDuration(const VideoInfo& info, double fallback) {
 
 Result<std::vector<SampledFrame>> SampleReferenceFrames(
     VideoDecoder& decoder, const PdqHasher& hasher, const KeyframeSamplerOptions& options, int keep_max_side,
-    const std::function<void(size_t kept_index, const cv::Mat& bgr)>& on_keep) {
+    const std::function<void(size_t kept_index, const cv::Mat& bgr)>& on_keep,
+    const std::function<void(double time_s, int64_t decoded, size_t kept)>& on_decoded) {
   KeyframeSampler sampler(options);
   VideoFrame frame;
   double last_time = 0, prev_time = 0;
@@ -67,6 +68,7 @@ Result<std::vector<SampledFrame>> SampleReferenceFrames(
     prev_time = last_time;
     last_time = frame.time_s;
     any = true;
+    if (on_decoded) on_decoded(frame.time_s, frame.frame_number + 1, sampler.frames().size());
   }
   if (!any) return Status::Corrupt("no decodable video frame");
   const double step = FrameDuration(decoder.info(), std::max(0.0, last_time - prev_time));

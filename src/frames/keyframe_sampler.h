@@ -68,10 +68,12 @@ class KeyframeSampler {
 // a thumbnail-sized copy no larger than `keep_max_side` pixels (0 = drop all).
 // `on_keep` (optional) sees each kept frame at full size when it is kept
 // (for signatures that need more than the thumbnail, e.g. local features):
-// its index in the returned vector and the decoded picture.
+// its index in the returned vector and the decoded picture. `on_decoded`
+// (optional) sees every decoded frame's time and the counts so far (progress).
 Result<std::vector<SampledFrame>> SampleReferenceFrames(
     VideoDecoder& decoder, const PdqHasher& hasher, const KeyframeSamplerOptions& options, int keep_max_side,
-    const std::function<void(size_t kept_index, const cv::Mat& bgr)>& on_keep = {});
+    const std::function<void(size_t kept_index, const cv::Mat& bgr)>& on_keep = {},
+    const std::function<void(double time_s, int64_t decoded, size_t kept)>& on_decoded = {});
 
 // Query side: frames of a dump video taken every `interval_s` seconds (the
 // first frame always), at most `max_samples` (the interval widens for long
