@@ -151,7 +151,8 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
 // terminal only (`script` gives the command one); piped output stays the
 // one line per file.
 TEST_CASE("index build shows progress inside a source on a terminal, and not in a pipe") {
-  if (Shell("command -v script >/dev/null").exit_code != 0) CELMATCH_SKIP("no script(1) to give the build a terminal");
+  if (Shell("script -qec true /dev/null >/dev/null 2>&1").exit_code != 0)
+    CELMATCH_SKIP("script(1) is missing or cannot open a pseudo-terminal here: the build gets no terminal");
   TempDir tmp;
   fs::create_directories(tmp.str() + "/footage/Show");
   REQUIRE(celmatch::WriteSyntheticVideo(tmp.str() + "/footage/Show/ep.mp4", 61, 12.0, 12, 4.0).ok());
