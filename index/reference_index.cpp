@@ -374,8 +374,8 @@ struct ReferenceIndex::Impl {
   }
 
   // Loads each layer's feature index from its file, repaired or rebuilt from
-  // the catalog (see feature_index.h). Until then (and after a failure) each
-  // layer is an empty index.
+  // the catalog (see feature_index.h). After a failure a layer not loaded is
+  // an empty index.
   Status LoadFeatureIndexes() {
     for (auto& f : features) {
       if (!f) f = std::make_unique<FeatureIndex>();
@@ -455,9 +455,9 @@ struct ReferenceIndex::Impl {
     CELMATCH_RETURN_IF_ERROR(CheckCatalogParams());
     CELMATCH_RETURN_IF_ERROR(LoadMetadata());
     if (!read_only || !MapHashIndex(load)) CELMATCH_RETURN_IF_ERROR(LoadHashIndex());
-    if (read_only) {
-      for (auto& f : features) f = std::make_unique<FeatureIndex>();  // until LoadFeatures
-    } else {
+    // Read-only opens load the features at the first LoadFeatures call;
+    // features() goes through it, so no layer is read before it is made.
+    if (!read_only) {
       std::call_once(features_once, [this] { features_status = LoadFeatureIndexes(); });
       CELMATCH_RETURN_IF_ERROR(features_status);
     }

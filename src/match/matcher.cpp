@@ -265,19 +265,21 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   bool reduced = false;
   Result<cv::Mat> img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, early_side, &reduced);
   if (!img.ok()) return fail(img.status());
-  std::array<PdqResult, 8> variants = hasher_.ComputeDihedral(*img);
-  result->samples = 1;
-  bool flat = variants[0].quality < options_.min_quality;
-  if (!flat) result->matches = MatchHashes(variants);
-  bool decided = PdqDecides(result->matches);
-  if (!decided && reduced) {
-    img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits);
-    if (!img.ok()) return fail(img.status());
+  std::array<PdqResult, 8> variants;
+  bool flat = false;
+  auto hash_and_search = [&] {
     variants = hasher_.ComputeDihedral(*img);
     flat = variants[0].quality < options_.min_quality;
     result->matches = flat ? std::vector<Match>{} : MatchHashes(variants);
+    return PdqDecides(result->matches);
+  };
+  result->samples = 1;
+  bool decided = hash_and_search();
+  if (!decided && reduced) {
+    img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits);
+    if (!img.ok()) return fail(img.status());
     // The whole picture's hash is sharper (higher quality, a few bits nearer).
-    decided = PdqDecides(result->matches);
+    decided = hash_and_search();
   }
   if (options_.query_thumbnail_max_side > 0)
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);

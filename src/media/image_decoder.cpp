@@ -398,36 +398,13 @@ Result<cv::Mat> DecodeProbedBytes(const std::string& path, const MediaProbe& pro
   return DecodeWithFfmpeg(path, format, bytes, limits, alpha);
 }
 
-Result<cv::Mat> DecodeImageUnguarded(const std::string& path, cv::Mat* alpha,
-                                     const MediaLimits& limits) {
-  // Probing reads only the head of the file, so a video or an archive handed
-  // to the image loader is refused without reading it all.
-  Result<MediaProbe> probe = ProbeMedia(path);
-  if (!probe.ok()) return probe.status();
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && st.st_size == 0) {
-    return Status::Corrupt(path + ": empty file (0 bytes)");
-  }
-  if (probe->kind == MediaKind::kOther) {
-    return Status::Unsupported(path + ": not a recognised image format");
-  }
-  Result<std::vector<uint8_t>> bytes = ReadWholeFile(path, limits);
-  if (!bytes.ok()) return bytes.status();
-  return DecodeProbedBytes(path, *probe, *bytes, alpha, limits, /*min_long_side=*/0, nullptr);
-}
-
 }  // namespace
 
 Result<cv::Mat> DecodeImageWithAlpha(const std::string& path, cv::Mat* alpha, const MediaLimits& limits) {
   if (alpha) alpha->release();
-  // Exceptions stop here: OpenCV throws on allocation failure and bad input.
-  try {
-    return DecodeImageUnguarded(path, alpha, limits);
-  } catch (const cv::Exception& e) {
-    return Status::Internal(path + ": OpenCV error while decoding: " + e.err);
-  } catch (const std::bad_alloc&) {
-    return Status::LimitExceeded(path + ": out of memory while decoding");
-  }
+  Result<std::vector<uint8_t>> bytes = ReadImageBytes(path, limits);
+  if (!bytes.ok()) return bytes.status();
+  return DecodeImageFromBuffer(path, *bytes, alpha, limits);
 }
 
 Result<cv::Mat> DecodeImage(const std::string& path, const MediaLimits& limits) {
@@ -436,8 +413,12 @@ Result<cv::Mat> DecodeImage(const std::string& path, const MediaLimits& limits) 
 
 Result<std::vector<uint8_t>> ReadImageBytes(const std::string& path, const MediaLimits& limits) {
   try {
+    // Probing reads only the head of the file, so a video or an archive
+    // handed to the image loader is refused without reading it all.
     Result<MediaProbe> probe = ProbeMedia(path);
     if (!probe.ok()) return probe.status();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_size == 0) return Status::Corrupt(path + ": empty file (0 bytes)");
     if (probe->kind == MediaKind::kOther) return Status::Unsupported(path + ": not a recognised image format");
     return ReadWholeFile(path, limits);
   } catch (const std::bad_alloc&) {

@@ -42,9 +42,10 @@ Result<cv::Mat> DecodeImageFromBuffer(const std::string& name, const std::vector
                                       int min_long_side = 0, bool* reduced = nullptr);
 
 // The bytes of an image file, read once so that they can be decoded more than
-// once. Refuses, naming `path`, a missing or unreadable file, one over the
-// size limit and one that is not a recognised image format (probed from its
-// head before the rest is read); the decoders check the rest.
+// once (DecodeImageWithAlpha is this, then DecodeImageFromBuffer). Refuses,
+// naming `path`, a missing, unreadable or empty file, one over the size limit
+// and one that is not a recognised image format (probed from its head before
+// the rest is read); the decoders check the rest.
 Result<std::vector<uint8_t>> ReadImageBytes(const std::string& path, const MediaLimits& limits = {});
 
 }  // namespace celmatch
