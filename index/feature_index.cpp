@@ -1,62 +1,82 @@
 #include "index/feature_index.h"
 
-#include "index/durable_files.h"
-
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
+#include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <unordered_map>
 
-#include <faiss/IndexBinaryFlat.h>
-#include <faiss/IndexBinaryHash.h>
-#include <faiss/index_io.h>
-#include <omp.h>
+#include "index/durable_files.h"
 
 namespace celmatch {
 
 namespace {
 
-using faiss_idx_t = faiss::IndexBinary::idx_t;
-constexpr int kBits = kFeatureBytes * 8;
+constexpr uint64_t kVocabularySeed = 1;
 
-// Multi-index hashing: a reference descriptor is a candidate when one of 16
-// disjoint 16-bit substrings equals the query's. A true ORB match 30 bits
-// away shares one with probability ~0.9 (40 bits: ~0.65), plenty for voting;
-// a query descriptor is compared with ~1e3 candidates instead of every
-// descriptor (a flat scan of 5e5 costs ~0.5 s per 1000-descriptor query).
-constexpr int kHashTables = 16;
-constexpr int kHashBits = 16;
+// The training parameters a vocabulary file records: a file trained with
+// others (an earlier celmatch) is retrained as a stale one is.
+struct TrainingKey {
+  uint32_t branching = FeatureIndex::kBranching;
+  uint32_t descriptors_per_word = FeatureIndex::kDescriptorsPerWord;
+  uint32_t max_levels = FeatureIndex::kMaxLevels;
+  uint32_t max_training = uint32_t(FeatureIndex::kMaxTrainingDescriptors);
+  uint64_t seed = kVocabularySeed;
+  bool operator==(const TrainingKey& o) const {
+    return branching == o.branching && descriptors_per_word == o.descriptors_per_word &&
+           max_levels == o.max_levels && max_training == o.max_training && seed == o.seed;
+  }
+};
 
-std::unique_ptr<faiss::IndexBinaryMultiHash> NewIndex() {
-  auto mh = std::make_unique<faiss::IndexBinaryMultiHash>(kBits, kHashTables, kHashBits);
-  mh->nflip = 0;
-  return mh;
+// The file's payload: the descriptor count the vocabulary was trained on
+// (u64), the training key, then the vocabulary.
+std::string SerializeTrained(const Vocabulary& v, int64_t trained_on) {
+  const uint64_t n = uint64_t(trained_on);
+  const TrainingKey key;
+  std::string out(sizeof n, '\0');
+  std::memcpy(out.data(), &n, sizeof n);
+  for (uint64_t field : {uint64_t(key.branching), uint64_t(key.descriptors_per_word), uint64_t(key.max_levels),
+                         uint64_t(key.max_training), key.seed}) {
+    out.append(reinterpret_cast<const char*>(&field), sizeof field);
+  }
+  return out + v.Serialize();
 }
 
-const std::vector<uint8_t>& Codes(const faiss::IndexBinaryMultiHash& mh) { return mh.storage->xb; }
+constexpr size_t kPrefixBytes = 6 * sizeof(uint64_t);
 
-// IndexBinaryMultiHash reads each substring as an unaligned uint64 at its
-// first byte: buffers handed to it get this much zero padding.
-constexpr size_t kPadding = 8;
-
-std::vector<uint8_t> Concatenate(const std::vector<FrameFeaturesRecord>& records) {
-  size_t n = 0;
-  for (const FrameFeaturesRecord& r : records) n += r.descriptors.size();
-  std::vector<uint8_t> all;
-  all.reserve(n);
-  for (const FrameFeaturesRecord& r : records) all.insert(all.end(), r.descriptors.begin(), r.descriptors.end());
-  return all;
+Result<Vocabulary> ParseTrained(const std::string& bytes, const std::string& what, int64_t* trained_on,
+                                TrainingKey* key) {
+  uint64_t f[6];
+  if (bytes.size() < kPrefixBytes) return Status::Corrupt(what + ": not a vocabulary of visual words (truncated)");
+  std::memcpy(f, bytes.data(), kPrefixBytes);
+  if (f[0] > (uint64_t(1) << 48)) return Status::Corrupt(what + ": not a vocabulary of visual words (descriptor count)");
+  *trained_on = int64_t(f[0]);
+  key->branching = uint32_t(f[1]);
+  key->descriptors_per_word = uint32_t(f[2]);
+  key->max_levels = uint32_t(f[3]);
+  key->max_training = uint32_t(f[4]);
+  key->seed = f[5];
+  return Vocabulary::Parse(bytes.substr(kPrefixBytes), what);
 }
 
 }  // namespace
 
-FeatureIndex::FeatureIndex() : index_(NewIndex()) {}
+FeatureIndex::FeatureIndex() = default;
 FeatureIndex::~FeatureIndex() = default;
+
+Vocabulary FeatureIndex::Train(const std::vector<uint8_t>& codes) {
+  const size_t n = codes.size() / kFeatureBytes;
+  // An evenly spread sample: every step-th descriptor.
+  const size_t step = std::max<size_t>(1, (n + kMaxTrainingDescriptors - 1) / kMaxTrainingDescriptors);
+  std::vector<uint8_t> sample;
+  sample.reserve((n / step + 1) * kFeatureBytes);
+  for (size_t i = 0; i < n; i += step) {
+    sample.insert(sample.end(), codes.begin() + std::ptrdiff_t(i * kFeatureBytes),
+                  codes.begin() + std::ptrdiff_t((i + 1) * kFeatureBytes));
+  }
+  // A node becomes a word when it holds about kDescriptorsPerWord of all
+  // descriptors (the sample's share of them).
+  const size_t leaf = size_t(std::ceil(double(kDescriptorsPerWord) / double(step)));
+  return Vocabulary::Train(sample.data(), sample.size() / kFeatureBytes, kBranching, kMaxLevels, kVocabularySeed, leaf);
+}
 
 Status FeatureIndex::AddFrame(const FrameFeaturesRecord& r) {
   if (!frame_of_.empty() && r.frame_id <= frame_of_.back()) {
@@ -68,21 +88,13 @@ Status FeatureIndex::AddFrame(const FrameFeaturesRecord& r) {
   }
   if (slots_.size() <= size_t(r.frame_id)) slots_.resize(size_t(r.frame_id) + 1, FrameSlot{0, 0, 0});
   FrameSlot& slot = slots_[size_t(r.frame_id)];
-  slot.first = index_->ntotal;
+  slot.first = descriptor_count();
   slot.count = int64_t(n);
   slot.points = points_.size();
   for (size_t i = 0; i < n; ++i) points_.emplace_back(r.xy[2 * i], r.xy[2 * i + 1]);
   frame_of_descriptor_.insert(frame_of_descriptor_.end(), n, r.frame_id);
   frame_of_.push_back(r.frame_id);
-  if (n > 0) {
-    try {
-      std::vector<uint8_t> padded(r.descriptors);
-      padded.resize(padded.size() + kPadding, 0);
-      index_->add(faiss_idx_t(n), padded.data());
-    } catch (const std::exception& e) {
-      return Status::Internal(std::string("adding local features to FAISS failed: ") + e.what());
-    }
-  }
+  codes_.insert(codes_.end(), r.descriptors.begin(), r.descriptors.end());
   return Status::Ok();
 }
 
@@ -90,25 +102,10 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
                                                          const std::vector<FrameFeaturesRecord>& records,
                                                          bool* file_stale, bool use_file) {
   auto out = std::make_unique<FeatureIndex>();
-  std::vector<uint8_t> all = Concatenate(records);
-  const faiss_idx_t total = faiss_idx_t(all.size() / kFeatureBytes);
-  all.resize(all.size() + kPadding, 0);
-  // The file is used when it holds a prefix of the catalog's descriptors.
-  std::unique_ptr<faiss::IndexBinary> loaded = use_file ? ReadSealedBinaryIndex(path) : nullptr;
-  auto* flat = dynamic_cast<faiss::IndexBinaryMultiHash*>(loaded.get());
-  bool usable = flat != nullptr && flat->d == kBits && flat->nhash == kHashTables && flat->b == kHashBits &&
-                flat->nflip == 0 && flat->storage != nullptr && flat->ntotal <= total &&
-                Codes(*flat).size() >= size_t(flat->ntotal) * kFeatureBytes &&
-                (flat->ntotal == 0 || std::memcmp(Codes(*flat).data(), all.data(), size_t(flat->ntotal) * kFeatureBytes) == 0);
-  // Frames and points come from the records in any case; the FAISS part is
-  // swapped for the file's when that is usable.
-  std::unique_ptr<faiss::IndexBinaryMultiHash> from_file;
-  if (usable) {
-    loaded.release();
-    from_file.reset(flat);
-  }
+  size_t total = 0;
+  for (const FrameFeaturesRecord& r : records) total += r.descriptors.size();
+  out->codes_.reserve(total);
   for (const FrameFeaturesRecord& r : records) {
-    // Points and bookkeeping only: the descriptors go in below in one add.
     const size_t n = r.xy.size() / 2;
     if (r.descriptors.size() != n * kFeatureBytes || r.xy.size() % 2 != 0) {
       return Status::Corrupt(path + ": catalog features of frame " + std::to_string(r.frame_id) + " are malformed");
@@ -116,36 +113,63 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
     if (!out->frame_of_.empty() && r.frame_id <= out->frame_of_.back()) {
       return Status::Corrupt(path + ": catalog features are not in frame order");
     }
-    if (out->slots_.size() <= size_t(r.frame_id)) out->slots_.resize(size_t(r.frame_id) + 1, FrameSlot{0, 0, 0});
-    FrameSlot& slot = out->slots_[size_t(r.frame_id)];
-    slot.first = int64_t(out->frame_of_descriptor_.size());
-    slot.count = int64_t(n);
-    slot.points = out->points_.size();
-    for (size_t i = 0; i < n; ++i) out->points_.emplace_back(r.xy[2 * i], r.xy[2 * i + 1]);
-    out->frame_of_descriptor_.insert(out->frame_of_descriptor_.end(), n, r.frame_id);
-    out->frame_of_.push_back(r.frame_id);
+    CELMATCH_RETURN_IF_ERROR(out->AddFrame(r));
   }
-  try {
-    if (from_file) {
-      const faiss_idx_t have = from_file->ntotal;
-      if (have < total) from_file->add(total - have, all.data() + size_t(have) * kFeatureBytes);
-      *file_stale = have != total;
-      out->index_ = std::move(from_file);
-    } else {
-      if (total > 0) out->index_->add(total, all.data());
-      *file_stale = true;
+  // The file's vocabulary when it was trained on exactly these descriptors.
+  *file_stale = true;
+  if (use_file) {
+    Result<std::string> bytes = ReadSealedFile(path);
+    int64_t trained_on = -1;
+    TrainingKey key;
+    Result<Vocabulary> v =
+        bytes.ok() ? ParseTrained(*bytes, path, &trained_on, &key) : Result<Vocabulary>(bytes.status());
+    if (v.ok() && trained_on == out->descriptor_count() && key == TrainingKey()) {
+      auto words = std::make_shared<Words>();
+      words->vocabulary = std::move(*v);
+      words->trained_on = trained_on;
+      out->words_ = std::move(words);
+      *file_stale = false;
     }
-  } catch (const std::exception& e) {
-    return Status::Internal(path + ": building the feature index failed: " + e.what());
   }
   return out;
 }
 
-Status FeatureIndex::Write(const std::string& dir, const std::string& path) const {
-  return WriteBinaryIndexAtomically(dir, path, *index_, "feature index");
+std::shared_ptr<const FeatureIndex::Words> FeatureIndex::CurrentWords(bool file) const {
+  std::lock_guard<std::mutex> lock(words_mu_);
+  const int64_t n = descriptor_count();
+  if (words_ && words_->trained_on == n && (words_->filed || !file)) return words_;
+  auto w = std::make_shared<Words>();
+  if (words_ && words_->trained_on == n) {
+    w->vocabulary = words_->vocabulary;
+  } else {
+    w->vocabulary = Train(codes_);
+  }
+  w->trained_on = n;
+  if (file) {
+    // Counting sort of the descriptors by word.
+    const size_t words = size_t(std::max(0, w->vocabulary.size()));
+    std::vector<int> word_of(static_cast<size_t>(n));
+    w->first.assign(words + 1, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      word_of[size_t(i)] = w->vocabulary.Word(codes_.data() + size_t(i) * kFeatureBytes);
+      ++w->first[size_t(word_of[size_t(i)]) + 1];
+    }
+    for (size_t k = 0; k < words; ++k) w->first[k + 1] += w->first[k];
+    w->members.resize(size_t(n));
+    std::vector<uint32_t> next(w->first.begin(), w->first.begin() + std::ptrdiff_t(words));
+    for (int64_t i = 0; i < n; ++i) w->members[next[size_t(word_of[size_t(i)])]++] = uint32_t(i);
+    w->filed = true;
+  }
+  words_ = w;
+  return w;
 }
 
-int64_t FeatureIndex::descriptor_count() const { return int64_t(index_->ntotal); }
+Status FeatureIndex::Write(const std::string& dir, const std::string& path) {
+  std::shared_ptr<const Words> w = CurrentWords(/*file=*/false);
+  return WriteSealedFileAtomically(dir, path, SerializeTrained(w->vocabulary, w->trained_on));
+}
+
+int FeatureIndex::words() const { return CurrentWords(true)->vocabulary.size(); }
 
 FrameFeaturesView FeatureIndex::frame(int64_t frame_id) const {
   FrameFeaturesView v;
@@ -153,42 +177,54 @@ FrameFeaturesView FeatureIndex::frame(int64_t frame_id) const {
   const FrameSlot& s = slots_[size_t(frame_id)];
   if (s.count == 0) return v;
   v.points = points_.data() + s.points;
-  v.descriptors = Codes(*index_).data() + size_t(s.first) * kFeatureBytes;
+  v.descriptors = codes_.data() + size_t(s.first) * kFeatureBytes;
   v.count = size_t(s.count);
   return v;
 }
 
-std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_distance, int max_frames) const {
+std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_distance, int max_frames,
+                                           int beam) const {
   std::vector<FrameVotes> out;
-  const faiss_idx_t n = index_->ntotal;
-  if (query.empty() || query.cols != kFeatureBytes || query.type() != CV_8U || n == 0 || k <= 0) return out;
-  std::vector<uint8_t> q(size_t(query.rows) * kFeatureBytes + kPadding, 0);
-  for (int r = 0; r < query.rows; ++r) std::memcpy(q.data() + size_t(r) * kFeatureBytes, query.ptr(r), kFeatureBytes);
-  const faiss_idx_t nq = query.rows;
-  const faiss_idx_t kk = std::min<faiss_idx_t>(k, n);
-  std::vector<int32_t> dist(size_t(nq * kk));
-  std::vector<faiss_idx_t> labels(size_t(nq * kk));
-  try {
-    SingleThreadedOpenMp one_thread;
-    index_->search(nq, q.data(), kk, dist.data(), labels.data());
-  } catch (const std::exception&) {
-    return out;  // cannot happen with valid arguments
-  }
-  std::unordered_map<int64_t, int> votes;
-  std::vector<int64_t> seen;
-  for (faiss_idx_t i = 0; i < nq; ++i) {
+  if (query.empty() || query.cols != kFeatureBytes || query.type() != CV_8U || descriptor_count() == 0 || k <= 0)
+    return out;
+  const std::shared_ptr<const Words> w = CurrentWords(/*file=*/true);
+  std::vector<int> words;
+  std::vector<std::pair<int, uint32_t>> near;  // distance, descriptor
+  std::vector<int64_t> seen, voted;
+  voted.reserve(size_t(query.rows) * size_t(k));
+  for (int r = 0; r < query.rows; ++r) {
+    const uint8_t* q = query.ptr(r);
+    words.clear();
+    w->vocabulary.Words(q, beam, &words);
+    near.clear();
+    for (int word : words) {
+      if (word < 0 || size_t(word) + 1 >= w->first.size()) continue;
+      const uint32_t end = w->first[size_t(word) + 1];
+      for (uint32_t i = w->first[size_t(word)]; i < end; ++i) {
+        // The members lie scattered over the descriptors: fetch ahead.
+        if (i + 8 < end) __builtin_prefetch(codes_.data() + size_t(w->members[i + 8]) * kFeatureBytes);
+        const uint32_t d = w->members[i];
+        const int dist = HammingDistance32(q, codes_.data() + size_t(d) * kFeatureBytes);
+        if (dist <= max_distance) near.emplace_back(dist, d);
+      }
+    }
+    const size_t kk = std::min(near.size(), size_t(k));
+    std::partial_sort(near.begin(), near.begin() + std::ptrdiff_t(kk), near.end());
     seen.clear();
-    for (faiss_idx_t j = 0; j < kk; ++j) {
-      const size_t at = size_t(i * kk + j);
-      if (labels[at] < 0 || dist[at] > max_distance) continue;
-      const int64_t frame = frame_of_descriptor_[size_t(labels[at])];
+    for (size_t j = 0; j < kk; ++j) {
+      const int64_t frame = frame_of_descriptor_[near[j].second];
       if (std::find(seen.begin(), seen.end(), frame) != seen.end()) continue;
       seen.push_back(frame);
-      ++votes[frame];
+      voted.push_back(frame);
     }
   }
-  out.reserve(votes.size());
-  for (const auto& [frame, v] : votes) out.push_back(FrameVotes{frame, v});
+  std::sort(voted.begin(), voted.end());
+  for (size_t i = 0; i < voted.size();) {
+    size_t j = i;
+    while (j < voted.size() && voted[j] == voted[i]) ++j;
+    out.push_back(FrameVotes{voted[i], int(j - i)});
+    i = j;
+  }
   std::sort(out.begin(), out.end(), [](const FrameVotes& a, const FrameVotes& b) {
     return a.votes != b.votes ? a.votes > b.votes : a.frame_id < b.frame_id;
   });
@@ -197,13 +233,31 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
 }
 
 Status FeatureIndex::CheckAgainst(const std::vector<FrameFeaturesRecord>& records, const std::string& path) const {
-  const std::vector<uint8_t> all = Concatenate(records);
-  if (size_t(index_->ntotal) * kFeatureBytes != all.size()) {
-    return Status::Corrupt(path + ": feature index holds " + std::to_string(index_->ntotal) + " descriptors, catalog " +
-                           std::to_string(all.size() / kFeatureBytes));
+  size_t total = 0;
+  for (const FrameFeaturesRecord& r : records) total += r.descriptors.size();
+  if (total != codes_.size()) {
+    return Status::Corrupt(path + ": feature index holds " + std::to_string(descriptor_count()) +
+                           " descriptors, catalog " + std::to_string(total / kFeatureBytes));
   }
-  if (!all.empty() && std::memcmp(Codes(*index_).data(), all.data(), all.size()) != 0) {
-    return Status::Corrupt(path + ": feature descriptors differ from the catalog's");
+  size_t at = 0;
+  for (const FrameFeaturesRecord& r : records) {
+    if (!r.descriptors.empty() && std::memcmp(codes_.data() + at, r.descriptors.data(), r.descriptors.size()) != 0)
+      return Status::Corrupt(path + ": feature descriptors differ from the catalog's");
+    at += r.descriptors.size();
+  }
+  Result<std::string> bytes = ReadSealedFile(path);
+  if (!bytes.ok()) return bytes.status();
+  int64_t trained_on = -1;
+  TrainingKey key;
+  Result<Vocabulary> v = ParseTrained(*bytes, path, &trained_on, &key);
+  if (!v.ok()) return v.status();
+  if (!(key == TrainingKey())) {
+    return Status::Corrupt(path + ": vocabulary trained with other parameters (an earlier celmatch); "
+                           "`celmatch index add` retrains it");
+  }
+  if (trained_on != int64_t(total / kFeatureBytes)) {
+    return Status::Corrupt(path + ": vocabulary trained on " + std::to_string(trained_on) +
+                           " descriptors, the catalog holds " + std::to_string(total / kFeatureBytes));
   }
   return Status::Ok();
 }

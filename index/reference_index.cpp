@@ -71,7 +71,11 @@ const char kManifestName[] = "manifest.json";
 const char kCatalogName[] = "catalog.sqlite";
 const char kFaissName[] = "pdq.faissbin";
 const char kLockName[] = "LOCK";
-const char* const kFeatureFileNames[kFeatureLayers] = {"features_color.faissbin", "features_line.faissbin"};
+// Each feature layer's vocabulary of visual words (index/feature_index.h).
+const char* const kFeatureFileNames[kFeatureLayers] = {"words_color.bin", "words_line.bin"};
+// Written by celmatch before the feature layers were searched by visual
+// words (FAISS multi-hash caches): no longer read, removed by the next writer.
+const char* const kRetiredFeatureFileNames[kFeatureLayers] = {"features_color.faissbin", "features_line.faissbin"};
 const char kParamsMetaKey[] = "index_params";
 
 const FrameRecord kNoFrame{};
@@ -415,6 +419,8 @@ struct ReferenceIndex::Impl {
       if (!features_dirty[size_t(l)]) continue;
       CELMATCH_RETURN_IF_ERROR(features[size_t(l)]->Write(dir, PathOf(kFeatureFileNames[l])));
       features_dirty[size_t(l)] = false;
+      std::error_code ec;
+      fs::remove(PathOf(kRetiredFeatureFileNames[l]), ec);  // best effort: nothing reads it
     }
     if (embedding) CELMATCH_RETURN_IF_ERROR(embedding->Save(dir));
     if (!sealed_manifest || manifest_dirty || manifest_type != TypeName()) CELMATCH_RETURN_IF_ERROR(WriteManifest());
@@ -513,6 +519,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
         kLockName, kCatalogName, "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
         kFaissName, "pdq.faissbin.tmp", "manifest.json.tmp", kFeatureFileNames[0], kFeatureFileNames[1],
         std::string(kFeatureFileNames[0]) + ".tmp", std::string(kFeatureFileNames[1]) + ".tmp",
+        kRetiredFeatureFileNames[0], kRetiredFeatureFileNames[1],
         "embeddings.f32", "embeddings.f32.tmp", "embedding_whitening.bin", "embedding_whitening.bin.tmp",
         "embeddings.faiss", "embeddings.faiss.tmp", "BUILD_INCOMPLETE"};
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -808,6 +815,10 @@ Status ReferenceIndex::Check() const {
     if (!wrong.empty()) {
       std::string msg;
       for (const std::string& w : wrong) msg += (msg.empty() ? "" : "; ") + w;
+      // Readers rebuild the caches in memory; a writer rewrites them.
+      msg += " (" + std::string(kFaissName) + " and " + kFeatureFileNames[0] + "/" + kFeatureFileNames[1] +
+             " are caches of the catalog: `celmatch index add --index " + d.dir +
+             " PATH` with footage it already holds rewrites them)";
       return Status::Corrupt(msg);
     }
   }

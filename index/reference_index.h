@@ -4,10 +4,12 @@
 //   DIR/catalog.sqlite   productions, sources, frames (+ PDQ hashes, thumbnails)
 //   DIR/pdq.faissbin     FAISS binary index of the frames' PDQ hashes (a cache
 //                        of the catalog: id i is frame i)
-//   DIR/features_color.faissbin, features_line.faissbin
-//                        FAISS binary indexes of the frames' local-feature
-//                        descriptors (caches of the catalog's frame_features;
-//                        see index/feature_index.h), same crash-safety rule
+//   DIR/words_color.bin, words_line.bin
+//                        vocabularies of visual words over the frames' local-
+//                        feature descriptors, one per layer (caches trained on
+//                        the catalog's frame_features, index/feature_index.h;
+//                        features_*.faissbin, written by earlier versions, are
+//                        no longer read and the next writer removes them)
 //   DIR/embeddings.f32, embedding_whitening.bin, embeddings.faiss
 //                        learned embeddings of the frames (index/embedding_index.h),
 //                        when the index was built with a model (manifest "embedding")

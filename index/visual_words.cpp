@@ -42,21 +42,12 @@ BinaryWord Majority(const std::vector<uint32_t>& members, const uint8_t* descrip
 
 }  // namespace
 
-int HammingDistance32(const uint8_t* a, const uint8_t* b) {
-  int d = 0;
-  for (int i = 0; i < kBytes; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    d += __builtin_popcountll(x ^ y);
-  }
-  return d;
-}
-
-Vocabulary Vocabulary::Train(const uint8_t* descriptors, size_t n, int branching, int levels, uint64_t seed) {
+Vocabulary Vocabulary::Train(const uint8_t* descriptors, size_t n, int branching, int levels, uint64_t seed,
+                             size_t leaf_size) {
   Vocabulary v;
   v.branching_ = std::max(2, branching);
   v.levels_ = std::max(1, levels);
+  v.leaf_size_ = std::max(size_t(v.branching_), leaf_size);
   v.nodes_.emplace_back();
   std::vector<uint32_t> all(n);
   for (size_t i = 0; i < n; ++i) all[i] = uint32_t(i);
@@ -69,7 +60,7 @@ Vocabulary Vocabulary::Train(const uint8_t* descriptors, size_t n, int branching
 void Vocabulary::Split(int node, std::vector<uint32_t>& members, const uint8_t* descriptors, int level,
                        uint64_t* rng) {
   const size_t k = size_t(branching_);
-  if (level == levels_ || members.size() <= k) {
+  if (level == levels_ || members.size() <= leaf_size_) {
     nodes_[size_t(node)].word = int(leaf_count_++);
     return;
   }
@@ -193,6 +184,79 @@ void Vocabulary::Words(const uint8_t* descriptor, int beam, std::vector<int>* ou
     kept.swap(next);
   }
   for (const auto& entry : kept) out->push_back(nodes_[entry.second].word);
+}
+
+namespace {
+
+constexpr char kVocabularyMagic[8] = {'C', 'M', 'V', 'O', 'C', 'A', 'B', '1'};
+
+template <typename T>
+void Put(std::string* out, T v) {
+  out->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+bool Get(const std::string& in, size_t* at, T* v) {
+  if (in.size() - *at < sizeof(T) || *at > in.size()) return false;
+  std::memcpy(v, in.data() + *at, sizeof(T));
+  *at += sizeof(T);
+  return true;
+}
+
+}  // namespace
+
+std::string Vocabulary::Serialize() const {
+  std::string out(kVocabularyMagic, sizeof kVocabularyMagic);
+  Put<int32_t>(&out, branching_);
+  Put<int32_t>(&out, levels_);
+  Put<uint64_t>(&out, leaf_count_);
+  Put<uint64_t>(&out, nodes_.size());
+  for (const Node& n : nodes_) {
+    out.append(reinterpret_cast<const char*>(n.centre.data()), n.centre.size());
+    Put<int32_t>(&out, n.first_child);
+    Put<int32_t>(&out, n.children);
+    Put<int32_t>(&out, n.word);
+  }
+  return out;
+}
+
+Result<Vocabulary> Vocabulary::Parse(const std::string& bytes, const std::string& what) {
+  auto bad = [&](const std::string& why) { return Status::Corrupt(what + ": not a vocabulary of visual words (" + why + ")"); };
+  if (bytes.size() < sizeof kVocabularyMagic || std::memcmp(bytes.data(), kVocabularyMagic, sizeof kVocabularyMagic) != 0)
+    return bad("no CMVOCAB1 header");
+  size_t at = sizeof kVocabularyMagic;
+  int32_t branching = 0, levels = 0;
+  uint64_t leaves = 0, nodes = 0;
+  if (!Get(bytes, &at, &branching) || !Get(bytes, &at, &levels) || !Get(bytes, &at, &leaves) || !Get(bytes, &at, &nodes))
+    return bad("truncated header");
+  constexpr size_t kNodeBytes = kBytes + 3 * sizeof(int32_t);
+  if (branching < 2 || branching > 64 || levels < 1 || levels > 16 || nodes > (bytes.size() - at) / kNodeBytes ||
+      (bytes.size() - at) != nodes * kNodeBytes || nodes == 0 || leaves == 0 || leaves > nodes)
+    return bad("sizes do not agree");
+  Vocabulary v;
+  v.branching_ = branching;
+  v.levels_ = levels;
+  v.leaf_count_ = size_t(leaves);
+  v.nodes_.resize(size_t(nodes));
+  std::vector<bool> word_seen(size_t(leaves), false);
+  for (size_t i = 0; i < nodes; ++i) {
+    Node& n = v.nodes_[i];
+    std::memcpy(n.centre.data(), bytes.data() + at, kBytes);
+    at += kBytes;
+    Get(bytes, &at, &n.first_child);
+    Get(bytes, &at, &n.children);
+    Get(bytes, &at, &n.word);
+    // Children always follow their parent, so every walk ends at a leaf.
+    const bool inner_ok = n.children >= 2 && n.children <= branching && n.word == -1 && n.first_child > int64_t(i) &&
+                          uint64_t(n.first_child) + uint64_t(n.children) <= nodes;
+    const bool leaf_ok = n.children == 0 && n.word >= 0 && uint64_t(n.word) < leaves && !word_seen[size_t(n.word)];
+    if (!inner_ok && !leaf_ok) return bad("node " + std::to_string(i) + " is malformed");
+    if (leaf_ok) word_seen[size_t(n.word)] = true;
+  }
+  for (bool seen : word_seen) {
+    if (!seen) return bad("a word has no leaf");
+  }
+  return v;
 }
 
 void InvertedFile::AddFrame(int64_t frame_id, const std::vector<int>& words) {

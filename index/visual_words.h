@@ -18,8 +18,9 @@
 // holds a subset of its frame's words, so no normalisation by the frame's
 // word count (every reference frame keeps a few hundred features).
 //
-// Status: measured against FeatureIndex::Vote by `celmatch bench shortlist`
-// (bench/RESULTS.md); matching does not use it yet.
+// FeatureIndex (index/feature_index.h) searches its descriptors through a
+// Vocabulary; the InvertedFile's IDF ranking is measured beside that search
+// by `celmatch bench shortlist` (bench/RESULTS.md) and not used in matching.
 //
 // Thread-safety: const methods may run on many threads at once.
 #pragma once
@@ -27,22 +28,35 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
+
+#include "core/status.h"
 
 namespace celmatch {
 
 using BinaryWord = std::array<uint8_t, 32>;
 
-// Hamming distance of two 32-byte descriptors (hardware popcount: this
-// stage is compiled with -mpopcnt).
-int HammingDistance32(const uint8_t* a, const uint8_t* b);
+// Hamming distance of two 32-byte descriptors; inline, for the search loops
+// of celmatch_index, which is compiled with -mpopcnt (hardware popcount).
+inline int HammingDistance32(const uint8_t* a, const uint8_t* b) {
+  uint64_t x[4], y[4];
+  std::memcpy(x, a, sizeof x);
+  std::memcpy(y, b, sizeof y);
+  return __builtin_popcountll(x[0] ^ y[0]) + __builtin_popcountll(x[1] ^ y[1]) +
+         __builtin_popcountll(x[2] ^ y[2]) + __builtin_popcountll(x[3] ^ y[3]);
+}
 
 class Vocabulary {
  public:
   // Trains on `n` descriptors of 32 bytes each (row-major). Deterministic
-  // for a given seed. At most branching^levels words; fewer where a node has
-  // fewer descriptors than `branching` (it becomes a leaf).
-  static Vocabulary Train(const uint8_t* descriptors, size_t n, int branching, int levels, uint64_t seed);
+  // for a given seed. At most branching^levels words; a node holding at
+  // most `leaf_size` descriptors (and at least `branching`) becomes a leaf,
+  // so dense regions of descriptor space are split deeper than sparse ones
+  // and the words hold similar numbers of descriptors.
+  static Vocabulary Train(const uint8_t* descriptors, size_t n, int branching, int levels, uint64_t seed,
+                          size_t leaf_size = 0);
 
   // The word (0..size()-1) of one 32-byte descriptor.
   int Word(const uint8_t* descriptor) const;
@@ -53,6 +67,12 @@ class Vocabulary {
   // too (soft assignment).
   void Words(const uint8_t* descriptor, int beam, std::vector<int>* out) const;
   int size() const { return int(leaf_count_); }
+  bool empty() const { return nodes_.empty(); }
+
+  // The vocabulary as bytes, and back: Parse checks every field (a damaged
+  // file is an error, never a tree whose walk leaves it) and names `what`.
+  std::string Serialize() const;
+  static Result<Vocabulary> Parse(const std::string& bytes, const std::string& what);
 
  private:
   struct Node {
@@ -65,6 +85,7 @@ class Vocabulary {
 
   int branching_ = 0;
   int levels_ = 0;
+  size_t leaf_size_ = 0;     // training only
   std::vector<Node> nodes_;  // nodes_[0] is the root
   size_t leaf_count_ = 0;
 };

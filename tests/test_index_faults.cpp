@@ -89,14 +89,16 @@ TEST_CASE("damaged index files: index check names them, match and index add neve
   const fs::path other = tmp.path() / "other.bin";
   WriteFileBytes(other.string(), std::vector<uint8_t>(4096, 7));
   std::vector<std::string> files;
-  for (const char* name : {"pdq.faissbin", "features_color.faissbin", "features_line.faissbin", "embeddings.f32",
+  for (const char* name : {"pdq.faissbin", "words_color.bin", "words_line.bin", "embeddings.f32",
                            "embedding_whitening.bin", "embeddings.faiss"}) {
     if (fs::exists(fs::path(intact) / name)) files.push_back(name);
   }
-  REQUIRE(files.size() >= 3);  // the FAISS caches at least
+  REQUIRE(files.size() >= 3);  // the PDQ and visual-word caches at least
   int case_no = 0;
   for (const std::string& name : files) {
-    const bool cache = name.find(".faissbin") != std::string::npos;
+    // Caches: rebuilt from the catalog (the PDQ search file, the feature
+    // layers' vocabularies of visual words).
+    const bool cache = name.find(".faissbin") != std::string::npos || name.rfind("words_", 0) == 0;
     for (const Damage& damage : kDamages) {
       const std::string dir = tmp.str() + "/case" + std::to_string(case_no++);
       fs::copy(intact, dir, fs::copy_options::recursive);

@@ -1,15 +1,23 @@
 // Visual words (index/visual_words.h): the vocabulary tree and the inverted
-// file, on generated descriptors whose true clusters are known.
+// file, on generated descriptors whose true clusters are known; and the
+// feature index's search through them (index/feature_index.h).
 #include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "index/feature_index.h"
 #include "index/visual_words.h"
+#include "test_support.h"
 
+using celmatch::FeatureIndex;
 using celmatch::FrameScore;
+using celmatch::FrameVotes;
 using celmatch::InvertedFile;
 using celmatch::Vocabulary;
 
@@ -97,4 +105,202 @@ TEST_CASE("visual words: the inverted file ranks the frame holding a query's wor
   CHECK(c[0].score > c[1].score);
   CHECK(c[1].score == Approx(c[2].score));
   CHECK(idf.Shortlist({0}, 10).empty());
+}
+
+TEST_CASE("visual words: a vocabulary survives Serialize/Parse, and damaged bytes are an error or a walk that stays in it") {
+  std::vector<int> label;
+  std::vector<uint8_t> centres;
+  const std::vector<uint8_t> d = Clustered(200, 20, 12, 3, &label, &centres);
+  const size_t n = d.size() / 32;
+  const Vocabulary v = Vocabulary::Train(d.data(), n, 6, 3, 1);
+  const std::string bytes = v.Serialize();
+  celmatch::Result<Vocabulary> back = Vocabulary::Parse(bytes, "words.bin");
+  REQUIRE(back.ok());
+  CHECK(back->size() == v.size());
+  for (size_t i = 0; i < n; i += 7) CHECK(back->Word(&d[i * 32]) == v.Word(&d[i * 32]));
+
+  // Every truncation is an error naming the file.
+  for (size_t len = 0; len < bytes.size(); len += 1 + len / 4) {
+    celmatch::Result<Vocabulary> cut = Vocabulary::Parse(bytes.substr(0, len), "words.bin");
+    INFO(len);
+    REQUIRE_FALSE(cut.ok());
+    CHECK(cut.status().message().find("words.bin") != std::string::npos);
+  }
+  // Flipped bytes anywhere: an error, or a vocabulary whose words stay in range.
+  std::mt19937 rng(5);
+  int errors = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string bad = bytes;
+    const size_t at = rng() % bad.size();
+    bad[at] = char(uint8_t(bad[at]) ^ uint8_t(1 + rng() % 255));
+    celmatch::Result<Vocabulary> p = Vocabulary::Parse(bad, "words.bin");
+    if (!p.ok()) {
+      ++errors;
+      continue;
+    }
+    for (size_t i = 0; i < n; i += 101) {
+      const int w = p->Word(&d[i * 32]);
+      REQUIRE(w >= 0);
+      REQUIRE(w < p->size());
+    }
+  }
+  CHECK(errors > 0);  // the structure is checked, not only the centres' bits read
+}
+
+namespace {
+
+// `frames` reference frames of `per_frame` descriptors each (points on a
+// grid). As ORB descriptors do, they crowd around common patterns: each is
+// one of 3,000 random centres with 24 bits flipped, so two descriptors of
+// one centre differ by about 45 bits and a noisy copy of one is still
+// nearest to it.
+std::vector<celmatch::FrameFeaturesRecord> RandomFrames(int frames, int per_frame, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> centres(3000 * 32);
+  for (auto& b : centres) b = uint8_t(rng());
+  std::vector<celmatch::FrameFeaturesRecord> out;
+  for (int f = 0; f < frames; ++f) {
+    celmatch::FrameFeaturesRecord r;
+    r.frame_id = 10 + 2 * f;  // ids need not be dense
+    for (int i = 0; i < per_frame; ++i) {
+      r.xy.push_back(float(i % 20) * 10.f);
+      r.xy.push_back(float(i / 20) * 10.f);
+      const size_t c = rng() % 3000;
+      uint8_t d[32];
+      std::memcpy(d, &centres[c * 32], 32);
+      for (int k = 0; k < 24; ++k) {
+        const int bit = int(rng() % 256);
+        d[bit / 8] ^= uint8_t(1u << (bit % 8));
+      }
+      r.descriptors.insert(r.descriptors.end(), d, d + 32);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Copies of `count` of the frame's descriptors with `noise` bits flipped,
+// then `strangers` random descriptors.
+cv::Mat NoisyQuery(const celmatch::FrameFeaturesRecord& r, int count, int noise, int strangers, uint32_t seed) {
+  std::mt19937 rng(seed);
+  cv::Mat q(count + strangers, 32, CV_8U);
+  for (int i = 0; i < count; ++i) {
+    std::memcpy(q.ptr(i), &r.descriptors[size_t(i) * 32], 32);
+    for (int f = 0; f < noise; ++f) {
+      const int bit = int(rng() % 256);
+      q.ptr(i)[bit / 8] ^= uint8_t(1u << (bit % 8));
+    }
+  }
+  for (int i = count; i < q.rows; ++i)
+    for (int b = 0; b < 32; ++b) q.ptr(i)[b] = uint8_t(rng());
+  return q;
+}
+
+}  // namespace
+
+TEST_CASE("feature index: a frame's noisy descriptors vote it first through visual words; the words file is a cache") {
+  celmatch::testing::TempDir tmp;
+  const std::vector<celmatch::FrameFeaturesRecord> records = RandomFrames(300, 200, 9);  // 60,000 descriptors
+  const std::string path = tmp.str() + "/words_color.bin";
+  bool stale = false;
+  auto loaded = FeatureIndex::Load(path, records, &stale);
+  REQUIRE(loaded.ok());
+  FeatureIndex& index = **loaded;
+  CHECK(stale);  // no file yet
+  CHECK(index.descriptor_count() == 60000);
+  CHECK(index.frames_with_features() == 300);
+  CHECK(index.words() >= 30);  // split until about kDescriptorsPerWord a word
+  CHECK(index.words() <= 60000 / 100);
+
+  // 80 of frame 123's descriptors, 12 bits flipped in each, and 120 strangers.
+  const celmatch::FrameFeaturesRecord& target = records[123];
+  const cv::Mat query = NoisyQuery(target, 80, 12, 120, 4);
+  const std::vector<FrameVotes> votes = index.Vote(query, 4, 64, 5, 2);
+  REQUIRE_FALSE(votes.empty());
+  CHECK(votes[0].frame_id == target.frame_id);
+  CHECK(votes[0].votes >= 40);  // most copies find their original under their words
+  if (votes.size() > 1) CHECK(votes[1].votes <= 5);
+  // The frame's keypoints and descriptors, borrowed.
+  const celmatch::FrameFeaturesView view = index.frame(target.frame_id);
+  REQUIRE(view.count == 200);
+  CHECK(std::memcmp(view.descriptors, target.descriptors.data(), target.descriptors.size()) == 0);
+  CHECK(view.points[21].x == 10.f);
+  CHECK(view.points[21].y == 10.f);
+  CHECK(index.frame(11).count == 0);  // no such frame
+
+  // Written, the file is used as it is; the votes are the same.
+  REQUIRE(index.Write(tmp.str(), path).ok());
+  CHECK(index.CheckAgainst(records, path).ok());
+  auto reread = FeatureIndex::Load(path, records, &stale);
+  REQUIRE(reread.ok());
+  CHECK_FALSE(stale);
+  const std::vector<FrameVotes> again = (*reread)->Vote(query, 4, 64, 5, 2);
+  REQUIRE(again.size() == votes.size());
+  for (size_t i = 0; i < votes.size(); ++i) {
+    CHECK(again[i].frame_id == votes[i].frame_id);
+    CHECK(again[i].votes == votes[i].votes);
+  }
+
+  // Trained on other descriptors (one frame more): stale, retrained to the same votes.
+  std::vector<celmatch::FrameFeaturesRecord> more = records;
+  more.push_back(RandomFrames(1, 200, 77)[0]);
+  more.back().frame_id = 100000;
+  auto grown = FeatureIndex::Load(path, more, &stale);
+  REQUIRE(grown.ok());
+  CHECK(stale);
+  CHECK_FALSE((*grown)->CheckAgainst(more, path).ok());
+  CHECK((*grown)->Vote(query, 4, 64, 1, 2).at(0).frame_id == target.frame_id);
+
+  // A damaged file: stale, named by the check, and the votes unchanged.
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes[bytes.size() / 2] ^= 0x5a;
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  auto damaged = FeatureIndex::Load(path, records, &stale);
+  REQUIRE(damaged.ok());
+  CHECK(stale);
+  const celmatch::Status check = (*damaged)->CheckAgainst(records, path);
+  REQUIRE_FALSE(check.ok());
+  CHECK(check.message().find("words_color.bin") != std::string::npos);
+  const std::vector<FrameVotes> retrained = (*damaged)->Vote(query, 4, 64, 5, 2);
+  REQUIRE(retrained.size() == votes.size());
+  for (size_t i = 0; i < votes.size(); ++i) CHECK(retrained[i].votes == votes[i].votes);
+}
+
+TEST_CASE("feature index: the word search finds most of the exact nearest neighbours, and frames arrive in id order") {
+  const std::vector<celmatch::FrameFeaturesRecord> records = RandomFrames(100, 100, 21);
+  bool stale = false;
+  auto loaded = FeatureIndex::Load("/nonexistent/words.bin", records, &stale);
+  REQUIRE(loaded.ok());
+  // Queries: noisy copies of one descriptor from each of 50 frames, 16 bits
+  // flipped; the original is the exact nearest neighbour. A wider beam
+  // searches more words and finds more of them.
+  auto found = [&](int beam) {
+    int n = 0;
+    for (int f = 0; f < 50; ++f) {
+      const cv::Mat q = NoisyQuery(records[size_t(f * 2)], 1, 16, 0, uint32_t(f));
+      const std::vector<FrameVotes> v = (*loaded)->Vote(q, 1, 64, 1, beam);
+      n += !v.empty() && v[0].frame_id == records[size_t(f * 2)].frame_id;
+    }
+    return n;
+  };
+  const int one = found(1), two = found(2), eight = found(8);
+  INFO("found of 50 at beam 1, 2, 8: " << one << " " << two << " " << eight);
+  CHECK(one >= 25);      // most, with one word a descriptor
+  CHECK(two >= one);
+  CHECK(eight > two);
+  CHECK(eight >= 40);    // nearly all with a wide beam
+  // Frames must arrive in id order.
+  FeatureIndex index;
+  REQUIRE(index.AddFrame(records[5]).ok());
+  CHECK_FALSE(index.AddFrame(records[4]).ok());
+  celmatch::FrameFeaturesRecord malformed = records[6];
+  malformed.descriptors.pop_back();
+  CHECK_FALSE(index.AddFrame(malformed).ok());
 }

