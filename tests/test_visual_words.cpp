@@ -126,6 +126,34 @@ TEST_CASE("visual words: a vocabulary survives Serialize/Parse, and damaged byte
     REQUIRE_FALSE(cut.ok());
     CHECK(cut.status().message().find("words.bin") != std::string::npos);
   }
+  // Ids out of range, set on purpose (as a file rewritten with a valid seal
+  // could hold them): a child past the last node, a word past the last word,
+  // more children than the branching. Node i's fields sit at 32 + 44 i: the
+  // centre (32 bytes), first_child, children, word (int32 each).
+  auto field = [&](const std::string& b, size_t node, size_t offset) {
+    int32_t v = 0;
+    std::memcpy(&v, b.data() + 32 + node * 44 + 32 + offset, 4);
+    return v;
+  };
+  auto with_field = [&](size_t node, size_t offset, int32_t value) {
+    std::string b = bytes;
+    std::memcpy(b.data() + 32 + node * 44 + 32 + offset, &value, 4);
+    return b;
+  };
+  uint64_t nodes = 0;
+  std::memcpy(&nodes, bytes.data() + 24, 8);
+  REQUIRE(bytes.size() == 32 + nodes * 44);
+  REQUIRE(field(bytes, 0, 4) > 0);  // the root has children
+  size_t leaf = 1;
+  while (leaf < nodes && field(bytes, leaf, 4) != 0) ++leaf;
+  REQUIRE(leaf < nodes);
+  for (const std::string& bad : {with_field(0, 0, int32_t(nodes)), with_field(0, 0, -1), with_field(0, 0, 0),
+                                 with_field(0, 4, 7), with_field(leaf, 8, v.size()), with_field(leaf, 8, -2)}) {
+    celmatch::Result<Vocabulary> p = Vocabulary::Parse(bad, "words.bin");
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.status().message().find("malformed") != std::string::npos);
+  }
+
   // Flipped bytes anywhere: an error, or a vocabulary whose words stay in range.
   std::mt19937 rng(5);
   int errors = 0;

@@ -153,7 +153,9 @@ Result<ShortlistResult> MeasureShortlist(const ShortlistOptions& o) {
   }
 
   FeatureMatchOptions fo;
-  if (o.beam > 0) fo.vote_word_beam = fo.line_vote_word_beam = o.beam;
+  if (o.beam > 0) {  // that beam for every query
+    fo.vote_word_beam = fo.line_vote_word_beam = fo.max_vote_word_beam = o.beam;
+  }
   const FeatureMatcher matcher(index, fo);
   std::map<std::string, ShortlistRow> rows;
   for (size_t i = 0; i < files.size(); i += step) {
@@ -191,8 +193,7 @@ Result<ShortlistResult> MeasureShortlist(const ShortlistOptions& o) {
       auto start = Clock::now();
       for (const FrameVotes& fv : index.features(layer).Vote(f.descriptors, fo.neighbors, fo.max_descriptor_distance,
                                                              fo.verify_frames,
-                                                             layer == FeatureLayer::kLine ? fo.line_vote_word_beam
-                                                                                          : fo.vote_word_beam)) {
+                                                             matcher.WordBeam(f.descriptors.rows, layer))) {
         if (fv.votes >= fo.min_votes) voted.insert(fv.frame_id);
       }
       vote_s += Since(start);
@@ -270,9 +271,13 @@ std::string FormatShortlist(const ShortlistResult& r, const ShortlistOptions& o)
   char buf[320];
   const FeatureMatchOptions fo;
   std::snprintf(buf, sizeof buf,
-                "vote: the index's visual words (%d in the colour layer), %d per query descriptor (line layer %d); "
-                "features and words loaded in %.1f s\n",
-                r.vote_words, o.beam > 0 ? o.beam : fo.vote_word_beam, o.beam > 0 ? o.beam : fo.line_vote_word_beam,
+                "vote: the index's visual words (%d in the colour layer), %s per query descriptor; features and "
+                "words loaded in %.1f s\n",
+                r.vote_words,
+                o.beam > 0 ? std::to_string(o.beam).c_str()
+                           : ("matching's (" + std::to_string(fo.vote_word_budget) + " a query, at least " +
+                              std::to_string(fo.vote_word_beam) + ", line layer " +
+                              std::to_string(fo.line_vote_word_beam) + ")").c_str(),
                 r.load_s);
   out += buf;
   std::snprintf(buf, sizeof buf,

@@ -100,7 +100,7 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
     const cv::Mat voters = options_.vote_max_features > 0 && f.descriptors.rows > options_.vote_max_features
                                ? f.descriptors.rowRange(0, options_.vote_max_features)
                                : f.descriptors;
-    const int beam = layer == FeatureLayer::kLine ? options_.line_vote_word_beam : options_.vote_word_beam;
+    const int beam = WordBeam(voters.rows, layer);
     const std::vector<FrameVotes> votes = index_.features(layer).Vote(
         voters, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames, beam);
     for (const FrameVotes& fv : votes) {
@@ -117,7 +117,13 @@ std::vector<FrameVotes> FeatureMatcher::VotedFrames(const QueryFeatures& q, int 
   if (q.features.size() == 0) return {};
   return index_.features(FeatureLayer::kColor)
       .Vote(q.features.descriptors, options_.neighbors, options_.max_descriptor_distance, max_frames,
-            options_.vote_word_beam);
+            WordBeam(q.features.descriptors.rows, FeatureLayer::kColor));
+}
+
+int FeatureMatcher::WordBeam(int descriptors, FeatureLayer layer) const {
+  const int least = layer == FeatureLayer::kLine ? options_.line_vote_word_beam : options_.vote_word_beam;
+  const int budgeted = descriptors > 0 ? options_.vote_word_budget / descriptors : least;
+  return std::max(least, std::min(options_.max_vote_word_beam, budgeted));
 }
 
 std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) const {

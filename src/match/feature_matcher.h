@@ -54,6 +54,13 @@ struct FeatureMatchOptions {
   // 2 placed 87, for 30% more time on those files; 16 placed no more
   // (bench/RESULTS.md).
   int line_vote_word_beam = 8;
+  // A query with few descriptors (a small crop, a cel, a mostly blanked
+  // frame) searches more words for each, up to this many words a query in
+  // all: its beam is vote_word_budget / descriptors, at least the layer's
+  // beam above and at most max_vote_word_beam. A full query (1,500
+  // descriptors) keeps beam 2.
+  int vote_word_budget = 3000;
+  int max_vote_word_beam = 16;
   int verify_frames = 8;           // most-voted frames verified
   int min_votes = 6;               // frames with fewer votes are not worth verifying
   int min_inliers = 16;            // the decision threshold (score 0.5)
@@ -103,6 +110,10 @@ class FeatureMatcher {
   // Reference frames most voted for by `query`'s descriptors in the colour
   // layer, however few votes (a cel's candidates), at most `max_frames`.
   std::vector<FrameVotes> VotedFrames(const QueryFeatures& query, int max_frames) const;
+
+  // Visual words searched for each of a query's `descriptors` in `layer`
+  // (the options' beams and budget).
+  int WordBeam(int descriptors, FeatureLayer layer) const;
 
   // The mirrored picture's features (computed once, on first call).
   const LocalFeatures& Mirrored(const QueryFeatures& query) const;
