@@ -131,3 +131,71 @@ TEST_CASE("the HTML report escapes names, shows both pictures and pins its only 
   CHECK(html.find("data-production=\"Imported\"") != std::string::npos);
   CHECK(html.find("data-count=\"error\"><b>1</b>") != std::string::npos);
 }
+
+TEST_CASE("the HTML report shows the run's settings, a timeline per source, the search box and the viewer") {
+  HtmlReport report;
+  FileResult a = MatchedImage("a.png", "Sintel", 1);  // ep<1>.mp4 at 65.25 s
+  a.embedding = true;
+  FileResult b = MatchedImage("b.png", "Sintel", 2);
+  b.matches[0].time_s = b.matches[0].span_start_s = 300;
+  b.matches[0].span_end_s = 300.5;
+  b.matches[0].source_id = 4;
+  a.matches[0].source_id = 4;
+  FileResult c = MatchedImage("c.png", "Tears", 3);
+  c.matches[0].source = "reel.mkv";
+  c.matches[0].source_id = 9;
+  c.matches[0].time_s = c.matches[0].span_start_s = 40;
+  c.matches[0].span_end_s = 40.5;
+  c.matches[0].has_region = true;
+  c.matches[0].region[0] = 160;
+  c.matches[0].region[1] = 90;
+  c.matches[0].region[2] = 320;
+  c.matches[0].region[3] = 180;
+  for (FileResult* r : {&a, &b, &c}) report.Add(*r);
+
+  ReportRunInfo info{"refs", {"dump/"}, "0.1.0", "2024-01-01", 1.5};
+  info.settings = {{"PDQ distance threshold", "27 of 256 bits"}, {"embedding model", "m<1>"}};
+  info.source_duration = [](const Match& m) { return m.source_id == 4 ? 600.0 : 0.0; };
+  const std::string html = report.Render(info, [](int64_t) {
+    ReferencePicture p;
+    p.jpeg = {0xff, 0xd8, 0xff, 0xd9};
+    p.source_width = 640;
+    p.source_height = 360;
+    return p;
+  });
+
+  // The settings in the header, escaped, and the embedding step as the
+  // records say (one of three files).
+  const std::string header = html.substr(0, html.find("</header>"));
+  CHECK(header.find("data-setting=\"PDQ distance threshold\"><dt>PDQ distance threshold</dt><dd>27 of 256 bits</dd>") !=
+        std::string::npos);
+  CHECK(header.find("<dd>m&lt;1&gt;</dd>") != std::string::npos);
+  CHECK(header.find("<dt>learned embedding step ran</dt><dd>for 1 of 3 files</dd>") != std::string::npos);
+
+  // Sintel's source: two marks on a 600 s bar (the catalog's duration), at
+  // 65.25/600 and 300/600; Tears' source has no duration: its bar ends at
+  // its latest match.
+  std::smatch m;
+  REQUIRE(std::regex_search(html, m, std::regex("data-source=\"ep&lt;1&gt;.mp4\" data-files=\"2\">[\\s\\S]*?<div class=\"timeline\" "
+                                                "data-marks=\"2\" data-duration=\"600.000\">(.*?)</div>")));
+  const std::string marks = m[1].str();
+  CHECK(marks.find("style=\"left:10.875%;") != std::string::npos);
+  CHECK(marks.find("style=\"left:50.000%;") != std::string::npos);
+  CHECK(marks.find("href=\"#q=a.png\"") != std::string::npos);
+  CHECK(std::regex_search(html, std::regex("data-source=\"reel.mkv\" data-files=\"1\">[\\s\\S]*?<div class=\"timeline\" "
+                                           "data-marks=\"1\" data-duration=\"40.000\">")));
+  CHECK(html.find("source duration unknown") != std::string::npos);
+  CHECK(html.find("<td class=\"production-files\">2</td>") != std::string::npos);
+
+  // The search box, the viewer, and the region the viewer lays the query on.
+  CHECK(html.find("<input id=\"f-search\" type=\"search\"") != std::string::npos);
+  CHECK(html.find("<div id=\"viewer\" hidden") != std::string::npos);
+  CHECK(html.find("id=\"v-flicker\"") != std::string::npos);
+  CHECK(html.find("id=\"v-mix\" type=\"range\"") != std::string::npos);
+  CHECK(html.find("data-region=\"0.2500 0.2500 0.5000 0.5000\"") != std::string::npos);
+  CHECK(html.find("data-region=\"0.0000 0.0000 1.0000 1.0000\"") != std::string::npos);
+  // Still one script.
+  const size_t open = html.find("<script");
+  REQUIRE(open != std::string::npos);
+  CHECK(html.find("<script", open + 1) == std::string::npos);
+}

@@ -19,6 +19,10 @@
 
 #include "core/status.h"
 
+namespace celmatch {
+struct MatchOptions;
+}
+
 namespace celmatch::cli {
 
 // Exit status: 0 when the run completed (even with per-file errors), 2 for
@@ -74,6 +78,10 @@ std::string UtcNow();
 void AddQueryThumbnail(FileResult* r, int max_side);
 // The reference frames' thumbnails and sizes, from the index.
 ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& index);
+// The report header's settings and the sources' durations: the index's
+// embedding model and, given the run's options (`match --report`), the
+// thresholds it matched with; the JSON Lines do not record them (`report`).
+void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& index, const MatchOptions* options);
 
 // Which embedding model embeds the queries (`match`, `serve`): the index's
 // (FindEmbeddingModel) unless --model names the file; --no-embedding: none.

@@ -8,6 +8,8 @@
 
 #include "cli_common.h"
 #include "frames/keyframe_sampler.h"
+#include "index/embedding_index.h"
+#include "match/matcher.h"
 
 namespace celmatch::cli {
 
@@ -52,6 +54,37 @@ ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& ix) {
     pic.source_width = src.width;
     pic.source_height = src.height;
     return pic;
+  };
+}
+
+void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& ix, const MatchOptions* options) {
+  auto add = [info](std::string name, std::string value) { info->settings.emplace_back(std::move(name), std::move(value)); };
+  if (options) {
+    // Match::score: each stage's decision threshold scores 0.5.
+    add("score threshold", "0.5");
+    add("PDQ distance threshold", std::to_string(options->max_distance) + " of 256 bits");
+    add("PDQ minimum quality", std::to_string(options->min_quality));
+    add("tie margin", std::to_string(options->tie_margin) + " bits");
+    add("local features", options->local_features
+                              ? "on, at least " + std::to_string(options->features.min_inliers) + " inliers"
+                              : std::string("off"));
+  } else {
+    add("match options", "not recorded in the JSON Lines");
+  }
+  const EmbeddingIndex* embedding = ix.embedding();
+  add("embedding model", embedding ? embedding->model().ToString() : std::string("none (index built without embeddings)"));
+  if (options && embedding) {
+    char layout[32];
+    std::snprintf(layout, sizeof layout, "%.2f", options->embedding_min_layout);
+    add("learned embedding", options->embedding ? "used, edge layout at least " + std::string(layout)
+                                                : std::string("not used (--no-embedding)"));
+  }
+  // Records read back from JSON Lines carry no source id: the source is the
+  // matched frame's, when its path is the one recorded.
+  info->source_duration = [&ix](const Match& m) {
+    const int64_t id = m.source_id >= 0 ? m.source_id : ix.frame(m.evidence.frame_id).source_id;
+    const SourceRecord& src = ix.source(id);
+    return src.is_still || src.path != m.source ? 0.0 : src.duration_s;
   };
 }
 

@@ -243,6 +243,7 @@ int RunMatch(const MatchArgs& a) {
   if (report) {
     const ReferenceIndex& ix = **index;
     ReportRunInfo info{dir, paths, CELMATCH_VERSION, UtcNow(), progress.elapsed_s()};
+    DescribeRunForReport(&info, ix, &options);
     Status st = report->Write(reports.report_path, info, ReferencePicturesOf(ix));
     if (!st.ok()) return Fatal(st);
     if (!a.quiet) std::fprintf(stderr, "report: %s\n", reports.report_path.c_str());

@@ -52,6 +52,7 @@ int RunReport(const ReportArgs& a) {
     report.Add(std::move(r));
   }
   ReportRunInfo info{a.index_dir, {a.results}, CELMATCH_VERSION, UtcNow(), elapsed};
+  DescribeRunForReport(&info, **index, nullptr);
   Status st = report.Write(a.out, info, ReferencePicturesOf(**index));
   if (!st.ok()) return Fatal(st);
   std::fprintf(stderr, "report: %s (%zu files from %s%s)\n", a.out.c_str(), report.size(), a.results.c_str(),

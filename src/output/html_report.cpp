@@ -107,6 +107,7 @@ constexpr const char* kScript = R"JS(
   var fStatus = document.getElementById('f-status');
   var fScore = document.getElementById('f-score');
   var fSort = document.getElementById('f-sort');
+  var fSearch = document.getElementById('f-search');
   var count = document.getElementById('visible-count');
   var statusOrder = {match: 0, no_match: 1, error: 2, skipped: 3};
   function str(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
@@ -123,7 +124,33 @@ constexpr const char* kScript = R"JS(
   function readState() {
     var p = new URLSearchParams(location.hash.replace(/^#/, ''));
     return {production: p.get('production') || '', status: p.get('status') || '',
-            min_score: p.get('min_score') || '', sort: sorts[p.get('sort')] ? p.get('sort') : 'file'};
+            min_score: p.get('min_score') || '', q: p.get('q') || '',
+            sort: sorts[p.get('sort')] ? p.get('sort') : 'file'};
+  }
+  // Sorted by production: one heading row per production, with the count of
+  // its rows shown.
+  function groupHeadings(sorted) {
+    Array.prototype.slice.call(tbody.querySelectorAll('tr.group-head')).forEach(function (h) { h.remove(); });
+    var groups = [], last = null;
+    sorted.forEach(function (r) {
+      if (r.hidden) return;
+      if (last === null || last.production !== r.dataset.production) {
+        last = {production: r.dataset.production, first: r, n: 0};
+        groups.push(last);
+      }
+      last.n++;
+    });
+    groups.forEach(function (g) {
+      var tr = document.createElement('tr');
+      tr.className = 'group-head';
+      tr.setAttribute('data-production', g.production);
+      tr.setAttribute('data-count', String(g.n));
+      var th = document.createElement('th');
+      th.colSpan = 5;
+      th.textContent = (g.production || 'not placed in a production') + ' \u2014 ' + g.n + (g.n === 1 ? ' file' : ' files');
+      tr.appendChild(th);
+      tbody.insertBefore(tr, g.first);
+    });
   }
   function apply() {
     var s = readState();
@@ -131,34 +158,134 @@ constexpr const char* kScript = R"JS(
     fStatus.value = s.status;
     fScore.value = s.min_score;
     fSort.value = s.sort;
+    if (fSearch.value !== s.q) fSearch.value = s.q;
     var min = parseFloat(s.min_score);
     if (isNaN(min)) min = -Infinity;
+    var q = s.q.toLowerCase();
     var shown = 0;
     rows.forEach(function (r) {
       var ok = (!s.production || r.dataset.production === s.production) &&
-               (!s.status || r.dataset.status === s.status) && parseFloat(r.dataset.score) >= min;
+               (!s.status || r.dataset.status === s.status) && parseFloat(r.dataset.score) >= min &&
+               (!q || r.dataset.file.toLowerCase().indexOf(q) >= 0);
       r.hidden = !ok;
       if (ok) shown++;
     });
-    rows.slice().sort(sorts[s.sort]).forEach(function (r) { tbody.appendChild(r); });
+    var sorted = rows.slice().sort(sorts[s.sort]);
+    sorted.forEach(function (r) { tbody.appendChild(r); });
+    if (s.sort === 'production') groupHeadings(sorted);
+    else Array.prototype.slice.call(tbody.querySelectorAll('tr.group-head')).forEach(function (h) { h.remove(); });
     count.textContent = shown + ' of ' + rows.length + ' files shown';
     count.setAttribute('data-visible', String(shown));
     document.body.setAttribute('data-ready', '1');
   }
-  function onControl() {
+  function onControl(e) {
     var p = new URLSearchParams();
     if (fProduction.value) p.set('production', fProduction.value);
     if (fStatus.value) p.set('status', fStatus.value);
     if (fScore.value) p.set('min_score', fScore.value);
     if (fSort.value !== 'file') p.set('sort', fSort.value);
+    if (fSearch.value) p.set('q', fSearch.value);
     var h = p.toString();
-    if (('#' + h) !== location.hash) location.hash = h;
+    if (('#' + h) !== location.hash) {
+      // Typing replaces the history entry instead of adding one per key.
+      if (e && e.target === fSearch) history.replaceState(null, '', h ? '#' + h : location.pathname + location.search);
+      else location.hash = h;
+    }
     apply();
   }
   [fProduction, fStatus, fScore, fSort].forEach(function (c) { c.addEventListener('change', onControl); });
   fScore.addEventListener('input', onControl);
+  fSearch.addEventListener('input', onControl);
   window.addEventListener('hashchange', apply);
   document.getElementById('controls').hidden = false;
+
+  // The viewer: the reference frame large, the query over its matched region.
+  var viewer = document.getElementById('viewer');
+  var stage = document.getElementById('v-stage');
+  var vRef = document.getElementById('v-ref');
+  var vQuery = document.getElementById('v-query');
+  var vRegion = document.getElementById('v-region');
+  var vMix = document.getElementById('v-mix');
+  var vFlicker = document.getElementById('v-flicker');
+  var vCompare = document.getElementById('v-compare');
+  var vCaption = document.getElementById('v-caption');
+  var flickerTimer = null;
+  function setMix(v) {
+    vMix.value = String(v);
+    vQuery.style.opacity = String(1 - v / 100);
+    viewer.setAttribute('data-shown', v <= 0 ? 'query' : v >= 100 ? 'reference' : 'mix');
+  }
+  function stopFlicker() {
+    if (flickerTimer !== null) clearInterval(flickerTimer);
+    flickerTimer = null;
+    vFlicker.setAttribute('aria-pressed', 'false');
+  }
+  function fit(w, h) {
+    var k = Math.min(0.9 * window.innerWidth / w, 0.75 * window.innerHeight / h);
+    stage.style.width = Math.round(w * k) + 'px';
+    stage.style.height = Math.round(h * k) + 'px';
+  }
+  function place(el, g) {
+    el.style.left = (100 * g[0]) + '%';
+    el.style.top = (100 * g[1]) + '%';
+    el.style.width = (100 * g[2]) + '%';
+    el.style.height = (100 * g[3]) + '%';
+  }
+  function openViewer(row, which) {
+    var q = row.querySelector('td.query img'), r = row.querySelector('td.reference img');
+    stopFlicker();
+    vQuery.hidden = !q;
+    vRef.hidden = !r;
+    vRegion.hidden = !(q && r);
+    vCompare.hidden = !(q && r);
+    if (q) vQuery.src = q.src;
+    if (r) vRef.src = r.src;
+    var g = [0, 0, 1, 1];
+    if (q && r) {
+      var f = row.querySelector('td.reference .frame');
+      var parts = (f && f.dataset.region || '').split(' ').map(parseFloat);
+      if (parts.length === 4 && parts.every(function (x) { return isFinite(x); })) g = parts;
+      fit(r.naturalWidth || 4, r.naturalHeight || 3);
+      place(vQuery, g);
+      place(vRegion, g);
+      setMix(which === 'reference' ? 100 : 0);
+    } else {
+      var one = q || r;
+      fit(one.naturalWidth || 4, one.naturalHeight || 3);
+      place(vQuery, g);
+      vQuery.style.opacity = '1';
+      viewer.setAttribute('data-shown', q ? 'query' : 'reference');
+    }
+    vCaption.textContent = row.dataset.file;
+    viewer.hidden = false;
+  }
+  function closeViewer() {
+    stopFlicker();
+    viewer.hidden = true;
+  }
+  rows.forEach(function (row) {
+    Array.prototype.slice.call(row.querySelectorAll('td.pic img')).forEach(function (img) {
+      img.addEventListener('click', function () {
+        openViewer(row, img.closest('td.reference') ? 'reference' : 'query');
+      });
+    });
+  });
+  vMix.addEventListener('input', function () { stopFlicker(); setMix(parseFloat(vMix.value)); });
+  document.getElementById('v-show-query').addEventListener('click', function () { stopFlicker(); setMix(0); });
+  document.getElementById('v-show-ref').addEventListener('click', function () { stopFlicker(); setMix(100); });
+  vFlicker.addEventListener('click', function () {
+    if (flickerTimer !== null) { stopFlicker(); return; }
+    vFlicker.setAttribute('aria-pressed', 'true');
+    setMix(parseFloat(vMix.value) >= 50 ? 0 : 100);
+    flickerTimer = setInterval(function () { setMix(parseFloat(vMix.value) >= 50 ? 0 : 100); }, 500);
+  });
+  document.getElementById('v-close').addEventListener('click', closeViewer);
+  viewer.addEventListener('click', function (e) {
+    if (e.target === viewer || stage.contains(e.target)) closeViewer();
+  });
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape' && !viewer.hidden) closeViewer();
+  });
   apply();
 })();
 )JS";
@@ -188,7 +315,7 @@ th{font-size:12px;color:#5b6475;font-weight:600}
 .pic{width:200px}
 .pic img{display:block;max-width:192px;max-height:160px;border:1px solid #cfd4dd}
 .frame{position:relative;display:inline-block}
-.frame .region{position:absolute;box-sizing:border-box;border:3px solid #e8323c;box-shadow:0 0 0 1px #fff}
+.frame .region{pointer-events:none;position:absolute;box-sizing:border-box;border:3px solid #e8323c;box-shadow:0 0 0 1px #fff}
 .nopic{width:180px;height:100px;display:flex;align-items:center;justify-content:center;text-align:center;
  font-size:12px;color:#5b6475;background:repeating-linear-gradient(45deg,#f1f2f5,#f1f2f5 8px,#e8eaee 8px,#e8eaee 16px);border:1px dashed #c4cad6}
 .where b{font-size:15px}
@@ -198,12 +325,38 @@ th{font-size:12px;color:#5b6475;font-weight:600}
 .bar i{display:block;height:4px;border-radius:2px;background:#2f8f57}
 .reason{color:#9b1c1c}
 .others{margin:4px 0 0;padding-left:16px;font-size:12px}
+header dl{margin:6px 0 0;display:flex;flex-wrap:wrap;gap:2px 18px;font-size:12px;color:#c4cad6}
+header dl div{display:flex;gap:4px}header dt{color:#8e97a8}header dd{margin:0;color:#fff}
+#f-search{width:16em}
+.pic img{cursor:zoom-in}
+tr.group-head th{background:#eef0f4;color:#1d2330;font-size:13px;padding:6px 8px}
+.timeline{position:relative;height:10px;background:#eceef2;border-radius:3px;margin:3px 0 6px;max-width:480px}
+.timeline .mark{position:absolute;top:0;height:10px;min-width:3px;margin-left:-1px;background:#2f8f57;border-radius:1px;opacity:.8}
+.timeline-scale{display:flex;justify-content:space-between;max-width:480px;font-size:11px;color:#5b6475}
+#viewer{position:fixed;inset:0;background:rgba(15,18,26,.88);display:flex;align-items:center;justify-content:center;z-index:10}
+#viewer[hidden]{display:none}
+#v-stage{position:relative;cursor:zoom-out;background:#000}
+#v-stage img{position:absolute;display:block}
+#v-stage [hidden],#v-compare[hidden]{display:none}
+#v-ref{left:0;top:0;width:100%;height:100%}
+#v-region{position:absolute;box-sizing:border-box;border:2px solid #e8323c;pointer-events:none}
+.v-controls{margin-top:10px;color:#fff;font-size:13px;display:flex;flex-wrap:wrap;gap:8px 14px;align-items:center}
+.v-controls button{font:inherit}
+#v-caption{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all;color:#c4cad6}
 )CSS";
 
+// One file's place on its source's timeline: the best match's time, or for
+// a clip the stretch of the source it covers.
+struct TimelineMark {
+  const std::string* file;
+  double start_s = 0, end_s = 0;
+};
 struct SourceSummary {
   int files = 0;
   bool is_still = false;
+  const Match* match = nullptr;  // one of the source's, to look up its duration
   double first_s = 1e300, last_s = -1;
+  std::vector<TimelineMark> marks;
 };
 struct ProductionSummary {
   int files = 0;
@@ -214,7 +367,28 @@ std::string TimeOrStill(const Match& m) {
   return m.is_still ? std::string("still image") : FormatTimecode(m.time_s);
 }
 
-void RenderSummary(const std::vector<FileResult>& results, std::string& html) {
+// Where the matched times fall along the source: a bar for its duration
+// (from the catalog, else up to the latest matched time) with one mark per
+// file, each a link that shows that file's row.
+void RenderTimeline(const SourceSummary& s, const ReportRunInfo& info, std::string& html) {
+  double duration = info.source_duration && s.match ? info.source_duration(*s.match) : 0;
+  const bool known = duration > 0;
+  for (const TimelineMark& m : s.marks) duration = std::max(duration, m.end_s);
+  if (!(duration > 0)) return;
+  html += "<div class=\"timeline\" data-marks=\"" + std::to_string(s.marks.size()) + "\" data-duration=\"" +
+          Fixed(duration, 3) + "\">";
+  for (const TimelineMark& m : s.marks) {
+    const double left = std::clamp(m.start_s / duration, 0.0, 1.0);
+    const double width = std::clamp((m.end_s - m.start_s) / duration, 0.0, 1.0 - left);
+    html += "<a class=\"mark\" href=\"#q=" + FragmentValue(*m.file) + "\" title=\"" + HtmlEscape(*m.file) + " @ " +
+            FormatTimecode(m.start_s) + "\" data-time=\"" + Fixed(m.start_s, 3) + "\" style=\"left:" +
+            Fixed(100 * left, 3) + "%;width:" + Fixed(100 * width, 3) + "%\"></a>";
+  }
+  html += "</div><div class=\"timeline-scale\"><span class=\"tc\">" + FormatTimecode(0) + "</span><span class=\"tc\">" +
+          FormatTimecode(duration) + (known ? "" : " (latest match; source duration unknown)") + "</span></div>";
+}
+
+void RenderSummary(const std::vector<FileResult>& results, const ReportRunInfo& info, std::string& html) {
   int counts[4] = {0, 0, 0, 0};
   int ambiguous = 0;
   std::map<std::string, ProductionSummary> productions;
@@ -228,9 +402,16 @@ void RenderSummary(const std::vector<FileResult>& results, std::string& html) {
     SourceSummary& s = p.sources[m.source];
     s.files++;
     s.is_still = m.is_still;
+    s.match = &m;
     if (!m.is_still) {
       s.first_s = std::min(s.first_s, m.span_start_s);
       s.last_s = std::max(s.last_s, std::max(m.span_end_s, m.time_s));
+      // A clip covers the source from its time for its duration; a picture
+      // is one moment.
+      const bool clip = r.kind == MediaKind::kVideo;
+      const double start = clip ? std::min(m.time_s, m.span_start_s) : m.time_s;
+      const double end = clip ? std::max(m.time_s, m.span_end_s) : m.time_s;
+      s.marks.push_back(TimelineMark{&r.file, start, end});
     }
   }
   html += "<section id=\"summary\"><h2>Summary</h2><div class=\"counts\">";
@@ -250,21 +431,61 @@ void RenderSummary(const std::vector<FileResult>& results, std::string& html) {
     return;
   }
   html += "<table id=\"productions\"><thead><tr><th>Production</th><th>Files matched</th>"
-          "<th>Sources (episodes): files, time range covered</th></tr></thead><tbody>";
+          "<th>Sources (episodes): files, time range covered, and where the matches fall</th></tr></thead><tbody>";
   for (const auto& [name, p] : productions) {
     html += "<tr class=\"production\" data-production=\"" + HtmlEscape(name) + "\"><td><a href=\"#production=" +
-            FragmentValue(name) + "\">" + HtmlEscape(name) + "</a></td><td>" + std::to_string(p.files) + "</td><td><ul>";
+            FragmentValue(name) + "\">" + HtmlEscape(name) + "</a></td><td class=\"production-files\">" +
+            std::to_string(p.files) + "</td><td><ul>";
     for (const auto& [source, s] : p.sources) {
-      html += "<li>" + HtmlEscape(source) + ": " + std::to_string(s.files) + (s.files == 1 ? " file" : " files");
+      html += "<li class=\"source\" data-source=\"" + HtmlEscape(source) + "\" data-files=\"" +
+              std::to_string(s.files) + "\">" + HtmlEscape(source) + ": " + std::to_string(s.files) +
+              (s.files == 1 ? " file" : " files");
       if (s.is_still) html += " (still)";
       else if (s.last_s >= 0)
         html += ", <span class=\"tc\">" + FormatTimecode(s.first_s) + "&ndash;" + FormatTimecode(s.last_s) + "</span>";
+      if (!s.marks.empty()) RenderTimeline(s, info, html);
       html += "</li>";
     }
     html += "</ul></td></tr>";
   }
   html += "</tbody></table></section>";
 }
+
+// The run's settings under the title: the caller's, then what the records
+// say about the learned-embedding step.
+void RenderSettings(const std::vector<FileResult>& results, const ReportRunInfo& info, std::string& html) {
+  int matched = 0, with_embedding = 0;
+  for (const FileResult& r : results) {
+    if (r.status != FileStatus::kMatch && r.status != FileStatus::kNoMatch) continue;
+    ++matched;
+    with_embedding += r.embedding;
+  }
+  if (info.settings.empty() && matched == 0) return;
+  html += "<dl id=\"settings\">";
+  auto item = [&html](const std::string& name, const std::string& value) {
+    html += "<div class=\"setting\" data-setting=\"" + HtmlEscape(name) + "\"><dt>" + HtmlEscape(name) + "</dt><dd>" +
+            HtmlEscape(value) + "</dd></div>";
+  };
+  for (const auto& [name, value] : info.settings) item(name, value);
+  if (matched > 0)
+    item("learned embedding step ran", with_embedding == matched ? "yes, for all " + std::to_string(matched) + " files"
+                                       : with_embedding == 0    ? "no"
+                                                                : "for " + std::to_string(with_embedding) + " of " +
+                                                                      std::to_string(matched) + " files");
+  html += "</dl>";
+}
+
+// The larger view the script opens on a click on a picture.
+constexpr const char* kViewer =
+    "<div id=\"viewer\" hidden role=\"dialog\" aria-modal=\"true\" aria-label=\"Larger view\" data-shown=\"\"><div>"
+    "<div id=\"v-stage\" title=\"Click or press Escape to close\"><img id=\"v-ref\" alt=\"reference frame\">"
+    "<img id=\"v-query\" alt=\"query\"><div id=\"v-region\"></div></div>"
+    "<div class=\"v-controls\"><span id=\"v-compare\"><button type=\"button\" id=\"v-show-query\">Query</button> "
+    "<label>Query <input id=\"v-mix\" type=\"range\" min=\"0\" max=\"100\" step=\"1\" value=\"0\" "
+    "aria-label=\"Blend between query and reference\"> Reference</label> "
+    "<button type=\"button\" id=\"v-show-ref\">Reference</button> "
+    "<button type=\"button\" id=\"v-flicker\" aria-pressed=\"false\">Flicker</button></span>"
+    "<span id=\"v-caption\"></span><button type=\"button\" id=\"v-close\">Close (Esc)</button></div></div></div>\n";
 
 void RenderControls(const std::vector<FileResult>& results, std::string& html) {
   std::set<std::string> names;
@@ -281,6 +502,8 @@ void RenderControls(const std::vector<FileResult>& results, std::string& html) {
           "<label>Sort by <select id=\"f-sort\"><option value=\"file\">file</option>"
           "<option value=\"score\">score (best first)</option><option value=\"production\">production, source, time</option>"
           "<option value=\"status\">status</option></select></label>"
+          "<label>File name <input id=\"f-search\" type=\"search\" placeholder=\"part of the name\" "
+          "autocomplete=\"off\"></label>"
           "<span id=\"visible-count\"></span></section>";
 }
 
@@ -336,7 +559,8 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
     ReferencePicture ref = reference ? reference(best->evidence.frame_id) : ReferencePicture{};
     if (!ref.jpeg.empty()) {
       const RegionFraction g = MatchedRegion(*best, ref);
-      html += "<div class=\"frame\">" + ImgTag(ref.jpeg, "reference frame " + std::to_string(best->evidence.frame_id)) +
+      html += "<div class=\"frame\" data-region=\"" + Fixed(g.x, 4) + " " + Fixed(g.y, 4) + " " + Fixed(g.w, 4) + " " +
+              Fixed(g.h, 4) + "\">" + ImgTag(ref.jpeg, "reference frame " + std::to_string(best->evidence.frame_id)) +
               "<div class=\"region\" style=\"left:" + Fixed(100 * g.x, 2) + "%;top:" + Fixed(100 * g.y, 2) +
               "%;width:" + Fixed(100 * g.w, 2) + "%;height:" + Fixed(100 * g.h, 2) + "%\"></div></div>";
     } else {
@@ -438,13 +662,17 @@ std::string HtmlReport::Render(const ReportRunInfo& info, const ReferencePicture
   for (const std::string& in : info.inputs) html += " " + HtmlEscape(in);
   html += " &middot; " + std::to_string(results_.size()) + " files in " + Fixed(info.elapsed_s, 1) + " s";
   if (!info.generated_at.empty()) html += " &middot; " + HtmlEscape(info.generated_at);
-  html += " &middot; celmatch " + HtmlEscape(info.version) + "</p></header>\n<main>\n";
-  RenderSummary(results_, html);
+  html += " &middot; celmatch " + HtmlEscape(info.version) + "</p>";
+  RenderSettings(results_, info, html);
+  html += "</header>\n<main>\n";
+  RenderSummary(results_, info, html);
   RenderControls(results_, html);
   html += "<section><table id=\"results\"><thead><tr><th>File</th><th>Query</th><th>Reference frame (matched region "
           "outlined)</th><th>Production / source / time</th><th>Score and evidence</th></tr></thead><tbody>\n";
   for (size_t i = 0; i < results_.size(); ++i) RenderRow(results_[i], i, reference, html);
-  html += "</tbody></table></section>\n</main>\n<script>";
+  html += "</tbody></table></section>\n</main>\n";
+  html += kViewer;
+  html += "<script>";
   html += kScript;
   html += "</script>\n</body></html>\n";
   return html;

@@ -6,7 +6,17 @@
 // for clips the aligned segment. Sorting and filtering by production, status
 // and score run in plain JavaScript inside the page; the filter state lives
 // in the URL fragment (report.html#status=match&production=X&min_score=0.8&
-// sort=score), so a link reopens the same view.
+// sort=score&q=ep01), so a link reopens the same view; `q` filters by a part
+// of the file name (the search box).
+//
+// The header lists the match settings the caller knows (thresholds, the
+// learned-embedding model and whether it ran). The summary has one row per
+// production with its counts and, per source, a timeline: where the matched
+// times fall along the source's duration. Sorting by production groups the
+// rows under one heading per production. Clicking a picture opens a larger
+// view of the query laid over its matched region of the reference frame,
+// with a slider between the two and a flicker toggle that alternates them in
+// place; a click or Escape closes it.
 //
 // Offline by construction: no external resource; pictures are data: URIs, and
 // a Content-Security-Policy forbids any network load and any script but the
@@ -24,6 +34,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -45,6 +56,14 @@ struct ReportRunInfo {
   std::string version;              // of celmatch
   std::string generated_at;         // a date as the caller wants it shown
   double elapsed_s = 0;
+  // Settings shown in the page header as (name, value), in this order: what
+  // the caller knows of the run (thresholds, the embedding model). The JSON
+  // Lines do not record the options, so `celmatch report` knows fewer.
+  std::vector<std::pair<std::string, std::string>> settings;
+  // The duration in seconds of the source a match is in (0: unknown or a
+  // still), for the summary's timelines. Unset or 0: a timeline ends at the
+  // latest matched time of its source.
+  std::function<double(const Match& match)> source_duration;
 };
 
 // Escapes & < > " ' so that `text` is safe as element text and inside quoted
