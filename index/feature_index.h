@@ -104,9 +104,10 @@ class FeatureIndex {
   // when the first search would (to time them apart from the queries).
   int words() const;
 
-  // The file at `path` against the records (for `index check`): sealed, a
-  // vocabulary, trained on exactly the records' descriptors, and this
-  // index's descriptors are the records'.
+  // The file at `path` against the records (for `index check`): sealed and
+  // a vocabulary (a stale one, trained on other descriptors, is a cache's
+  // normal state after a killed writer), and this index's descriptors are
+  // the records'.
   Status CheckAgainst(const std::vector<FrameFeaturesRecord>& records, const std::string& path) const;
 
  private:

@@ -226,7 +226,7 @@ cv::Mat NoisyQuery(const celmatch::FrameFeaturesRecord& r, int count, int noise,
 
 }  // namespace
 
-TEST_CASE("feature index: a frame's noisy descriptors vote it first through visual words; the words file is a cache") {
+TEST_CASE("feature index: a frame's noisy descriptors vote it first through visual words, and the words file is a cache") {
   celmatch::testing::TempDir tmp;
   const std::vector<celmatch::FrameFeaturesRecord> records = RandomFrames(300, 200, 9);  // 60,000 descriptors
   const std::string path = tmp.str() + "/words_color.bin";
@@ -276,7 +276,7 @@ TEST_CASE("feature index: a frame's noisy descriptors vote it first through visu
   auto grown = FeatureIndex::Load(path, more, &stale);
   REQUIRE(grown.ok());
   CHECK(stale);
-  CHECK_FALSE((*grown)->CheckAgainst(more, path).ok());
+  CHECK((*grown)->CheckAgainst(more, path).ok());  // stale is a cache's state after a killed writer, not damage
   CHECK((*grown)->Vote(query, 4, 64, 1, 2).at(0).frame_id == target.frame_id);
 
   // A damaged file: stale, named by the check, and the votes unchanged.

@@ -242,7 +242,12 @@ int RunMatch(const MatchArgs& a) {
   if (!write_error.ok()) return Fatal(write_error);
   if (report) {
     const ReferenceIndex& ix = **index;
-    ReportRunInfo info{dir, paths, CELMATCH_VERSION, UtcNow(), progress.elapsed_s()};
+    ReportRunInfo info;
+    info.index_dir = dir;
+    info.inputs = paths;
+    info.version = CELMATCH_VERSION;
+    info.generated_at = UtcNow();
+    info.elapsed_s = progress.elapsed_s();
     DescribeRunForReport(&info, ix, &options);
     Status st = report->Write(reports.report_path, info, ReferencePicturesOf(ix));
     if (!st.ok()) return Fatal(st);

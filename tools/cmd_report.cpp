@@ -51,7 +51,12 @@ int RunReport(const ReportArgs& a) {
     elapsed += r.elapsed_s;
     report.Add(std::move(r));
   }
-  ReportRunInfo info{a.index_dir, {a.results}, CELMATCH_VERSION, UtcNow(), elapsed};
+  ReportRunInfo info;
+  info.index_dir = a.index_dir;
+  info.inputs = {a.results};
+  info.version = CELMATCH_VERSION;
+  info.generated_at = UtcNow();
+  info.elapsed_s = elapsed;
   DescribeRunForReport(&info, **index, nullptr);
   Status st = report.Write(a.out, info, ReferencePicturesOf(**index));
   if (!st.ok()) return Fatal(st);
