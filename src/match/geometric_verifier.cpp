@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <unordered_map>
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/features2d.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "index/visual_words.h"
 
 namespace celmatch {
 
@@ -47,21 +50,31 @@ Verification VerifyHomography(const LocalFeatures& query, const FrameFeaturesVie
                               const VerifierOptions& options) {
   Verification v;
   if (query.size() < 4 || reference.count < 4 || reference_size.area() <= 0) return v;
-  const cv::Mat ref_desc(int(reference.count), kFeatureBytes, CV_8U, const_cast<uint8_t*>(reference.descriptors));
-  std::vector<std::vector<cv::DMatch>> knn;
-  try {
-    cv::BFMatcher matcher(cv::NORM_HAMMING);
-    matcher.knnMatch(query.descriptors, ref_desc, knn, 2);
-  } catch (const cv::Exception&) {
-    return v;
-  }
-  // Ratio test, then the best match per reference keypoint.
+  if (query.descriptors.cols != kFeatureBytes || query.descriptors.type() != CV_8U) return v;
+  // Each query descriptor's two nearest reference descriptors (a brute-force
+  // scan with the inlined popcount distance: OpenCV's BFMatcher computed the
+  // same pairs through a library call per pair, most of a verification's
+  // time), the ratio test, then the best match per reference keypoint.
+  // Ties keep the lower reference index, as BFMatcher did.
   std::unordered_map<int, cv::DMatch> by_ref;
-  for (const auto& m : knn) {
-    if (m.empty() || m[0].distance > options.max_descriptor_distance) continue;
-    if (m.size() > 1 && m[0].distance > options.ratio * m[1].distance) continue;
-    auto [it, inserted] = by_ref.try_emplace(m[0].trainIdx, m[0]);
-    if (!inserted && m[0].distance < it->second.distance) it->second = m[0];
+  for (int q = 0; q < query.descriptors.rows; ++q) {
+    const uint8_t* qd = query.descriptors.ptr(q);
+    int best = std::numeric_limits<int>::max(), second = std::numeric_limits<int>::max(), best_ref = -1;
+    for (size_t r = 0; r < reference.count; ++r) {
+      const int d = HammingDistance32(qd, reference.descriptors + r * kFeatureBytes);
+      if (d < best) {
+        second = best;
+        best = d;
+        best_ref = int(r);
+      } else if (d < second) {
+        second = d;
+      }
+    }
+    if (best_ref < 0 || best > options.max_descriptor_distance) continue;
+    if (reference.count > 1 && best > options.ratio * second) continue;
+    const cv::DMatch m(q, best_ref, float(best));
+    auto [it, inserted] = by_ref.try_emplace(best_ref, m);
+    if (!inserted && m.distance < it->second.distance) it->second = m;
   }
   std::vector<cv::Point2f> src, dst;
   for (const auto& [ref, m] : by_ref) {
