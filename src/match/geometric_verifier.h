@@ -6,7 +6,7 @@
 // frame the query shows (`region`).
 //
 // Steps: nearest-neighbour descriptor matching with Lowe's ratio test, one
-// match per reference keypoint, RANSAC homography (OpenCV), then checks
+// match per reference keypoint, a RANSAC homography (OpenCV's USAC), then checks
 // that the mapping is one a copy could have undergone: orientation kept (a
 // mirrored copy is verified by flipping the query first), scale within
 // bounds, moderate anisotropy (squash), a convex image of the matched area.
