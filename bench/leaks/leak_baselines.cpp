@@ -4,6 +4,7 @@
 #include <bit>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 
 #include <opencv2/img_hash.hpp>
@@ -28,17 +29,17 @@ struct TimedFrame {
   cv::Mat bgr;
 };
 
-// The first frame at or after each multiple of `interval_s`; a still is one
-// frame at time -1.
-Status SampleFrames(const std::string& path, double interval_s, const MediaLimits& limits,
-                    std::vector<TimedFrame>* out, bool* is_still) {
+// Calls `take` with the first frame at or after each multiple of
+// `interval_s` (every frame when it is 0), or with a still once at time -1.
+Status SampleFrames(const std::string& path, double interval_s, const MediaLimits& limits, bool* is_still,
+                    const std::function<void(double, const cv::Mat&)>& take) {
   Result<MediaProbe> probe = ProbeMedia(path);
   if (!probe.ok()) return probe.status();
   *is_still = probe->kind == MediaKind::kImage;
   if (probe->kind == MediaKind::kImage) {
     Result<cv::Mat> img = DecodeImage(path, limits);
     if (!img.ok()) return img.status();
-    out->push_back({-1.0, *img});
+    take(-1.0, *img);
     return Status::Ok();
   }
   if (probe->kind != MediaKind::kVideo) return Status::Unsupported(path + ": neither an image nor a video");
@@ -51,10 +52,17 @@ Status SampleFrames(const std::string& path, double interval_s, const MediaLimit
     if (!r.ok()) return r.status();
     if (!*r) break;
     if (f.time_s + 1e-6 < next) continue;
-    out->push_back({f.time_s, f.bgr.clone()});
-    while (next <= f.time_s + 1e-6) next += interval_s;
+    take(f.time_s, f.bgr);
+    if (interval_s > 0)
+      while (next <= f.time_s + 1e-6) next += interval_s;
   }
   return Status::Ok();
+}
+
+Status SampleFrames(const std::string& path, double interval_s, const MediaLimits& limits,
+                    std::vector<TimedFrame>* out, bool* is_still) {
+  return SampleFrames(path, interval_s, limits, is_still,
+                      [&](double t, const cv::Mat& bgr) { out->push_back({t, bgr.clone()}); });
 }
 
 int PopCount64(uint64_t a, uint64_t b) { return std::popcount(a ^ b); }
@@ -199,18 +207,18 @@ Result<BaselineReferences> HashBaselineReferences(const std::vector<ReferenceInp
     ThreadPool pool(size_t(std::max(1, options.jobs)));
     for (size_t i = 0; i < inputs.size(); ++i) {
       pool.Submit([&, i] {
-        std::vector<TimedFrame> frames;
         bool is_still = false;
-        status[i] = SampleFrames(inputs[i]->path, options.frame_interval_s, options.limits, &frames, &is_still);
+        const double interval = options.reference_every_frame ? 0.0 : options.frame_interval_s;
+        status[i] = SampleFrames(inputs[i]->path, interval, options.limits, &is_still,
+                                 [&](double t, const cv::Mat& bgr) {
+                                   BaselineFrame bf;
+                                   bf.source_index = int(i);
+                                   bf.time_s = std::max(0.0, t);
+                                   bf.pdq = pdq.Compute(bgr);
+                                   bf.phash = PHash64(bgr);
+                                   per_file[i].push_back(bf);
+                                 });
         still[i] = is_still;
-        for (const TimedFrame& f : frames) {
-          BaselineFrame bf;
-          bf.source_index = int(i);
-          bf.time_s = std::max(0.0, f.time_s);
-          bf.pdq = pdq.Compute(f.bgr);
-          bf.phash = PHash64(f.bgr);
-          per_file[i].push_back(bf);
-        }
       });
     }
     pool.Wait();

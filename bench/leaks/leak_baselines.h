@@ -36,6 +36,10 @@ namespace celmatch {
 
 struct BaselineOptions {
   double frame_interval_s = 1.0;    // reference and video-query sampling
+  // Every frame of each reference video hashed, not one per frame_interval_s
+  // (queries are still sampled at frame_interval_s): PDQ as a user would run
+  // it with storage to spare, the strongest hash baseline.
+  bool reference_every_frame = false;
   int vpdq_max_distance = 31;       // PDQ bits
   int vpdq_min_quality = 50;        // PDQ quality tolerance
   double vpdq_min_query_match = 0.5;  // share of a clip's frames that must match

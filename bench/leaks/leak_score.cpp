@@ -1,4 +1,5 @@
 #include "leaks/leak_score.h"
+#include "leaks/leak_transforms.h"
 
 #include <algorithm>
 #include <cmath>
@@ -275,6 +276,28 @@ std::string FormatLeakScore(const LeakScore& score) {
   return out;
 }
 
+TransformScore& TransformScore::operator+=(const TransformScore& o) {
+  queries += o.queries;
+  positives += o.positives;
+  correct += o.correct;
+  wrong += o.wrong;
+  ambiguous += o.ambiguous;
+  distractor_matches += o.distractor_matches;
+  time_checked += o.time_checked;
+  time_within_1s += o.time_within_1s;
+  time_in_span += o.time_in_span;
+  time_error_sum_s += o.time_error_sum_s;
+  time_error_max_s = std::max(time_error_max_s, o.time_error_max_s);
+  errors += o.errors;
+  missing += o.missing;
+  pairs_reported += o.pairs_reported;
+  pairs_correct += o.pairs_correct;
+  pairs_ignored += o.pairs_ignored;
+  elapsed_sum_s += o.elapsed_sum_s;
+  elapsed_files += o.elapsed_files;
+  return *this;
+}
+
 std::string FormatSideBySide(const std::vector<MethodScore>& methods) {
   std::string out;
   char buf[128];
@@ -291,15 +314,34 @@ std::string FormatSideBySide(const std::vector<MethodScore>& methods) {
   out += "\n";
   std::vector<std::string> names;
   for (const auto& [name, s] : methods.front().score.per_transform) names.push_back(name);
+  // The generalisation families' split (leak_transforms.h): one row for the
+  // families tuned on, one for those held back.
+  const std::vector<std::string>& general = LeakGeneralisationTransforms();
+  auto in_group = [&](const std::string& name, bool held_back) {
+    return std::find(general.begin(), general.end(), name) != general.end() && LeakTransformHeldBack(name) == held_back;
+  };
+  bool any_general = false;
+  for (const std::string& n : names) any_general |= in_group(n, false) || in_group(n, true);
+  if (any_general) {
+    names.push_back("tuned on");
+    names.push_back("held back");
+  }
   names.push_back("all");
   for (const std::string& name : names) {
     auto get = [&](const MethodScore& m) -> TransformScore {
       if (name == "all") return m.score.total;
+      if (name == "tuned on" || name == "held back") {
+        TransformScore sum;
+        for (const auto& [n, s] : m.score.per_transform)
+          if (in_group(n, name == "held back")) sum += s;
+        return sum;
+      }
       auto it = m.score.per_transform.find(name);
       return it == m.score.per_transform.end() ? TransformScore() : it->second;
     };
     const TransformScore first = get(methods.front());
-    out += "| " + (name == "all" ? std::string("**all**") : name) + " | " + std::to_string(first.queries) + " | " +
+    const bool summary = name == "all" || name == "tuned on" || name == "held back";
+    out += "| " + (summary ? "**" + name + "**" : name) + " | " + std::to_string(first.queries) + " | " +
            std::to_string(first.positives) + " |";
     for (const MethodScore& m : methods) out += " " + (get(m).positives ? pct(get(m).recall()) : "-") + " |";
     for (const MethodScore& m : methods) out += " " + pct(get(m).precision()) + " |";

@@ -76,6 +76,8 @@ struct TransformScore {
   double elapsed_sum_s = 0;  // over files with a known time
   int elapsed_files = 0;
 
+  TransformScore& operator+=(const TransformScore& o);
+
   double recall() const { return positives ? double(correct) / positives : 0.0; }
   // Of the files given a top match, the share whose top match is right
   // (distractor matches count as wrong).

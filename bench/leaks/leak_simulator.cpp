@@ -32,21 +32,29 @@ const std::vector<std::string>& KnownLeakTransforms() {
 }
 
 Result<std::vector<std::string>> ExpandLeakTransforms(const std::vector<std::string>& names) {
+  const std::vector<std::string>& general = LeakGeneralisationTransforms();
+  auto known = [&](const std::string& n) {
+    return std::find(KnownLeakTransforms().begin(), KnownLeakTransforms().end(), n) != KnownLeakTransforms().end() ||
+           std::find(general.begin(), general.end(), n) != general.end();
+  };
   std::vector<std::string> out;
+  auto add = [&](const std::string& n) {
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  };
   for (const std::string& n : names) {
     if (n == "all") {
-      for (const std::string& k : KnownLeakTransforms())
-        if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
-      continue;
+      for (const std::string& k : KnownLeakTransforms()) add(k);
+    } else if (n == "generalisation") {
+      for (const std::string& k : general) add(k);
+    } else if (known(n)) {
+      add(n);
+    } else {
+      std::string list;
+      for (const std::string& k : KnownLeakTransforms()) list += (list.empty() ? "" : ", ") + k;
+      for (const std::string& k : general) list += ", " + k;
+      return Status::InvalidArgument("unknown leak transform '" + n + "' (known: all, generalisation, or one of " +
+                                     list + ")");
     }
-    if (std::find(KnownLeakTransforms().begin(), KnownLeakTransforms().end(), n) == KnownLeakTransforms().end())
-      return Status::InvalidArgument("unknown leak transform '" + n + "' (known: all, or one of " +
-                                     [] {
-                                       std::string s;
-                                       for (const std::string& k : KnownLeakTransforms()) s += (s.empty() ? "" : ", ") + k;
-                                       return s;
-                                     }() + ")");
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
   }
   return out;
 }

@@ -35,6 +35,28 @@ const std::vector<std::string>& LeakImageTransforms() {
   return k;
 }
 
+const std::vector<std::string>& LeakGeneralisationTransforms() {
+  static const std::vector<std::string> k = {
+      // Another release of the same footage.
+      "release_transfer", "release_sd", "release_grade", "release_boxes",  // tuned on
+      "release_film", "release_interlace", "release_broadcast",            // held back
+      // Line art from other pipelines.
+      "lines_canny", "lines_xdog", "lines_colour",                         // tuned on
+      "lines_adaptive", "lines_sketch", "lines_paper",                     // held back
+      // Half-size crops.
+      "crop_half", "crop_half_quiet",                                      // tuned on
+      "crop_half_upscaled",                                                // held back
+  };
+  return k;
+}
+
+bool LeakTransformHeldBack(const std::string& name) {
+  static const std::vector<std::string> k = {"release_film",   "release_interlace", "release_broadcast",
+                                             "lines_adaptive", "lines_sketch",      "lines_paper",
+                                             "crop_half_upscaled"};
+  return std::find(k.begin(), k.end(), name) != k.end();
+}
+
 namespace {
 
 // Uniform in [0, 1) from the raw generator: std:: distributions differ
@@ -302,6 +324,372 @@ cv::Mat PlayerScreenshot(const cv::Mat& img, std::mt19937& rng) {
   return shot;
 }
 
+// ---- Another release of the same footage ---------------------------------
+
+// Keeps the picture inside margins of `lo`..`hi` of each side (each side
+// drawn on its own): a different scan's or transfer's overscan.
+cv::Mat Overscan(const cv::Mat& img, double lo, double hi, std::mt19937& rng) {
+  const int l = int(img.cols * Uniform(rng, lo, hi));
+  const int r = int(img.cols * Uniform(rng, lo, hi));
+  const int t = int(img.rows * Uniform(rng, lo, hi));
+  const int b = int(img.rows * Uniform(rng, lo, hi));
+  return img(cv::Rect(l, t, std::max(1, img.cols - l - r), std::max(1, img.rows - t - b))).clone();
+}
+
+// A small geometric difference between two transfers: scale 1-3% (each axis
+// on its own), shift 1-3%, rotation up to `max_deg`, a slight keystone;
+// the output keeps the input's size, borders replicated as a telecine's
+// gate would show the neighbouring picture.
+cv::Mat Misregister(const cv::Mat& img, double max_deg, std::mt19937& rng) {
+  const double w = img.cols, h = img.rows;
+  const double sx = 1 + Uniform(rng, 0.01, 0.03) * (rng() % 2 ? 1 : -1);
+  const double sy = sx + Uniform(rng, -0.01, 0.01);
+  const double dx = w * Uniform(rng, 0.01, 0.03) * (rng() % 2 ? 1 : -1);
+  const double dy = h * Uniform(rng, 0.01, 0.03) * (rng() % 2 ? 1 : -1);
+  const double a = Uniform(rng, -max_deg, max_deg) * M_PI / 180;
+  const double key = Uniform(rng, -0.01, 0.01) * w;  // top edge narrower or wider than the bottom
+  std::vector<cv::Point2f> from = {{0, 0}, {float(w), 0}, {float(w), float(h)}, {0, float(h)}};
+  std::vector<cv::Point2f> to;
+  const cv::Point2d c(w / 2, h / 2);
+  for (size_t i = 0; i < from.size(); ++i) {
+    double x = (from[i].x - c.x) * sx, y = (from[i].y - c.y) * sy;
+    if (i < 2) x += (i == 0 ? key : -key);
+    const double xr = x * std::cos(a) - y * std::sin(a), yr = x * std::sin(a) + y * std::cos(a);
+    to.emplace_back(float(c.x + xr + dx), float(c.y + yr + dy));
+  }
+  cv::Mat out;
+  cv::warpPerspective(img, out, cv::getPerspectiveTransform(from, to), img.size(), cv::INTER_LINEAR,
+                      cv::BORDER_REPLICATE);
+  return out;
+}
+
+// Other colour timing: a gamma per channel, saturation, contrast and
+// brightness, each drawn from `strength` (1: a grader's usual range).
+cv::Mat ColourTiming(const cv::Mat& img, double strength, std::mt19937& rng) {
+  cv::Mat lut(1, 256, CV_8UC3);
+  double gam[3];
+  for (double& g : gam) g = std::exp(Uniform(rng, -0.25, 0.25) * strength);
+  const double contrast = 1 + Uniform(rng, -0.2, 0.2) * strength;
+  const double bright = Uniform(rng, -18, 18) * strength;
+  for (int i = 0; i < 256; ++i)
+    for (int c = 0; c < 3; ++c) {
+      const double v = 255.0 * std::pow(i / 255.0, gam[c]);
+      lut.at<cv::Vec3b>(i)[c] = cv::saturate_cast<uint8_t>((v - 128) * contrast + 128 + bright);
+    }
+  cv::Mat out;
+  cv::LUT(img, lut, out);
+  const double sat = 1 + Uniform(rng, -0.4, 0.4) * strength;
+  cv::Mat hsv;
+  cv::cvtColor(out, hsv, cv::COLOR_BGR2HSV);
+  std::vector<cv::Mat> ch;
+  cv::split(hsv, ch);
+  ch[1].convertTo(ch[1], -1, sat, 0);
+  cv::merge(ch, hsv);
+  cv::cvtColor(hsv, out, cv::COLOR_HSV2BGR);
+  return out;
+}
+
+// Chroma at half horizontal resolution, as 4:2:2 / 4:2:0 video stores it.
+cv::Mat SubsampleChroma(const cv::Mat& img) {
+  cv::Mat ycc;
+  cv::cvtColor(img, ycc, cv::COLOR_BGR2YCrCb);
+  std::vector<cv::Mat> ch;
+  cv::split(ycc, ch);
+  for (int c = 1; c < 3; ++c) {
+    cv::Mat small;
+    cv::resize(ch[c], small, cv::Size(std::max(1, ch[c].cols / 2), std::max(1, ch[c].rows / 2)), 0, 0, cv::INTER_AREA);
+    cv::resize(small, ch[c], ch[0].size(), 0, 0, cv::INTER_LINEAR);
+  }
+  cv::merge(ch, ycc);
+  cv::Mat out;
+  cv::cvtColor(ycc, out, cv::COLOR_YCrCb2BGR);
+  return out;
+}
+
+// An SD copy: stored anamorphic at 720x480 or 720x576, soft, then shown
+// (half the time) at its display aspect.
+cv::Mat StandardDefinition(const cv::Mat& img, std::mt19937& rng) {
+  const int h = rng() % 2 ? 480 : 576;
+  cv::Mat sd;
+  cv::resize(img, sd, cv::Size(720, h), 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(sd, sd, cv::Size(), Uniform(rng, 0.5, 1.1));
+  sd = SubsampleChroma(sd);
+  if (rng() % 2) {
+    const double aspect = rng() % 2 ? 16.0 / 9 : 4.0 / 3;
+    cv::resize(sd, sd, cv::Size(int(std::lround(h * aspect)), h), 0, 0, cv::INTER_LINEAR);
+  }
+  return sd;
+}
+
+// Film damage: grain (noise blurred to a grain size), dust specks, a few
+// vertical scratches, softness.
+cv::Mat FilmDamage(const cv::Mat& img, std::mt19937& rng) {
+  const double px = std::max(0.5, img.cols / 640.0);
+  cv::Mat soft;
+  cv::GaussianBlur(img, soft, cv::Size(), Uniform(rng, 0.6, 1.6) * px);
+  cv::Mat grain(img.size(), CV_8UC1, cv::Scalar(128));
+  grain = Noise(grain, 40, rng);
+  cv::GaussianBlur(grain, grain, cv::Size(), 0.7 * px);
+  cv::Mat noise, noise3, f, out;
+  grain.convertTo(noise, CV_32F, Uniform(rng, 0.25, 0.6), -128 * 0.4);
+  cv::merge(std::vector<cv::Mat>{noise, noise, noise}, noise3);
+  soft.convertTo(f, CV_32FC3);
+  f += noise3;
+  f.convertTo(out, CV_8UC3);
+  const int specks = UniformInt(rng, 20, 80);
+  for (int i = 0; i < specks; ++i) {
+    const cv::Point p(UniformInt(rng, 0, img.cols - 1), UniformInt(rng, 0, img.rows - 1));
+    const int r = UniformInt(rng, 1, std::max(1, int(3 * px)));
+    const int v = rng() % 2 ? 15 : 240;
+    cv::circle(out, p, r, cv::Scalar(v, v, v), -1, cv::LINE_AA);
+  }
+  const int scratches = UniformInt(rng, 0, 3);
+  for (int i = 0; i < scratches; ++i) {
+    const int x = UniformInt(rng, 0, img.cols - 1);
+    const int v = rng() % 2 ? 40 : 220;
+    cv::line(out, {x, 0}, {x + UniformInt(rng, -8, 8), img.rows - 1}, cv::Scalar(v, v, v), 1, cv::LINE_AA);
+  }
+  return out;
+}
+
+// An interlaced SD copy: odd lines from a moment later (the picture moved
+// a few pixels), either left combed or deinterlaced by line doubling.
+cv::Mat Interlace(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat sd;
+  cv::resize(img, sd, cv::Size(720, rng() % 2 ? 480 : 576), 0, 0, cv::INTER_AREA);
+  const double mx = Uniform(rng, 1, 6) * (rng() % 2 ? 1 : -1), my = Uniform(rng, -2, 2);
+  cv::Mat moved;
+  const cv::Matx23d m(1, 0, mx, 0, 1, my);
+  cv::warpAffine(sd, moved, m, sd.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  cv::Mat out = sd.clone();
+  for (int y = 1; y < out.rows; y += 2) moved.row(y).copyTo(out.row(y));
+  if (rng() % 2) {  // line doubling: even field only, stretched back
+    cv::Mat field(out.rows / 2, out.cols, out.type());
+    for (int y = 0; y < field.rows; ++y) out.row(2 * y).copyTo(field.row(y));
+    cv::resize(field, out, sd.size(), 0, 0, cv::INTER_LINEAR);
+  }
+  return SubsampleChroma(out);
+}
+
+// Other bars: the picture cut to another aspect (pan and scan of 4:3, or a
+// 2.39:1 extraction), then boxed into a 16:9 or 4:3 frame with bars of
+// another thickness.
+cv::Mat OtherBoxes(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat cut;
+  const double aspect = double(img.cols) / img.rows;
+  if (rng() % 2 && aspect > 1.4) {  // pan and scan to 4:3 at a random horizontal place
+    const int w = std::min(img.cols, int(img.rows * 4.0 / 3));
+    cut = img(cv::Rect(UniformInt(rng, 0, img.cols - w), 0, w, img.rows)).clone();
+  } else {  // a wider extraction: a band of 70-90% of the height
+    const int h = int(img.rows * Uniform(rng, 0.7, 0.9));
+    cut = img(cv::Rect(0, UniformInt(rng, 0, img.rows - h), img.cols, h)).clone();
+  }
+  const double box_aspect = rng() % 2 ? 16.0 / 9 : 4.0 / 3;
+  const double cut_aspect = double(cut.cols) / cut.rows;
+  int W = 960, H = int(std::lround(W / box_aspect));
+  const double s = cut_aspect > box_aspect ? double(W) / cut.cols : double(H) / cut.rows;
+  cv::Mat small = Resized(cut, s * Uniform(rng, 0.9, 1.0), s * Uniform(rng, 0.9, 1.0));
+  small = small(cv::Rect(0, 0, std::min(small.cols, W), std::min(small.rows, H))).clone();
+  const int v = UniformInt(rng, 0, 24);
+  cv::Mat canvas(H, W, CV_8UC3, cv::Scalar(v, v, v));
+  small.copyTo(canvas(cv::Rect((W - small.cols) / 2, (H - small.rows) / 2, small.cols, small.rows)));
+  return canvas;
+}
+
+// A broadcast copy: video levels (16-235), a channel logo in a corner, now
+// and then a lower-third caption, SD, heavy compression (the caller's JPEG).
+cv::Mat Broadcast(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat out = StandardDefinition(img, rng);
+  out.convertTo(out, -1, 219.0 / 255, 16);
+  const int W = out.cols, H = out.rows;
+  const char* logos[] = {"KTV", "HD 4", "cartoon+", "TOON 2"};
+  const cv::Point at(rng() % 2 ? W - 130 : 24, rng() % 2 ? 44 : H - 24);
+  cv::Mat overlay = out.clone();
+  Text(overlay, logos[rng() % 4], at, 0.9, cv::Scalar(235, 235, 235), 2);
+  cv::addWeighted(overlay, 0.6, out, 0.4, 0, out);
+  if (rng() % 2) {
+    cv::rectangle(out, cv::Rect(0, H - 70, W, 44), cv::Scalar(120, 40, 20), -1);
+    Text(out, "NEXT: the adventure continues at 7", {20, H - 40}, 0.7, cv::Scalar(250, 250, 250), 2);
+  }
+  return out;
+}
+
+// ---- Line art from other pipelines -----------------------------------------
+
+cv::Mat Gray(const cv::Mat& img) {
+  cv::Mat g;
+  cv::cvtColor(img, g, cv::COLOR_BGR2GRAY);
+  return g;
+}
+
+// Lines (255 = line) widened to `width` pixels.
+cv::Mat Widen(const cv::Mat& lines, int width) {
+  if (width <= 1) return lines;
+  cv::Mat out;
+  cv::dilate(lines, out, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(width, width)));
+  return out;
+}
+
+// Dark `ink` lines on a flat `paper` colour.
+cv::Mat Ink(const cv::Mat& lines, cv::Scalar ink, cv::Scalar paper) {
+  cv::Mat out(lines.size(), CV_8UC3, paper);
+  out.setTo(ink, lines);
+  return out;
+}
+
+// Canny on a colour-flattened picture (mean shift), thresholds and line
+// width drawn, drawn at 50-100% of the frame's size.
+cv::Mat LinesCanny(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat work = Resized(img, 0.5, 0.5), flat;
+  cv::pyrMeanShiftFiltering(work, flat, Uniform(rng, 6, 14), Uniform(rng, 12, 30));
+  cv::resize(flat, flat, img.size(), 0, 0, cv::INTER_LINEAR);
+  const double lo = Uniform(rng, 15, 60);
+  cv::Mat edges;
+  cv::Canny(Gray(flat), edges, lo, lo * Uniform(rng, 2, 3));
+  const double s = Uniform(rng, 0.5, 1.0);
+  return Resized(Ink(Widen(edges, UniformInt(rng, 1, 3)), cv::Scalar(20, 20, 20), cv::Scalar(255, 255, 255)), s, s);
+}
+
+// XDoG (Winnemöller et al. 2012): a sharpened difference of Gaussians with a
+// soft threshold; gives inked contours of varying weight.
+cv::Mat LinesXdog(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat g;
+  Gray(img).convertTo(g, CV_32F, 1.0 / 255);
+  const double px = std::max(0.5, img.cols / 640.0);
+  const double sigma = Uniform(rng, 0.6, 1.4) * px, k = 1.6, p = Uniform(rng, 15, 30);
+  const double eps = Uniform(rng, 0.12, 0.35), phi = Uniform(rng, 8, 20);
+  cv::Mat g1, g2;
+  cv::GaussianBlur(g, g1, cv::Size(), sigma);
+  cv::GaussianBlur(g, g2, cv::Size(), sigma * k);
+  cv::Mat d = (1 + p) * g1 - p * g2;
+  cv::Mat out(d.size(), CV_8U);
+  for (int y = 0; y < d.rows; ++y)
+    for (int x = 0; x < d.cols; ++x) {
+      const float u = d.at<float>(y, x);
+      const double v = u >= eps ? 1.0 : 1.0 + std::tanh(phi * (u - eps));
+      out.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(255 * v);
+    }
+  cv::Mat bgr;
+  cv::cvtColor(out, bgr, cv::COLOR_GRAY2BGR);
+  return bgr;
+}
+
+// Adaptive threshold of the luminance: what a scanner's "line art" mode or
+// a quick trace does.
+cv::Mat LinesAdaptive(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat g = Gray(img), t;
+  cv::medianBlur(g, g, 3);
+  const int block = 2 * UniformInt(rng, 3, 10) + 1;
+  cv::adaptiveThreshold(g, t, 255, cv::ADAPTIVE_THRESH_MEAN_C, cv::THRESH_BINARY, block, Uniform(rng, 4, 12));
+  cv::Mat bgr;
+  cv::cvtColor(t, bgr, cv::COLOR_GRAY2BGR);
+  return bgr;
+}
+
+// Coloured lines: region borders drawn in one pencil colour (the colour
+// trace lines of a cel: red, blue, green) or in each region's darkened own
+// colour.
+cv::Mat LinesColour(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat blurred, edges;
+  cv::GaussianBlur(Gray(img), blurred, cv::Size(), 1.0);
+  const double lo = Uniform(rng, 25, 60);
+  cv::Canny(blurred, edges, lo, lo * 2.5);
+  edges = Widen(edges, UniformInt(rng, 1, 3));
+  if (rng() % 2) {
+    static const cv::Scalar pencil[] = {{40, 40, 210}, {200, 90, 30}, {40, 150, 40}};
+    return Ink(edges, pencil[rng() % 3], cv::Scalar(255, 255, 255));
+  }
+  cv::Mat dark = img * 0.45, out(img.size(), CV_8UC3, cv::Scalar(255, 255, 255));
+  dark.copyTo(out, edges);
+  return out;
+}
+
+// Sketchy strokes: each edge contour redrawn as a wobbly pencil line, some
+// left out, some doubled, in grey of varying weight.
+cv::Mat LinesSketch(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat blurred, edges;
+  cv::GaussianBlur(Gray(img), blurred, cv::Size(), 1.5);
+  cv::Canny(blurred, edges, 30, 90);
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(edges, contours, cv::RETR_LIST, cv::CHAIN_APPROX_SIMPLE);
+  cv::Mat out(img.size(), CV_8UC3, cv::Scalar(250, 250, 250));
+  const double px = std::max(0.5, img.cols / 640.0);
+  const double wobble = Uniform(rng, 0.8, 2.0) * px;
+  for (const auto& c : contours) {
+    if (c.size() < 3 || rng() % 100 < 15) continue;  // a stroke left out
+    const int passes = rng() % 100 < 30 ? 2 : 1;
+    for (int pass = 0; pass < passes; ++pass) {
+      std::vector<cv::Point> pts;
+      const cv::Point off(int(std::lround(Uniform(rng, -wobble, wobble))), int(std::lround(Uniform(rng, -wobble, wobble))));
+      for (const cv::Point& p : c)
+        pts.emplace_back(p.x + off.x + int(std::lround(Uniform(rng, -wobble, wobble) / 2)),
+                         p.y + off.y + int(std::lround(Uniform(rng, -wobble, wobble) / 2)));
+      const int v = UniformInt(rng, 30, 110);
+      cv::polylines(out, pts, false, cv::Scalar(v, v, v), UniformInt(rng, 1, std::max(1, int(2 * px))), cv::LINE_AA);
+    }
+  }
+  return out;
+}
+
+// Lines on tinted paper, scanned: paper texture, uneven light, a slight
+// rotation.
+cv::Mat LinesPaper(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat lines = rng() % 2 ? LinesXdog(img, rng) : LinesCanny(img, rng);
+  if (lines.size() != img.size()) cv::resize(lines, lines, img.size(), 0, 0, cv::INTER_LINEAR);
+  const cv::Scalar tint(UniformInt(rng, 190, 235), UniformInt(rng, 215, 245), UniformInt(rng, 230, 252));
+  cv::Mat paper(img.size(), CV_8UC3, tint);
+  paper = Noise(paper, 6, rng);
+  cv::GaussianBlur(paper, paper, cv::Size(), 1.2);
+  cv::Mat out;
+  cv::multiply(paper, lines, out, 1.0 / 255);
+  // Light falling off towards one side.
+  const double fall = Uniform(rng, 0.1, 0.3);
+  const bool horizontal = rng() % 2;
+  for (int y = 0; y < out.rows; ++y) {
+    cv::Vec3b* row = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < out.cols; ++x) {
+      const double t = horizontal ? double(x) / out.cols : double(y) / out.rows;
+      for (int c = 0; c < 3; ++c) row[x][c] = cv::saturate_cast<uint8_t>(row[x][c] * (1 - fall * t));
+    }
+  }
+  cv::Mat turned;
+  cv::warpAffine(out, turned,
+                 cv::getRotationMatrix2D(cv::Point2f(out.cols / 2.f, out.rows / 2.f), Uniform(rng, -2.5, 2.5), 1.0),
+                 out.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return turned;
+}
+
+// ---- Half-size crops ---------------------------------------------------------
+
+// 40-60% of each side at a random place.
+cv::Rect HalfCropBox(const cv::Mat& img, std::mt19937& rng) {
+  const int w = std::max(1, int(img.cols * Uniform(rng, 0.4, 0.6)));
+  const int h = std::max(1, int(img.rows * Uniform(rng, 0.4, 0.6)));
+  const int x = UniformInt(rng, 0, img.cols - w);
+  const int y = UniformInt(rng, 0, img.rows - h);
+  return {x, y, w, h};
+}
+
+// The same size of crop in the quietest of 16 random places (least gradient
+// energy): sky, a flat wall, an empty floor.
+cv::Rect QuietCropBox(const cv::Mat& img, std::mt19937& rng) {
+  cv::Mat g = Gray(img), gx, gy, mag;
+  cv::Sobel(g, gx, CV_32F, 1, 0);
+  cv::Sobel(g, gy, CV_32F, 0, 1);
+  cv::magnitude(gx, gy, mag);
+  cv::Rect best;
+  double best_energy = 1e300;
+  for (int i = 0; i < 16; ++i) {
+    const cv::Rect box = HalfCropBox(img, rng);
+    const double e = cv::mean(mag(box))[0];
+    if (e < best_energy) {
+      best_energy = e;
+      best = box;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name, std::mt19937& rng) {
@@ -398,6 +786,48 @@ Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name
     } else if (name == "player_screenshot") {
       out.pixels = PlayerScreenshot(bgr, rng);
       out.params = {cv::IMWRITE_JPEG_QUALITY, 85};
+    } else if (name == "release_transfer") {
+      out.pixels = Misregister(Overscan(bgr, 0.02, 0.08, rng), 1.0, rng);
+      cv::resize(out.pixels, out.pixels, bgr.size(), 0, 0, cv::INTER_LINEAR);
+      out.pixels = ColourTiming(out.pixels, 0.3, rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 80, 92)};
+    } else if (name == "release_sd") {
+      out.pixels = StandardDefinition(Overscan(bgr, 0.01, 0.05, rng), rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 45, 70)};
+    } else if (name == "release_grade") {
+      out.pixels = ColourTiming(bgr, 1.0, rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 75, 92)};
+    } else if (name == "release_boxes") {
+      out.pixels = OtherBoxes(bgr, rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 70, 90)};
+    } else if (name == "release_film") {
+      out.pixels = FilmDamage(ColourTiming(Overscan(bgr, 0.01, 0.04, rng), 0.5, rng), rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 70, 90)};
+    } else if (name == "release_interlace") {
+      out.pixels = Interlace(Overscan(bgr, 0.01, 0.04, rng), rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 50, 75)};
+    } else if (name == "release_broadcast") {
+      out.pixels = Broadcast(Overscan(bgr, 0.02, 0.06, rng), rng);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 25, 45)};
+    } else if (name == "lines_canny" || name == "lines_xdog" || name == "lines_colour" || name == "lines_adaptive" ||
+               name == "lines_sketch" || name == "lines_paper") {
+      out.pixels = name == "lines_canny"      ? LinesCanny(bgr, rng)
+                   : name == "lines_xdog"     ? LinesXdog(bgr, rng)
+                   : name == "lines_colour"   ? LinesColour(bgr, rng)
+                   : name == "lines_adaptive" ? LinesAdaptive(bgr, rng)
+                   : name == "lines_sketch"   ? LinesSketch(bgr, rng)
+                                              : LinesPaper(bgr, rng);
+      if (name == "lines_paper") {
+        out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 70, 90)};
+      } else {
+        out.ext = ".png";
+        out.params.clear();
+      }
+    } else if (name == "crop_half" || name == "crop_half_quiet" || name == "crop_half_upscaled") {
+      const cv::Rect box = name == "crop_half_quiet" ? QuietCropBox(bgr, rng) : HalfCropBox(bgr, rng);
+      out.pixels = bgr(box).clone();
+      if (name == "crop_half_upscaled") cv::resize(out.pixels, out.pixels, bgr.size(), 0, 0, cv::INTER_CUBIC);
+      out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 75, 92)};
     } else {
       return Status::InvalidArgument("unknown leak transform '" + name + "'");
     }
