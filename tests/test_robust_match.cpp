@@ -177,6 +177,64 @@ TEST_CASE("line art is told from coloured frames") {
   CHECK_FALSE(LooksLikeLineArt(cv::Mat(360, 640, CV_8UC3, cv::Scalar(255, 255, 255))));  // blank paper
 }
 
+TEST_CASE("line art drawn other ways is told from frames and redrawn where the reference line layer draws") {
+  const cv::Mat frame = SyntheticCartoonFrame(3, 0.0, 640, 360);
+  const cv::Mat reference = LineRepresentation(frame);  // dark lines on white
+  const cv::Mat line_mask = reference < 128;
+  // Distance of every pixel to the reference's nearest line pixel.
+  cv::Mat to_line;
+  cv::distanceTransform(~line_mask, to_line, cv::DIST_L2, 3);
+
+  std::map<std::string, cv::Mat> drawn;
+  {
+    cv::Mat pencil(frame.size(), CV_8UC3, cv::Scalar(255, 255, 255));
+    pencil.setTo(cv::Scalar(40, 40, 210), line_mask);  // red colour-trace lines
+    drawn["red pencil"] = pencil;
+  }
+  {
+    cv::Mat paper(frame.size(), CV_8UC3);
+    for (int y = 0; y < paper.rows; ++y)
+      for (int x = 0; x < paper.cols; ++x) {
+        const double light = 1.0 - 0.25 * x / paper.cols;  // light falling off to the right
+        paper.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(200 * light), uint8_t(225 * light), uint8_t(240 * light));
+      }
+    paper.setTo(cv::Scalar(60, 60, 60), line_mask);
+    drawn["tinted, unevenly lit paper"] = paper;
+  }
+  {
+    cv::Mat thick_mask, thick(frame.size(), CV_8UC3, cv::Scalar(255, 255, 255));
+    cv::dilate(line_mask, thick_mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(5, 5)));
+    thick.setTo(cv::Scalar(0, 0, 0), thick_mask);
+    drawn["5-pixel ink strokes"] = thick;
+  }
+  for (const auto& [name, picture] : drawn) {
+    INFO(name);
+    CHECK(LooksLikeLinesOnPaper(picture));
+    const cv::Mat redrawn = CanonicalLineArt(picture, 640);
+    REQUIRE(redrawn.size() == frame.size());
+    REQUIRE(redrawn.type() == CV_8UC1);
+    const cv::Mat lines = redrawn < 128;
+    const int n = cv::countNonZero(lines);
+    REQUIRE(n > 0);
+    // The redrawn strokes lie on the reference's lines and cover most of
+    // them, at about their width.
+    int near = 0;
+    for (int y = 0; y < lines.rows; ++y)
+      for (int x = 0; x < lines.cols; ++x)
+        if (lines.at<uint8_t>(y, x) && to_line.at<float>(y, x) <= 3.0f) ++near;
+    CHECK(near >= 0.85 * n);
+    cv::Mat covered;
+    cv::dilate(lines, covered, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(5, 5)));
+    CHECK(cv::countNonZero(covered & line_mask) >= 0.8 * cv::countNonZero(line_mask));
+    CHECK(n <= 2.0 * cv::countNonZero(line_mask));
+  }
+  // A coloured frame stays a coloured frame however it is lit.
+  cv::Mat dim;
+  frame.convertTo(dim, -1, 0.8, 0);
+  CHECK_FALSE(LooksLikeLinesOnPaper(dim));
+  CHECK_FALSE(LooksLikeLinesOnPaper(frame));
+}
+
 TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line art match but other footage does not") {
   TempDir tmp;
   const std::string video = tmp.str() + "/show/ep1.avi";

@@ -43,6 +43,11 @@ QueryFeatures FeatureMatcher::Describe(const cv::Mat& bgr, const cv::Mat& alpha)
   q.image = bgr;
   q.mask = mask;
   q.features = QueryExtractor(q.line_art).Extract(bgr, mask);
+  // Line art is also described as redrawn the way reference line layers
+  // are drawn: XDoG, a threshold, coloured or sketchy strokes on tinted
+  // paper then look like the region borders the index holds.
+  if (mask.empty() && (q.line_art || LooksLikeLinesOnPaper(bgr)))
+    q.redrawn = QueryExtractor(true).Extract(CanonicalLineArt(bgr, QueryExtractor(true).options().work_max_side));
   return q;
 }
 
@@ -138,6 +143,14 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) cons
   if (options_.try_flip && !conclusive) {
     std::vector<VerifiedFrame> mirrored = RetrieveOne(Mirrored(q), true, q.line_art);
     out.insert(out.end(), mirrored.begin(), mirrored.end());
+  }
+  // Line art that neither description verified: its redrawn strokes.
+  const bool verified = std::any_of(out.begin(), out.end(), [&](const VerifiedFrame& v) {
+    return v.verification.inliers >= options_.min_inliers;
+  });
+  if (!verified && q.redrawn.size() >= 4) {
+    std::vector<VerifiedFrame> redrawn = RetrieveOne(q.redrawn, false, true);
+    out.insert(out.end(), redrawn.begin(), redrawn.end());
   }
   std::sort(out.begin(), out.end(), Better);
   return out;

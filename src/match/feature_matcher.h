@@ -77,6 +77,11 @@ struct FeatureMatchOptions {
 struct QueryFeatures {
   LocalFeatures features;          // the picture as it is
   bool line_art = false;
+  // Pictures that look like lines on paper (LooksLikeLinesOnPaper) only:
+  // redrawn as reference line layers are (CanonicalLineArt), searched in
+  // both layers when `features` verify nothing; points in the redrawn
+  // picture's pixels.
+  LocalFeatures redrawn;
   bool has_alpha = false;          // described only where opaque (a cel)
   double opaque_share = 1.0;       // opaque area / picture area
   // Inputs of the mirrored description, and its result once made.

@@ -5,6 +5,7 @@
 
 #include <opencv2/features2d.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/ximgproc.hpp>
 
 namespace celmatch {
 
@@ -119,6 +120,33 @@ cv::Mat LineRepresentation(const cv::Mat& bgr) {
   return 255 - edges;
 }
 
+namespace {
+
+// The darkest channel of a BGR/BGRA/gray picture: a stroke in any pencil
+// colour (red, blue, black) is dark in it, white or tinted paper is not.
+cv::Mat DarkestChannel(const cv::Mat& image) {
+  if (image.channels() == 1) return image;
+  std::vector<cv::Mat> ch;
+  cv::split(image, ch);
+  cv::Mat m = cv::min(ch[0], ch[1]);
+  return cv::min(m, ch[2]);
+}
+
+// How much darker than the paper around it each pixel is (CV_8U). The paper
+// is the local maximum of the darkest channel over `radius`, smoothed: it
+// follows a tint and light falling off across a scan.
+cv::Mat InkOverPaper(const cv::Mat& darkest, int radius, cv::Mat* paper_out = nullptr) {
+  cv::Mat paper;
+  cv::dilate(darkest, paper, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
+  cv::blur(paper, paper, cv::Size(2 * radius + 1, 2 * radius + 1));
+  cv::Mat ink;
+  cv::subtract(paper, darkest, ink);
+  if (paper_out) *paper_out = paper;
+  return ink;
+}
+
+}  // namespace
+
 bool LooksLikeLineArt(const cv::Mat& bgr) {
   if (bgr.empty()) return false;
   // Nearest-neighbour downscale keeps thin strokes dark instead of averaging
@@ -142,6 +170,71 @@ bool LooksLikeLineArt(const cv::Mat& bgr) {
     }
   }
   return white / n >= 0.6 && dark / n >= 0.003 && dark / n <= 0.35 && coloured / n <= 0.05;
+}
+
+bool LooksLikeLinesOnPaper(const cv::Mat& bgr) {
+  if (bgr.empty()) return false;
+  // Nearest-neighbour downscale keeps thin strokes dark instead of averaging
+  // them into gray.
+  const double f = std::min(1.0, 320.0 / std::max(bgr.cols, bgr.rows));
+  cv::Mat small;
+  cv::resize(bgr, small, cv::Size(std::max(1, int(bgr.cols * f)), std::max(1, int(bgr.rows * f))), 0, 0, cv::INTER_NEAREST);
+  if (small.channels() == 1) cv::cvtColor(small, small, cv::COLOR_GRAY2BGR);
+  if (small.channels() == 4) cv::cvtColor(small, small, cv::COLOR_BGRA2BGR);
+  // Paper: light (white or tinted), not much darker than its surroundings.
+  // Strokes: much darker than the paper in their darkest channel, whatever
+  // their colour. A coloured frame has large areas that are neither light
+  // paper nor strokes: fills of saturated or mid-tone colour.
+  cv::Mat paper;
+  const cv::Mat ink = InkOverPaper(DarkestChannel(small), 6, &paper);
+  cv::Mat hsv;
+  cv::cvtColor(small, hsv, cv::COLOR_BGR2HSV);
+  const double n = double(small.total());
+  size_t white = 0, dark = 0, coloured = 0;
+  for (int y = 0; y < hsv.rows; ++y) {
+    const cv::Vec3b* p = hsv.ptr<cv::Vec3b>(y);
+    const uint8_t* k = ink.ptr<uint8_t>(y);
+    const uint8_t* pp = paper.ptr<uint8_t>(y);
+    for (int x = 0; x < hsv.cols; ++x) {
+      const int s = p[x][1], v = p[x][2];
+      const bool stroke = k[x] >= 60;
+      if (!stroke && pp[x] >= 150 && v >= 170 && s < 90) ++white;
+      if (stroke) ++dark;
+      if (!stroke && s >= 60 && v >= 60) ++coloured;
+    }
+  }
+  return white / n >= 0.55 && dark / n >= 0.003 && dark / n <= 0.45 && coloured / n <= 0.05;
+}
+
+cv::Mat CanonicalLineArt(const cv::Mat& image, int max_side) {
+  cv::Mat work = image;
+  const int side = std::max(image.cols, image.rows);
+  if (max_side > 0 && side > max_side) {
+    const double f = double(max_side) / side;
+    cv::resize(image, work, cv::Size(std::max(1, int(std::lround(image.cols * f))), std::max(1, int(std::lround(image.rows * f)))),
+               0, 0, cv::INTER_AREA);
+  }
+  const int longer = std::max(work.cols, work.rows);
+  const cv::Mat ink = InkOverPaper(DarkestChannel(work), std::max(4, longer / 60));
+  cv::Mat strokes;
+  cv::threshold(ink, strokes, 45, 255, cv::THRESH_BINARY);
+  // Filled areas (a threshold pipeline inks whole dark regions) keep their
+  // outline, which is where the colour regions' borders are; strokes
+  // up to about 9 pixels wide keep their centre line.
+  cv::Mat dist, thick;
+  cv::distanceTransform(strokes, dist, cv::DIST_L2, 3);
+  cv::threshold(dist, thick, 4.5, 255, cv::THRESH_BINARY);
+  thick.convertTo(thick, CV_8U);
+  cv::Mat blobs;
+  cv::dilate(thick, blobs, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(7, 7)));
+  blobs &= strokes;
+  cv::Mat thin = strokes & ~blobs, centre, outline;
+  cv::ximgproc::thinning(thin, centre, cv::ximgproc::THINNING_ZHANGSUEN);
+  cv::morphologyEx(blobs, outline, cv::MORPH_GRADIENT, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
+  cv::Mat lines = centre | outline;
+  // Redrawn at one width, as the reference line layer's edges are.
+  cv::dilate(lines, lines, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2, 2)));
+  return 255 - lines;
 }
 
 }  // namespace celmatch

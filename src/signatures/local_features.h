@@ -72,6 +72,23 @@ cv::Mat LineRepresentation(const cv::Mat& bgr);
 
 // True for a picture that looks like line art rather than a coloured frame:
 // mostly white paper, nearly no colour, a small share of dark strokes.
+// Such a picture is searched in the reference line layers too.
 bool LooksLikeLineArt(const cv::Mat& bgr);
+
+// A wider net: lines in any colour on white or tinted paper, evenly lit or
+// not, denser strokes. True for most line art LooksLikeLineArt misses, and
+// for some sheets and pale frames too, so it only decides whether the
+// redrawn description (CanonicalLineArt) is worth a try when nothing else
+// verified.
+bool LooksLikeLinesOnPaper(const cv::Mat& bgr);
+
+// A line-art picture redrawn the one way reference line layers are drawn,
+// whatever pipeline drew it: strokes (pixels darker than the paper around
+// them, in any colour, on white or tinted paper) are thinned to their centre
+// line, areas inked solid keep their outline, and both are drawn 2 pixels
+// wide, dark on white (CV_8UC1). Computed on a copy at most `max_side`
+// pixels on its longer side (0: as it is), so stroke width does not depend
+// on the picture's resolution; the result has that copy's size.
+cv::Mat CanonicalLineArt(const cv::Mat& image, int max_side);
 
 }  // namespace celmatch
