@@ -43,12 +43,21 @@ QueryFeatures FeatureMatcher::Describe(const cv::Mat& bgr, const cv::Mat& alpha)
   q.image = bgr;
   q.mask = mask;
   q.features = QueryExtractor(q.line_art).Extract(bgr, mask);
-  // Line art is also described as redrawn the way reference line layers
-  // are drawn: XDoG, a threshold, coloured or sketchy strokes on tinted
-  // paper then look like the region borders the index holds.
-  if (mask.empty() && (q.line_art || LooksLikeLinesOnPaper(bgr)))
-    q.redrawn = QueryExtractor(true).Extract(CanonicalLineArt(bgr, QueryExtractor(true).options().work_max_side));
   return q;
+}
+
+const LocalFeatures& FeatureMatcher::Redrawn(const QueryFeatures& q) const {
+  // Lines on paper are also described as redrawn the way reference line
+  // layers are drawn: XDoG, a threshold, coloured or sketchy strokes on
+  // tinted paper then look like the region borders the index holds.
+  if (!q.redrawn_ready) {
+    q.redrawn_ready = true;
+    if (q.mask.empty() && !q.image.empty() && (q.line_art || LooksLikeLinesOnPaper(q.image))) {
+      const LocalFeatureExtractor lines = QueryExtractor(true);
+      q.redrawn = lines.Extract(CanonicalLineArt(q.image, lines.options().work_max_side));
+    }
+  }
+  return q.redrawn;
 }
 
 const LocalFeatures& FeatureMatcher::Mirrored(const QueryFeatures& q) const {
@@ -148,8 +157,8 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) cons
   const bool verified = std::any_of(out.begin(), out.end(), [&](const VerifiedFrame& v) {
     return v.verification.inliers >= options_.min_inliers;
   });
-  if (!verified && q.redrawn.size() >= 4) {
-    std::vector<VerifiedFrame> redrawn = RetrieveOne(q.redrawn, false, true);
+  if (!verified) {
+    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true);
     out.insert(out.end(), redrawn.begin(), redrawn.end());
   }
   std::sort(out.begin(), out.end(), Better);

@@ -77,17 +77,18 @@ struct FeatureMatchOptions {
 struct QueryFeatures {
   LocalFeatures features;          // the picture as it is
   bool line_art = false;
-  // Pictures that look like lines on paper (LooksLikeLinesOnPaper) only:
-  // redrawn as reference line layers are (CanonicalLineArt), searched in
-  // both layers when `features` verify nothing; points in the redrawn
-  // picture's pixels.
-  LocalFeatures redrawn;
   bool has_alpha = false;          // described only where opaque (a cel)
   double opaque_share = 1.0;       // opaque area / picture area
   // Inputs of the mirrored description, and its result once made.
   cv::Mat image, mask;
   mutable bool mirrored_ready = false;
   mutable LocalFeatures mirrored;  // flipped left-right (points in the mirrored picture's pixels)
+  // Made only when neither description verifies, and only for pictures that
+  // look like lines on paper (LooksLikeLinesOnPaper): the picture redrawn as
+  // reference line layers are (CanonicalLineArt), searched in both layers;
+  // points in the redrawn picture's pixels.
+  mutable bool redrawn_ready = false;
+  mutable LocalFeatures redrawn;
 };
 
 struct VerifiedFrame {
@@ -122,6 +123,8 @@ class FeatureMatcher {
 
   // The mirrored picture's features (computed once, on first call).
   const LocalFeatures& Mirrored(const QueryFeatures& query) const;
+  // The redrawn description of lines on paper (QueryFeatures::redrawn), made on first use.
+  const LocalFeatures& Redrawn(const QueryFeatures& query) const;
 
   // 0..1, 0.5 at min_inliers, strictly increasing, below 1.
   double ScoreForInliers(int inliers) const;

@@ -145,17 +145,24 @@ cv::Mat InkOverPaper(const cv::Mat& darkest, int radius, cv::Mat* paper_out = nu
   return ink;
 }
 
+// A BGR copy at most 320 pixels on its longer side for the line-art tests.
+// Nearest-neighbour downscale keeps thin strokes dark instead of averaging
+// them into gray.
+cv::Mat SmallBgr(const cv::Mat& image) {
+  const double f = std::min(1.0, 320.0 / std::max(image.cols, image.rows));
+  cv::Mat small;
+  cv::resize(image, small, cv::Size(std::max(1, int(image.cols * f)), std::max(1, int(image.rows * f))), 0, 0,
+             cv::INTER_NEAREST);
+  if (small.channels() == 1) cv::cvtColor(small, small, cv::COLOR_GRAY2BGR);
+  if (small.channels() == 4) cv::cvtColor(small, small, cv::COLOR_BGRA2BGR);
+  return small;
+}
+
 }  // namespace
 
 bool LooksLikeLineArt(const cv::Mat& bgr) {
   if (bgr.empty()) return false;
-  // Nearest-neighbour downscale keeps thin strokes dark instead of averaging
-  // them into gray.
-  const double f = std::min(1.0, 320.0 / std::max(bgr.cols, bgr.rows));
-  cv::Mat small;
-  cv::resize(bgr, small, cv::Size(std::max(1, int(bgr.cols * f)), std::max(1, int(bgr.rows * f))), 0, 0, cv::INTER_NEAREST);
-  if (small.channels() == 1) cv::cvtColor(small, small, cv::COLOR_GRAY2BGR);
-  if (small.channels() == 4) cv::cvtColor(small, small, cv::COLOR_BGRA2BGR);
+  const cv::Mat small = SmallBgr(bgr);
   cv::Mat hsv;
   cv::cvtColor(small, hsv, cv::COLOR_BGR2HSV);
   const double n = double(small.total());
@@ -174,13 +181,7 @@ bool LooksLikeLineArt(const cv::Mat& bgr) {
 
 bool LooksLikeLinesOnPaper(const cv::Mat& bgr) {
   if (bgr.empty()) return false;
-  // Nearest-neighbour downscale keeps thin strokes dark instead of averaging
-  // them into gray.
-  const double f = std::min(1.0, 320.0 / std::max(bgr.cols, bgr.rows));
-  cv::Mat small;
-  cv::resize(bgr, small, cv::Size(std::max(1, int(bgr.cols * f)), std::max(1, int(bgr.rows * f))), 0, 0, cv::INTER_NEAREST);
-  if (small.channels() == 1) cv::cvtColor(small, small, cv::COLOR_GRAY2BGR);
-  if (small.channels() == 4) cv::cvtColor(small, small, cv::COLOR_BGRA2BGR);
+  const cv::Mat small = SmallBgr(bgr);
   // Paper: light (white or tinted), not much darker than its surroundings.
   // Strokes: much darker than the paper in their darkest channel, whatever
   // their colour. A coloured frame has large areas that are neither light
