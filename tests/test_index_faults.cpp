@@ -7,16 +7,22 @@
 // files, which are read by celmatch's own parser and are not all caches).
 #include <sys/wait.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <faiss/IndexBinaryFlat.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
 
 #include <opencv2/imgcodecs.hpp>
 #include <sqlite3.h>
 
 #include "cli_runner.h"
+#include "index/durable_files.h"
 #include "synthetic/synthetic_footage.h"
 #include "test_support.h"
 
@@ -199,4 +205,126 @@ TEST_CASE("local features load at the first query that needs them, and their dam
   CliRun check = RunCelmatch({"index", "check", "--index", index});
   CHECK(check.exit_code == 1);
   CHECK(check.out.find("local features") != std::string::npos);
+}
+
+// Damage a seal cannot see: a writer with a bug, or a hand, writes a
+// well-formed file with a valid seal whose content disagrees with the catalog
+// (more codes than frames, another frame's code) or points outside itself (a
+// vocabulary node whose children or word lie past the end). The seal holds, so
+// only the checks of sizes, counts and ids stand between these bytes and the
+// readers: `index check` names the file, `match` answers as with the intact
+// index (the caches are rebuilt from the catalog).
+TEST_CASE("sealed index files whose counts or ids are out of range are named and rebuilt") {
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage/Tin Island";
+  fs::create_directories(footage);
+  REQUIRE(celmatch::WriteSyntheticVideo(footage + "/episode_01.mp4", 41, 12.0, 12, 4.0).ok());
+  const std::string intact = tmp.str() + "/intact";
+  REQUIRE(RunCelmatch({"index", "build", "--index", intact, "--jobs", "1", tmp.str() + "/footage"}).exit_code == 0);
+  // A frame as it is (PDQ decides it) and 3/4 of each side (visual words and
+  // local features place it).
+  const cv::Mat frame = celmatch::SyntheticCartoonFrame(41 * 1000u + 1, 1.0, 640, 360);
+  fs::create_directories(tmp.path() / "q");
+  const std::string whole = tmp.str() + "/q/whole.png", part = tmp.str() + "/q/part.png";
+  REQUIRE(cv::imwrite(whole, frame));
+  REQUIRE(cv::imwrite(part, frame(cv::Rect(120, 60, 480, 270)).clone()));
+  const std::string results = tmp.str() + "/results.jsonl";
+  auto match = [&](const std::string& index) {
+    fs::remove(results);
+    CliRun m = RunCelmatch({"match", "--index", index, "--jobs", "1", "--out", results, tmp.str() + "/q"});
+    INFO(m.out);
+    REQUIRE(m.exit_code == 0);
+    return ReadJsonl(results);
+  };
+  const auto want = match(intact);
+  REQUIRE(want.at(whole)["status"] == "match");
+  REQUIRE(want.at(part)["status"] == "match");
+
+  // The PDQ codes of the intact index, as FAISS wrote them.
+  std::unique_ptr<faiss::IndexBinary> pdq = celmatch::ReadSealedBinaryIndex(intact + "/pdq.faissbin");
+  REQUIRE(pdq != nullptr);
+  auto* flat = dynamic_cast<faiss::IndexBinaryFlat*>(pdq.get());
+  REQUIRE(flat != nullptr);
+  REQUIRE(flat->ntotal >= 2);
+  auto write_pdq = [](const std::string& dir, const faiss::IndexBinaryFlat& index) {
+    faiss::VectorIOWriter w;
+    faiss::write_index_binary(&index, &w);
+    REQUIRE(celmatch::WriteSealedFileAtomically(dir, dir + "/pdq.faissbin",
+                                                std::string(w.data.begin(), w.data.end())).ok());
+  };
+  // The colour layer's vocabulary: a 48-byte training prefix, "CMVOCAB1",
+  // branching and levels (i32), leaves and nodes (u64), then per node a
+  // 32-byte centre, its first child, child count and word (i32 each).
+  constexpr size_t kNodesAt = 48 + 8 + 4 + 4 + 8 + 8, kNodeBytes = 32 + 12;
+  auto edit_words = [](const std::string& dir, size_t field_at, int32_t value) {
+    const std::string path = dir + "/words_color.bin";
+    celmatch::Result<std::string> bytes = celmatch::ReadSealedFile(path);
+    REQUIRE(bytes.ok());
+    std::string b = *bytes;
+    REQUIRE(field_at + sizeof value <= b.size());
+    std::memcpy(b.data() + field_at, &value, sizeof value);
+    REQUIRE(celmatch::WriteSealedFileAtomically(dir, path, b).ok());
+  };
+  auto leaf_word_at = [&](const std::string& dir) -> size_t {
+    celmatch::Result<std::string> bytes = celmatch::ReadSealedFile(dir + "/words_color.bin");
+    REQUIRE(bytes.ok());
+    for (size_t at = kNodesAt; at + kNodeBytes <= bytes->size(); at += kNodeBytes) {
+      int32_t children = 0;
+      std::memcpy(&children, bytes->data() + at + 32 + 4, sizeof children);
+      if (children == 0) return at + 32 + 8;
+    }
+    FAIL("no leaf in the vocabulary");
+    return 0;
+  };
+
+  struct Case {
+    const char* name;
+    const char* file;
+    std::function<void(const std::string&)> apply;
+  };
+  const std::vector<Case> cases = {
+      {"PDQ codes past the catalog's frames", "pdq.faissbin",
+       [&](const std::string& dir) {
+         faiss::IndexBinaryFlat more(flat->d);
+         more.add(flat->ntotal, flat->xb.data());
+         more.add(2, flat->xb.data());  // two frames the catalog does not hold
+         write_pdq(dir, more);
+       }},
+      {"a PDQ code that is another frame's", "pdq.faissbin",
+       [&](const std::string& dir) {
+         faiss::IndexBinaryFlat swapped(flat->d);
+         swapped.add(flat->ntotal, flat->xb.data());
+         std::swap_ranges(swapped.xb.begin(), swapped.xb.begin() + swapped.code_size,
+                          swapped.xb.begin() + swapped.code_size);
+         REQUIRE(!std::equal(swapped.xb.begin(), swapped.xb.begin() + swapped.code_size, flat->xb.begin()));
+         write_pdq(dir, swapped);
+       }},
+      {"a vocabulary node's children past the last node", "words_color.bin",
+       [&](const std::string& dir) { edit_words(dir, kNodesAt + 32, 1 << 30); }},
+      {"a vocabulary leaf's word past the word count", "words_color.bin",
+       [&](const std::string& dir) { edit_words(dir, leaf_word_at(dir), 1 << 30); }},
+  };
+  int case_no = 0;
+  for (const Case& c : cases) {
+    const std::string dir = tmp.str() + "/case" + std::to_string(case_no++);
+    fs::copy(intact, dir, fs::copy_options::recursive);
+    fs::remove(fs::path(dir) / "LOCK");
+    c.apply(dir);
+    INFO(c.name);
+    REQUIRE(celmatch::VerifySealedFile(dir + "/" + c.file).ok());  // the seal holds
+
+    CliRun check = RunCelmatch({"index", "check", "--index", dir});
+    INFO("check: " << check.out);
+    CHECK(check.exit_code == 1);
+    CHECK(check.out.find(c.file) != std::string::npos);
+
+    const auto got = match(dir);
+    for (const std::string& q : {whole, part}) {
+      INFO(q);
+      CHECK(got.at(q)["status"] == want.at(q)["status"]);
+      CHECK(got.at(q)["matches"][0]["source"] == want.at(q)["matches"][0]["source"]);
+      CHECK(got.at(q)["matches"][0]["time"] == want.at(q)["matches"][0]["time"]);
+    }
+    fs::remove_all(dir);
+  }
 }
