@@ -158,6 +158,12 @@ std::shared_ptr<const FeatureIndex::Words> FeatureIndex::CurrentWords(bool file)
     w->members.resize(size_t(n));
     std::vector<uint32_t> next(w->first.begin(), w->first.begin() + std::ptrdiff_t(words));
     for (int64_t i = 0; i < n; ++i) w->members[next[size_t(word_of[size_t(i)])]++] = uint32_t(i);
+    // The members' descriptors copied in the same order: a word's scan reads
+    // one run of memory instead of descriptors scattered over all of them.
+    w->codes.resize(size_t(n) * kFeatureBytes);
+    for (size_t j = 0; j < size_t(n); ++j)
+      std::memcpy(w->codes.data() + j * kFeatureBytes, codes_.data() + size_t(w->members[j]) * kFeatureBytes,
+                  kFeatureBytes);
     w->filed = true;
   }
   words_ = w;
@@ -191,6 +197,7 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
   std::vector<int> words;
   std::vector<std::pair<int, uint32_t>> near;  // distance, descriptor
   std::vector<int64_t> seen, voted;
+  std::vector<uint16_t> distances;
   voted.reserve(size_t(query.rows) * size_t(k));
   for (int r = 0; r < query.rows; ++r) {
     const uint8_t* q = query.ptr(r);
@@ -199,13 +206,12 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
     near.clear();
     for (int word : words) {
       if (word < 0 || size_t(word) + 1 >= w->first.size()) continue;
-      const uint32_t end = w->first[size_t(word) + 1];
-      for (uint32_t i = w->first[size_t(word)]; i < end; ++i) {
-        // The members lie scattered over the descriptors: fetch ahead.
-        if (i + 8 < end) __builtin_prefetch(codes_.data() + size_t(w->members[i + 8]) * kFeatureBytes);
-        const uint32_t d = w->members[i];
-        const int dist = HammingDistance32(q, codes_.data() + size_t(d) * kFeatureBytes);
-        if (dist <= max_distance) near.emplace_back(dist, d);
+      const uint32_t begin = w->first[size_t(word)], end = w->first[size_t(word) + 1];
+      distances.resize(end - begin);
+      HammingDistances32(q, w->codes.data() + size_t(begin) * kFeatureBytes, end - begin, distances.data());
+      for (uint32_t i = begin; i < end; ++i) {
+        const int dist = distances[i - begin];
+        if (dist <= max_distance) near.emplace_back(dist, w->members[i]);
       }
     }
     const size_t kk = std::min(near.size(), size_t(k));

@@ -122,6 +122,7 @@ class FeatureIndex {
     int64_t trained_on = 0;            // descriptors the vocabulary was trained on
     std::vector<uint32_t> first;       // word -> first entry in `members` (size words + 1)
     std::vector<uint32_t> members;     // descriptor numbers, grouped by word
+    std::vector<uint8_t> codes;        // members' descriptors, in members' order
     bool filed = false;                // first/members built
   };
   // The vocabulary for the current descriptors, trained when missing or

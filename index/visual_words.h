@@ -33,20 +33,11 @@
 #include <vector>
 
 #include "core/status.h"
+#include "index/hamming.h"
 
 namespace celmatch {
 
 using BinaryWord = std::array<uint8_t, 32>;
-
-// Hamming distance of two 32-byte descriptors; inline, for the search loops
-// of celmatch_index, which is compiled with -mpopcnt (hardware popcount).
-inline int HammingDistance32(const uint8_t* a, const uint8_t* b) {
-  uint64_t x[4], y[4];
-  std::memcpy(x, a, sizeof x);
-  std::memcpy(y, b, sizeof y);
-  return __builtin_popcountll(x[0] ^ y[0]) + __builtin_popcountll(x[1] ^ y[1]) +
-         __builtin_popcountll(x[2] ^ y[2]) + __builtin_popcountll(x[3] ^ y[3]);
-}
 
 class Vocabulary {
  public:

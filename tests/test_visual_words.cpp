@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "index/feature_index.h"
+#include "index/hamming.h"
 #include "index/visual_words.h"
 #include "test_support.h"
 
@@ -331,4 +332,54 @@ TEST_CASE("feature index: the word search finds most of the exact nearest neighb
   celmatch::FrameFeaturesRecord malformed = records[6];
   malformed.descriptors.pop_back();
   CHECK_FALSE(index.AddFrame(malformed).ok());
+}
+
+// The run kernels of index/hamming.h against the one-pair distance: every
+// run length around the 8-descriptor step, descriptors near and far (one
+// bit to all 256), and equal distances, where the nearest must be the first.
+TEST_CASE("hamming kernels: the run distances and the nearest two equal the one-pair loop's") {
+  INFO("kernel: " << celmatch::HammingKernelName());
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(7), size_t(8), size_t(9), size_t(15), size_t(16),
+                   size_t(17), size_t(63), size_t(400), size_t(1001)}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<uint8_t> query(32), codes(n * 32);
+      for (uint8_t& b : query) b = uint8_t(byte(rng));
+      for (size_t i = 0; i < n; ++i) {
+        uint8_t* c = codes.data() + i * 32;
+        const int kind = int(rng() % 4);
+        for (int k = 0; k < 32; ++k) {
+          if (kind == 0) c[k] = uint8_t(byte(rng));                   // unrelated
+          else if (kind == 1) c[k] = uint8_t(~query[size_t(k)]);       // all 256 bits differ
+          else c[k] = query[size_t(k)];                                 // near: a few bits flipped below
+        }
+        if (kind >= 2) {
+          for (int f = int(rng() % 3); f > 0; --f) c[rng() % 32] ^= uint8_t(1u << (rng() % 8));
+        }
+      }
+      INFO("n = " << n << ", trial " << trial);
+      std::vector<uint16_t> fast(n + 1, 999), slow(n + 1, 999);
+      celmatch::HammingDistances32(query.data(), codes.data(), n, fast.data());
+      celmatch::HammingDistances32Portable(query.data(), codes.data(), n, slow.data());
+      REQUIRE(fast == slow);  // and nothing written past n
+      int best = 0x7fffffff, second = 0x7fffffff, index = -1;
+      for (size_t i = 0; i < n; ++i) {
+        REQUIRE(slow[i] == celmatch::HammingDistance32(query.data(), codes.data() + i * 32));
+        if (slow[i] < best) {
+          second = best;
+          best = slow[i];
+          index = int(i);
+        } else if (slow[i] < second) {
+          second = slow[i];
+        }
+      }
+      for (const celmatch::NearestTwo& t : {celmatch::HammingNearestTwo32(query.data(), codes.data(), n),
+                                            celmatch::HammingNearestTwo32Portable(query.data(), codes.data(), n)}) {
+        CHECK(t.index == index);
+        CHECK(t.best == best);
+        CHECK(t.second == second);
+      }
+    }
+  }
 }

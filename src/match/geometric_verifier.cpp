@@ -5,11 +5,13 @@
 #include <limits>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/features2d.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "index/hamming.h"
 #include "index/visual_words.h"
 
 namespace celmatch {
@@ -52,24 +54,15 @@ Verification VerifyHomography(const LocalFeatures& query, const FrameFeaturesVie
   if (query.size() < 4 || reference.count < 4 || reference_size.area() <= 0) return v;
   if (query.descriptors.cols != kFeatureBytes || query.descriptors.type() != CV_8U) return v;
   // Each query descriptor's two nearest reference descriptors (a brute-force
-  // scan with the inlined popcount distance: OpenCV's BFMatcher computed the
-  // same pairs through a library call per pair, most of a verification's
-  // time), the ratio test, then the best match per reference keypoint.
-  // Ties keep the lower reference index, as BFMatcher did.
+  // scan over the reference's descriptors, which lie back to back, by the
+  // kernel of index/hamming.h: OpenCV's BFMatcher computed the same pairs
+  // through a library call per pair, most of a verification's time), the ratio test,
+  // then the best match per reference keypoint. Ties keep the lower
+  // reference index, as BFMatcher did.
   std::unordered_map<int, cv::DMatch> by_ref;
   for (int q = 0; q < query.descriptors.rows; ++q) {
-    const uint8_t* qd = query.descriptors.ptr(q);
-    int best = std::numeric_limits<int>::max(), second = std::numeric_limits<int>::max(), best_ref = -1;
-    for (size_t r = 0; r < reference.count; ++r) {
-      const int d = HammingDistance32(qd, reference.descriptors + r * kFeatureBytes);
-      if (d < best) {
-        second = best;
-        best = d;
-        best_ref = int(r);
-      } else if (d < second) {
-        second = d;
-      }
-    }
+    const NearestTwo n = HammingNearestTwo32(query.descriptors.ptr(q), reference.descriptors, reference.count);
+    const int best = n.best, second = n.second, best_ref = n.index;
     if (best_ref < 0 || best > options.max_descriptor_distance) continue;
     if (reference.count > 1 && best > options.ratio * second) continue;
     const cv::DMatch m(q, best_ref, float(best));
