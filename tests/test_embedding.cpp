@@ -223,6 +223,34 @@ TEST_CASE("embedding: batches give the same rows as single images, all unit leng
   CHECK(bad.status().code() == Status::Code::kInvalidArgument);
 }
 
+// EmbedWithMirror flips after the resize to the network's input: on a 1080p
+// frame, a 4:3 picture and a gray one (sizes the area resize divides
+// unevenly), the two rows are the picture's and its flipped copy's vectors.
+TEST_CASE("embedding: the mirror embedded after the resize gives the flipped picture's vector") {
+  if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
+  auto model = EmbeddingModel::Load(kModel);
+  REQUIRE(model.ok());
+  cv::Mat gray;
+  cv::cvtColor(celmatch::testing::SyntheticCartoonFrame(5, 0.0), gray, cv::COLOR_BGR2GRAY);
+  cv::Mat big;
+  cv::resize(ReferenceImage(), big, cv::Size(1920, 1080), 0, 0, cv::INTER_CUBIC);
+  for (const cv::Mat& picture : {big, celmatch::testing::SyntheticCartoonFrame(3, 0.0), gray}) {
+    INFO(picture.cols << "x" << picture.rows << ", " << picture.channels() << " channels");
+    cv::Mat flipped;
+    cv::flip(picture, flipped, 1);
+    auto both = model->EmbedWithMirror(picture);
+    auto want = model->Embed({picture, flipped});
+    REQUIRE(both.ok());
+    REQUIRE(want.ok());
+    REQUIRE(both->rows == 2);
+    CHECK(cv::norm(both->row(0), want->row(0), cv::NORM_INF) < 1e-5);
+    // Rounding of the averaged pixels may differ by one level here and there.
+    CHECK(both->row(1).dot(want->row(1)) > 0.9995);
+    CHECK(both->row(0).dot(both->row(1)) < 0.9995);  // the mirror is another picture to the network
+  }
+  CHECK_FALSE(model->EmbedWithMirror(cv::Mat()).ok());
+}
+
 TEST_CASE("embedding: a damaged copy is closer than an unrelated picture") {
   if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
   auto model = EmbeddingModel::Load(kModel);

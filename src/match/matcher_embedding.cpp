@@ -34,12 +34,10 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
 
   // The picture and its mirror image: the network is not invariant to flips
   // (PDQ gets them from its dihedral variants).
-  cv::Mat mirrored_bgr;
-  cv::flip(bgr, mirrored_bgr, 1);
   Result<cv::Mat> vectors = [&]() -> Result<cv::Mat> {
     Result<EmbeddingModelPool::Lease> lease = options_.embedding->Acquire();
     if (!lease.ok()) return lease.status();
-    return lease->model().Embed({bgr, mirrored_bgr});
+    return lease->model().EmbedWithMirror(bgr);
   }();
   if (!vectors.ok() || vectors->rows != 2) return;
 
@@ -64,8 +62,12 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
     // A line drawing is compared stroke for stroke with the frame's own line
     // drawing; any other picture by its gradients.
     EdgeLayout& mine = layouts[mirrored ? 1 : 0];
-    const cv::Mat& picture = mirrored ? mirrored_bgr : bgr;
-    if (mine.empty()) mine = query.line_art ? EdgeLayout::OfStrokes(picture) : EdgeLayout::Of(picture);
+    if (mine.empty()) {
+      cv::Mat picture;  // a new buffer for the mirror: the query's pixels stay as they are
+      if (mirrored) cv::flip(bgr, picture, 1);
+      else picture = bgr;
+      mine = query.line_art ? EdgeLayout::OfStrokes(picture) : EdgeLayout::Of(picture);
+    }
     Result<cv::Mat> thumb =
         DecodedThumbnail(index_, frame_id, query.line_art ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);
     if (!thumb.ok() || thumb->empty()) return 0;

@@ -178,6 +178,18 @@ Result<cv::Mat> EmbeddingModel::Embed(const std::vector<cv::Mat>& bgr) {
   return out;
 }
 
+Result<cv::Mat> EmbeddingModel::EmbedWithMirror(const cv::Mat& bgr) {
+  if (bgr.empty() || bgr.depth() != CV_8U || (bgr.channels() != 1 && bgr.channels() != 3 && bgr.channels() != 4))
+    return Embed({bgr});  // the same error
+  cv::Mat color, small, mirrored;
+  if (bgr.channels() == 1) cv::cvtColor(bgr, color, cv::COLOR_GRAY2BGR);
+  else if (bgr.channels() == 4) cv::cvtColor(bgr, color, cv::COLOR_BGRA2BGR);
+  else color = bgr;
+  cv::resize(color, small, cv::Size(manifest_.input_width, manifest_.input_height), 0, 0, cv::INTER_AREA);
+  cv::flip(small, mirrored, 1);
+  return Embed({small, mirrored});  // already at the input size: EmbedBatch's resize copies
+}
+
 Status EmbeddingModel::EmbedBatch(const std::vector<cv::Mat>& images, size_t first, cv::Mat& out) {
   const int w = manifest_.input_width, h = manifest_.input_height;
   const int sizes[] = {int(images.size()), 3, h, w};

@@ -63,6 +63,13 @@ class EmbeddingModel {
   // kInvalidArgument for an empty or non-8-bit image (the message gives its
   // index). An empty input gives a 0 x output_dim matrix.
   Result<cv::Mat> Embed(const std::vector<cv::Mat>& bgr);
+  // Two rows: `bgr` as Embed gives it, and its mirror image (flipped left to
+  // right). The mirror is flipped after the resize to the network's input,
+  // not before: area resizing commutes with the flip (each output pixel
+  // averages the mirrored cell), so the network sees the same pixels for a
+  // fraction of the cost on a large picture (the resize of a 1080p frame
+  // costs more than the network).
+  Result<cv::Mat> EmbedWithMirror(const cv::Mat& bgr);
 
   const EmbeddingManifest& manifest() const { return manifest_; }
   int dim() const { return manifest_.output_dim; }
