@@ -195,7 +195,11 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
     return out;
   const std::shared_ptr<const Words> w = CurrentWords(/*file=*/true);
   std::vector<int> words;
-  std::vector<std::pair<int, uint32_t>> near;  // distance, descriptor
+  // A query descriptor's k nearest (distance, descriptor) so far, nearest
+  // first: kept by insertion, since most scanned descriptors are farther
+  // than the k-th and cost one comparison.
+  using Neighbour = std::pair<int, uint32_t>;
+  std::vector<Neighbour> near(size_t(k) + 1);
   std::vector<int64_t> seen, voted;
   std::vector<uint16_t> distances;
   voted.reserve(size_t(query.rows) * size_t(k));
@@ -203,7 +207,7 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
     const uint8_t* q = query.ptr(r);
     words.clear();
     w->vocabulary.Words(q, beam, &words);
-    near.clear();
+    size_t found = 0;
     for (int word : words) {
       if (word < 0 || size_t(word) + 1 >= w->first.size()) continue;
       const uint32_t begin = w->first[size_t(word)], end = w->first[size_t(word) + 1];
@@ -211,13 +215,16 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
       HammingDistances32(q, w->codes.data() + size_t(begin) * kFeatureBytes, end - begin, distances.data());
       for (uint32_t i = begin; i < end; ++i) {
         const int dist = distances[i - begin];
-        if (dist <= max_distance) near.emplace_back(dist, w->members[i]);
+        if (dist > max_distance) continue;
+        const Neighbour n(dist, w->members[i]);
+        if (found == size_t(k) && !(n < near[found - 1])) continue;
+        size_t at = found < size_t(k) ? found++ : found - 1;
+        for (; at > 0 && n < near[at - 1]; --at) near[at] = near[at - 1];
+        near[at] = n;
       }
     }
-    const size_t kk = std::min(near.size(), size_t(k));
-    std::partial_sort(near.begin(), near.begin() + std::ptrdiff_t(kk), near.end());
     seen.clear();
-    for (size_t j = 0; j < kk; ++j) {
+    for (size_t j = 0; j < found; ++j) {
       const int64_t frame = frame_of_descriptor_[near[j].second];
       if (std::find(seen.begin(), seen.end(), frame) != seen.end()) continue;
       seen.push_back(frame);

@@ -64,10 +64,7 @@ const LocalFeatures& FeatureMatcher::Mirrored(const QueryFeatures& q) const {
   if (!q.mirrored_ready) {
     q.mirrored_ready = true;
     if (options_.try_flip && !q.image.empty()) {
-      cv::Mat flipped, flipped_mask;
-      cv::flip(q.image, flipped, 1);
-      if (!q.mask.empty()) cv::flip(q.mask, flipped_mask, 1);
-      q.mirrored = QueryExtractor(q.line_art).Extract(flipped, flipped_mask);
+      q.mirrored = QueryExtractor(q.line_art).ExtractMirrored(q.image, q.mask);
     }
   }
   return q.mirrored;

@@ -275,7 +275,9 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   };
   result->samples = 1;
   bool decided = hash_and_search();
+  cv::Mat small;  // the reduced picture, kept for the embedding's small input
   if (!decided && reduced) {
+    small = *img;
     img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits);
     if (!img.ok()) return fail(img.status());
     // The whole picture's hash is sharper (higher quality, a few bits nearer).
@@ -299,7 +301,7 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
     }
     if (options_.embedding && result->matches.empty())
-      AddEmbeddingMatches(*img, query, variants[0].hash, &result->matches);
+      AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches);
   }
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;

@@ -181,9 +181,12 @@ class Matcher {
   void AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& query,
                               const PdqHash& query_hash, std::vector<Match>* matches) const;
   // The embedding step (see MatchOptions::embedding): verified embedding
-  // neighbours join `matches`, one per source. matcher_embedding.cpp.
-  void AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query, const PdqHash& query_hash,
-                           std::vector<Match>* matches) const;
+  // neighbours join `matches`, one per source. `small`: the picture reduced
+  // to at least kEarlyDecodeMinSide (the early decode of a large JPEG), or
+  // empty; the network's 128-pixel input is made from it when given, which
+  // costs a fraction of reducing the whole picture. matcher_embedding.cpp.
+  void AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, const QueryFeatures& query,
+                           const PdqHash& query_hash, std::vector<Match>* matches) const;
   // A cel (or a picture with a blanked part) nothing else placed: `visible`
   // (CV_8U, 255 where the picture shows content: a cel's opaque pixels, or
   // FlatRegionMask) is compared pixel by pixel with reference frames at the

@@ -26,8 +26,8 @@
 
 namespace celmatch {
 
-void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query, const PdqHash& query_hash,
-                                  std::vector<Match>* matches) const {
+void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, const QueryFeatures& query,
+                                  const PdqHash& query_hash, std::vector<Match>* matches) const {
   const EmbeddingIndex* embedding = index_.embedding();
   if (!options_.embedding || !embedding || embedding->size() == 0 || options_.embedding_neighbors <= 0) return;
   if (options_.embedding->manifest().output_dim != embedding->dim()) return;  // ChooseQueryEmbeddingModel refuses this
@@ -37,7 +37,7 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const QueryFeatures& query
   Result<cv::Mat> vectors = [&]() -> Result<cv::Mat> {
     Result<EmbeddingModelPool::Lease> lease = options_.embedding->Acquire();
     if (!lease.ok()) return lease.status();
-    return lease->model().EmbedWithMirror(bgr);
+    return lease->model().EmbedWithMirror(small.empty() ? bgr : small);
   }();
   if (!vectors.ok() || vectors->rows != 2) return;
 

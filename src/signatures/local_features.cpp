@@ -53,6 +53,14 @@ std::vector<cv::KeyPoint> SpreadOverGrid(std::vector<cv::KeyPoint> kps, cv::Size
 }  // namespace
 
 LocalFeatures LocalFeatureExtractor::Extract(const cv::Mat& image, const cv::Mat& mask) const {
+  return Describe(image, mask, false);
+}
+
+LocalFeatures LocalFeatureExtractor::ExtractMirrored(const cv::Mat& image, const cv::Mat& mask) const {
+  return Describe(image, mask, true);
+}
+
+LocalFeatures LocalFeatureExtractor::Describe(const cv::Mat& image, const cv::Mat& mask, bool mirrored) const {
   LocalFeatures out;
   out.width = image.cols;
   out.height = image.rows;
@@ -69,9 +77,19 @@ LocalFeatures LocalFeatureExtractor::Extract(const cv::Mat& image, const cv::Mat
                0, 0, cv::INTER_AREA);
     gray = small;
   }
+  if (mirrored) {
+    cv::Mat flipped;
+    cv::flip(gray, flipped, 1);
+    gray = flipped;
+  }
   cv::Mat inside;  // CV_32F: distance in work pixels from each pixel to the nearest masked-out one
   if (!mask.empty()) {
     cv::resize(mask, work_mask, gray.size(), 0, 0, cv::INTER_NEAREST);
+    if (mirrored) {
+      cv::Mat flipped;
+      cv::flip(work_mask, flipped, 1);
+      work_mask = flipped;
+    }
     cv::threshold(work_mask, work_mask, 0, 255, cv::THRESH_BINARY);
     cv::distanceTransform(work_mask, inside, cv::DIST_L2, 3);
     // Detection only a few pixels inside; the patch test below decides.

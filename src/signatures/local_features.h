@@ -59,10 +59,17 @@ class LocalFeatureExtractor {
   // descriptor patch's radius inside (a transparent cel's background must
   // not be described).
   LocalFeatures Extract(const cv::Mat& image, const cv::Mat& mask = cv::Mat()) const;
+  // The features of the mirror image (flipped left to right), in the
+  // mirror's pixels. The picture is flipped after its reduction to the
+  // working size rather than before (area reduction commutes with the flip
+  // up to rounding), which spares flipping and reducing a large picture a
+  // second time.
+  LocalFeatures ExtractMirrored(const cv::Mat& image, const cv::Mat& mask = cv::Mat()) const;
 
   const LocalFeatureOptions& options() const { return options_; }
 
  private:
+  LocalFeatures Describe(const cv::Mat& image, const cv::Mat& mask, bool mirrored) const;
   LocalFeatureOptions options_;
 };
 
