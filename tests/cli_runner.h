@@ -50,7 +50,8 @@ inline CliRun RunCelmatch(const std::vector<std::string>& args) {
   return RunShell(cmd + " 2>&1");
 }
 
-// Reads a JSON Lines file into records keyed by their "file" field, with
+// Reads a JSON Lines file into records keyed by their "file" field (run
+// records left out), with
 // `root` + "/" left out where a name starts with it (`match ROOT` names
 // ROOT/x.png, the tests look up x.png).
 inline std::map<std::string, nlohmann::json> ReadJsonl(const std::string& path, const std::string& root = "") {
@@ -61,6 +62,7 @@ inline std::map<std::string, nlohmann::json> ReadJsonl(const std::string& path, 
   while (std::getline(f, line)) {
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("celmatch_run")) continue;  // a run's first line (output/run_record.h)
     std::string file = j["file"].get<std::string>();
     if (!prefix.empty() && file.rfind(prefix, 0) == 0) file.erase(0, prefix.size());
     out[file] = j;

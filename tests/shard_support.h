@@ -90,6 +90,7 @@ inline std::multiset<std::string> JsonlRecordSet(const std::vector<std::string>&
         out.insert("unparsable: " + line);
         continue;
       }
+      if (j.contains("celmatch_run")) continue;  // each run's own: its time, its shard
       j.erase("elapsed");
       if (drop_frame_ids && j.contains("matches")) {
         for (auto& m : j["matches"])

@@ -39,8 +39,8 @@ TEST_CASE("match output for people and pipes: formats, quiet, files-from") {
   // Piped: JSON Lines on stdout, per-file lines on stderr.
   CliRun piped = Shell(bin + " match" + ix + ShellQuote(dump) + " 2>/dev/null");
   REQUIRE(piped.exit_code == 0);
-  CHECK(std::count(piped.out.begin(), piped.out.end(), '\n') == 3);
-  CHECK(piped.out.rfind("{\"", 0) == 0);
+  CHECK(std::count(piped.out.begin(), piped.out.end(), '\n') == 4);  // the run record, then a line a file
+  CHECK(piped.out.rfind("{\"celmatch_run\":", 0) == 0);
   // --format table and csv on stdout.
   CliRun table = Shell(bin + " match" + ix + "--format table " + ShellQuote(dump) + " 2>/dev/null");
   REQUIRE(table.exit_code == 0);
@@ -71,13 +71,13 @@ TEST_CASE("match output for people and pipes: formats, quiet, files-from") {
   }
   CliRun from = Shell(bin + " match" + ix + "--files-from " + ShellQuote(tmp.str() + "/list.txt") + " 2>/dev/null");
   REQUIRE(from.exit_code == 0);
-  CHECK(std::count(from.out.begin(), from.out.end(), '\n') == 2);
+  CHECK(std::count(from.out.begin(), from.out.end(), '\n') == 3);
   CHECK(from.out.find("f 0.png") != std::string::npos);
   CHECK(from.out.find("f 1.png") == std::string::npos);
   CliRun stdin0 = Shell("cat " + ShellQuote(tmp.str() + "/list0") + " | " + bin + " match" + ix +
                         "-0 --files-from - 2>/dev/null");
   REQUIRE(stdin0.exit_code == 0);
-  CHECK(std::count(stdin0.out.begin(), stdin0.out.end(), '\n') == 2);
+  CHECK(std::count(stdin0.out.begin(), stdin0.out.end(), '\n') == 3);
   CHECK(stdin0.out.find("f 1.png") != std::string::npos);
   // No paths at all is a usage error; --resume needs JSON Lines.
   CHECK(Shell(bin + " match" + ix + " 2>/dev/null").exit_code == 2);
@@ -99,12 +99,37 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
   const std::string jsonl = tmp.str() + "/r.jsonl";
   REQUIRE(RunCelmatch({"match", "--index", index, "--no-embedding", "--out", jsonl, dump}).exit_code == 0);
   const auto by_path = ReadJsonl(jsonl), records = ReadJsonl(jsonl, dump);
-  // A resumed run's file holds a file twice (the one in flight at the kill).
+  // The run record comes first and says what made the results.
+  nlohmann::json run;
   {
     std::ifstream in(jsonl);
     std::string first;
     std::getline(in, first);
-    std::ofstream(jsonl, std::ios::app) << first << "\n" << "not a record\n";
+    run = nlohmann::json::parse(first);
+  }
+  REQUIRE(run.contains("celmatch_run"));
+  CHECK(run.size() == 1);
+  const nlohmann::json& rr = run["celmatch_run"];
+  CHECK(rr["schema"] == 2);
+  CHECK(rr["celmatch"] == CELMATCH_VERSION_STRING);
+  CHECK(rr["index"]["path"] == index);
+  CHECK(rr["index"]["frames"].get<int>() > 0);
+  CHECK(rr["inputs"] == nlohmann::json::array({dump}));
+  CHECK(rr["embedding"]["model"].is_null());  // built with --no-embedding
+  CHECK(rr["embedding"]["used"] == false);
+  CHECK(rr["options"]["max_distance"] == 31);
+  CHECK(rr["options"]["min_inliers"] == 16);
+  // A resumed run's file holds a file twice (the one in flight at the kill),
+  // and a run record of its own, here with other thresholds.
+  {
+    std::ifstream in(jsonl);
+    std::string line, record;
+    while (std::getline(in, line) && record.empty()) {
+      if (line.find("\"celmatch_run\"") == std::string::npos) record = line;
+    }
+    nlohmann::json later = run;
+    later["celmatch_run"]["options"]["max_distance"] = 27;
+    std::ofstream(jsonl, std::ios::app) << later.dump() << "\n" << record << "\n" << "not a record\n";
   }
   const std::string html_path = tmp.str() + "/report.html";
   CliRun r = RunCelmatch({"report", jsonl, "--index", index, "--out", html_path});
@@ -127,9 +152,24 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
   const int inliers = records.at("crop.png")["matches"][0]["evidence"]["inliers"].get<int>();
   CHECK(inliers > 0);
   CHECK(html.find("local features: " + std::to_string(inliers) + " inliers") != std::string::npos);
+  // The settings of the last run record head the page.
+  CHECK(html.find("<dt>PDQ distance threshold</dt><dd>27 of 256 bits</dd>") != std::string::npos);
+  CHECK(html.find("<dt>local features</dt><dd>on, at least 16 inliers</dd>") != std::string::npos);
+  CHECK(html.find("not recorded in the JSON Lines") == std::string::npos);
   // Every field of every record is documented in docs/results.schema.json.
   std::ifstream schema_in(std::string(CELMATCH_SOURCE_DIR) + "/docs/results.schema.json");
   const nlohmann::json schema = nlohmann::json::parse(schema_in);
+  const nlohmann::json& run_props = schema["$defs"]["run"]["properties"];
+  for (const auto& [key, value] : rr.items()) {
+    INFO("celmatch_run." << key);
+    CHECK(run_props.contains(key));
+  }
+  for (const char* part : {"index", "embedding", "options"}) {
+    for (const auto& [key, value] : rr[part].items()) {
+      INFO("celmatch_run." << part << "." << key);
+      CHECK(run_props[part]["properties"].contains(key));
+    }
+  }
   auto documented = [](const nlohmann::json& props, const nlohmann::json& obj, const std::string& where) {
     for (const auto& [key, value] : obj.items()) {
       INFO(where << "." << key);

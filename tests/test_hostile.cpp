@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -51,6 +52,7 @@ std::multimap<std::string, nlohmann::json> ReadRecords(const std::string& path) 
   std::string line;
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line);  // throws (fails the test) on a half-written line
+    if (j.contains("celmatch_run")) continue;          // a run's first line
     out.emplace(j["file"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), j);
   }
   return out;
@@ -142,9 +144,16 @@ TEST_CASE("limits are options of celmatch match and the error names the limit") 
     CliRun r = RunCelmatch(args);
     INFO(r.out);
     REQUIRE(r.exit_code == 0);
-    const size_t brace = r.out.find('{');
-    REQUIRE(brace != std::string::npos);
-    return nlohmann::json::parse(r.out.substr(brace, r.out.find('\n', brace) - brace));
+    // The file's record: the JSON line that is not the run record.
+    std::stringstream lines(r.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("{", 0) != 0) continue;
+      nlohmann::json j = nlohmann::json::parse(line);
+      if (!j.contains("celmatch_run")) return j;
+    }
+    FAIL("no file record in the output");
+    return nlohmann::json();
   };
   CHECK(one({}, png)["status"] == "match");
   nlohmann::json j = one({"--max-pixels", "1000"}, png);
@@ -231,9 +240,11 @@ TEST_CASE("a match run killed with SIGKILL resumes: every file exactly once") {
     }
   }
 
-  // Resuming a finished run adds nothing.
+  // Resuming a finished run adds nothing: the file holds every file's
+  // record and the run records of the first run and of the resumed one.
   REQUIRE(RunCelmatch(args).exit_code == 0);
-  CHECK(CountLines(out) == size_t(n_files));
+  CHECK(CountLines(out) == size_t(n_files) + 2);
+  CHECK(ReadRecords(out).size() == size_t(n_files));
   // --resume without --out is a usage error.
   CHECK(RunCelmatch({"match", "--index", footage.index, "--resume", dump.string()}).exit_code == 2);
 }

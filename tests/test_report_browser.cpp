@@ -469,14 +469,15 @@ TEST_CASE("the report opens in headless Chromium offline, and its summary, rows 
   browser.Click("#v-stage");
   CHECK(browser.Eval("document.getElementById('viewer').hidden") == true);
 
-  // `celmatch report` from the JSON Lines: no options recorded, the same
-  // model and durations from the index.
+  // `celmatch report` from the JSON Lines: the thresholds from its run
+  // record, the same model and durations.
   const std::string rebuilt = (t.path() / "rebuilt.html").string();
   REQUIRE(RunCelmatch({"report", results, "--index", index, "--out", rebuilt}).exit_code == 0);
   const std::vector<uint8_t> bytes = ReadFileBytes(rebuilt);
   const std::string page(bytes.begin(), bytes.end());
-  CHECK(page.find("<dt>match options</dt><dd>not recorded in the JSON Lines</dd>") != std::string::npos);
-  CHECK(page.find("PDQ distance threshold") == std::string::npos);
+  CHECK(page.find("not recorded in the JSON Lines") == std::string::npos);
+  CHECK(page.find("<dt>PDQ distance threshold</dt><dd>30 of 256 bits</dd>") != std::string::npos);
+  CHECK(std::regex_search(page, std::regex("<dt>embedding model</dt><dd>[^<]+</dd>")));
   CHECK(page.find("<dt>learned embedding step ran</dt><dd>" + ran + "</dd>") != std::string::npos);
   CHECK(page.find("duration unknown") == std::string::npos);
 }

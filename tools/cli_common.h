@@ -4,6 +4,8 @@
 // and calls the library; no matching logic lives in tools/.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -78,10 +80,11 @@ std::string UtcNow();
 void AddQueryThumbnail(FileResult* r, int max_side);
 // The reference frames' thumbnails and sizes, from the index.
 ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& index);
-// The report header's settings and the sources' durations: the index's
-// embedding model and, given the run's options (`match --report`), the
-// thresholds it matched with; the JSON Lines do not record them (`report`).
-void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& index, const MatchOptions* options);
+// The report header's settings and the sources' durations: the thresholds,
+// the embedding model and whether it ran, from the run record
+// (output/run_record.h) of `match` or the last one of its JSON Lines
+// (`report`); without one (JSON Lines of schema 1), the index's model only.
+void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& index, const nlohmann::json* run_record);
 
 // Which embedding model embeds the queries (`match`, `serve`): the index's
 // (FindEmbeddingModel) unless --model names the file; --no-embedding: none.

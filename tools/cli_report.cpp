@@ -11,6 +11,8 @@
 #include "index/embedding_index.h"
 #include "match/matcher.h"
 
+#include "output/run_record.h"
+
 namespace celmatch::cli {
 
 Status CheckWritable(const std::string& path) {
@@ -57,27 +59,15 @@ ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& ix) {
   };
 }
 
-void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& ix, const MatchOptions* options) {
-  auto add = [info](std::string name, std::string value) { info->settings.emplace_back(std::move(name), std::move(value)); };
-  if (options) {
-    // Match::score: each stage's decision threshold scores 0.5.
-    add("score threshold", "0.5");
-    add("PDQ distance threshold", std::to_string(options->max_distance) + " of 256 bits");
-    add("PDQ minimum quality", std::to_string(options->min_quality));
-    add("tie margin", std::to_string(options->tie_margin) + " bits");
-    add("local features", options->local_features
-                              ? "on, at least " + std::to_string(options->features.min_inliers) + " inliers"
-                              : std::string("off"));
+void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& ix, const nlohmann::json* run_record) {
+  if (run_record && IsRunRecord(*run_record)) {
+    info->settings = RunSettings(*run_record);
   } else {
-    add("match options", "not recorded in the JSON Lines");
-  }
-  const EmbeddingIndex* embedding = ix.embedding();
-  add("embedding model", embedding ? embedding->model().ToString() : std::string("none (index built without embeddings)"));
-  if (options && embedding) {
-    char layout[32];
-    std::snprintf(layout, sizeof layout, "%.2f", options->embedding_min_layout);
-    add("learned embedding", options->embedding ? "used, edge layout at least " + std::string(layout)
-                                                : std::string("not used (--no-embedding)"));
+    // JSON Lines written before run records (schema 1).
+    info->settings.emplace_back("match options", "not recorded in the JSON Lines");
+    const EmbeddingIndex* embedding = ix.embedding();
+    info->settings.emplace_back("embedding model", embedding ? embedding->model().ToString()
+                                                              : std::string("none (index built without embeddings)"));
   }
   // Records read back from JSON Lines carry no source id: the source is the
   // matched frame's, when its path is the one recorded.

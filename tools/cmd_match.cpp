@@ -25,6 +25,7 @@
 #include "output/html_report.h"
 #include "output/jsonl_reader.h"
 #include "output/jsonl_writer.h"
+#include "output/run_record.h"
 #include "output/resume_log.h"
 
 namespace celmatch::cli {
@@ -144,6 +145,16 @@ int RunMatch(const MatchArgs& a) {
     if (!r.ok()) return Fatal(r.status());
     reported = std::move(*r);
   }
+  // What made these results: the first record of the run in its JSON Lines,
+  // and the report's settings.
+  RunDescription run;
+  run.version = CELMATCH_VERSION;
+  run.started = UtcNow();
+  run.index_dir = dir;
+  run.inputs = paths;
+  run.resumed = resume;
+  if (shard->count > 1) run.shard = shard->ToString();
+  const nlohmann::json run_record = RunRecordToJson(run, **index, options);
   // The main output, in its format.
   std::unique_ptr<JsonlWriter> jsonl;
   std::unique_ptr<CsvWriter> main_csv;
@@ -204,6 +215,10 @@ int RunMatch(const MatchArgs& a) {
                  out_path.c_str(), inputs.size(),
                  reported.truncated_bytes > 0 ? " (a partial last line was removed)" : "");
   }
+  // The run record first, unless a resumed run has nothing left to add.
+  if (jsonl && !(resume && inputs.empty())) {
+    if (Status st = jsonl->Write(run_record); !st.ok()) return Fatal(st);
+  }
   // A named path that is missing or unreadable is reported like any file and
   // makes the exit non-zero once the rest is done.
   const size_t unreadable_named =
@@ -248,7 +263,7 @@ int RunMatch(const MatchArgs& a) {
     info.version = CELMATCH_VERSION;
     info.generated_at = UtcNow();
     info.elapsed_s = progress.elapsed_s();
-    DescribeRunForReport(&info, ix, &options);
+    DescribeRunForReport(&info, ix, &run_record);
     Status st = report->Write(reports.report_path, info, ReferencePicturesOf(ix));
     if (!st.ok()) return Fatal(st);
     if (!a.quiet) std::fprintf(stderr, "report: %s\n", reports.report_path.c_str());

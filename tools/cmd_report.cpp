@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli_common.h"
+#include "output/run_record.h"
 #include "output/jsonl_reader.h"
 
 namespace celmatch::cli {
@@ -28,11 +29,16 @@ int RunReport(const ReportArgs& a) {
   std::vector<FileResult> results;
   std::map<std::string, size_t> row_of;
   std::string line;
+  nlohmann::json run_record;
   int64_t lineno = 0, unreadable = 0;
   while (std::getline(in, line)) {
     ++lineno;
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (IsRunRecord(j)) {  // the settings of the last run are shown
+      run_record = std::move(j);
+      continue;
+    }
     Result<FileResult> r = j.is_discarded() ? Result<FileResult>(Status::Corrupt("not JSON")) : FileResultFromJson(j);
     if (!r.ok()) {
       if (++unreadable <= 5)
@@ -57,7 +63,7 @@ int RunReport(const ReportArgs& a) {
   info.version = CELMATCH_VERSION;
   info.generated_at = UtcNow();
   info.elapsed_s = elapsed;
-  DescribeRunForReport(&info, **index, nullptr);
+  DescribeRunForReport(&info, **index, run_record.is_null() ? nullptr : &run_record);
   Status st = report.Write(a.out, info, ReferencePicturesOf(**index));
   if (!st.ok()) return Fatal(st);
   std::fprintf(stderr, "report: %s (%zu files from %s%s)\n", a.out.c_str(), report.size(), a.results.c_str(),

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <unordered_set>
 
+#include "output/run_record.h"
+
 namespace celmatch {
 
 namespace {
@@ -127,6 +129,7 @@ Result<QueryOutcomes> ReadMatchOutcomes(const std::string& jsonl_path) {
     ++lineno;
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (IsRunRecord(j)) continue;  // what made the results, not a file's record
     if (j.is_discarded() || !j.is_object() || !j.contains("file") || !j["file"].is_string())
       return Status::Corrupt(jsonl_path + ":" + std::to_string(lineno) + ": not a celmatch record");
     QueryOutcome q;

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "output/run_record.h"
+
 namespace celmatch {
 
 std::string ReportedFileKey(const std::string& display_path) {
@@ -54,6 +56,7 @@ Result<ReportedFiles> PrepareResume(const std::string& path,
     begin = end + 1;
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (IsRunRecord(j)) continue;  // a run's first line, not a file's
     if (j.is_discarded() || !j.is_object() || !j.contains("file") || !j["file"].is_string()) {
       ++out.unreadable_lines;
       continue;
