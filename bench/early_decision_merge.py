@@ -9,11 +9,15 @@ import json, sys
 T = int(sys.argv[1]); full, verified, out = sys.argv[2:5]
 ver = {}
 for line in open(verified):
-    j = json.loads(line); ver[j["file"]] = j
+    j = json.loads(line)
+    if "file" in j: ver[j["file"]] = j  # run records (celmatch_run) have none
 n_early = 0
 with open(out, "w") as f:
     for line in open(full):
         j = json.loads(line)
+        if "file" not in j:  # a run record: kept as it is
+            f.write(json.dumps(j) + "\n")
+            continue
         if j["file"] in ver:
             d = j["matches"][0]["evidence"]["pdq_distance"]
             if d <= T: n_early += 1
