@@ -748,3 +748,34 @@ TEST_CASE("the early PDQ decision: an unambiguous PDQ match skips local features
   CHECK_FALSE(verifying.PdqDecides({best}));
   CHECK_FALSE(matcher.PdqDecides({}));
 }
+
+// The two-step description (LocalFeatureExtractor::Prepare, then Extract as
+// it is or mirrored) that the matcher uses for a query and its mirror image:
+// on a picture already at the working size it is exactly the one-step
+// description of the picture and of its flipped copy, also with a mask, and
+// describing the mirror leaves the prepared picture as it was.
+TEST_CASE("local features: the prepared picture describes the picture and its mirror image") {
+  const LocalFeatureExtractor extractor({1500, 1024, 8, 12});
+  const cv::Mat picture = SyntheticCartoonFrame(77, 1.0, 960, 540);
+  cv::Mat mask(picture.size(), CV_8UC1, cv::Scalar(255));
+  cv::circle(mask, {700, 300}, 150, cv::Scalar(0), cv::FILLED);
+  auto same = [](const LocalFeatures& a, const LocalFeatures& b) {
+    REQUIRE(a.size() > 100);
+    REQUIRE(a.size() == b.size());
+    CHECK(a.width == b.width);
+    CHECK(a.height == b.height);
+    CHECK(cv::norm(a.descriptors, b.descriptors, cv::NORM_HAMMING) == 0);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(cv::norm(a.points[i] - b.points[i]) < 1e-4);
+  };
+  for (const cv::Mat& m : {cv::Mat(), mask}) {
+    INFO((m.empty() ? "no mask" : "a mask"));
+    cv::Mat flipped, flipped_mask;
+    cv::flip(picture, flipped, 1);
+    if (!m.empty()) cv::flip(m, flipped_mask, 1);
+    const LocalFeatureExtractor::WorkPicture work = extractor.Prepare(picture, m);
+    const cv::Mat before = work.gray.clone();
+    same(extractor.Extract(work, true), extractor.Extract(flipped, flipped_mask));
+    CHECK(cv::norm(work.gray, before, cv::NORM_INF) == 0);  // not flipped in place
+    same(extractor.Extract(work, false), extractor.Extract(picture, m));
+  }
+}

@@ -42,7 +42,9 @@ QueryFeatures FeatureMatcher::Describe(const cv::Mat& bgr, const cv::Mat& alpha)
   q.line_art = mask.empty() && LooksLikeLineArt(bgr);
   q.image = bgr;
   q.mask = mask;
-  q.features = QueryExtractor(q.line_art).Extract(bgr, mask);
+  const LocalFeatureExtractor extractor = QueryExtractor(q.line_art);
+  q.work = extractor.Prepare(bgr, mask);
+  q.features = extractor.Extract(q.work, false);
   return q;
 }
 
@@ -64,7 +66,7 @@ const LocalFeatures& FeatureMatcher::Mirrored(const QueryFeatures& q) const {
   if (!q.mirrored_ready) {
     q.mirrored_ready = true;
     if (options_.try_flip && !q.image.empty()) {
-      q.mirrored = QueryExtractor(q.line_art).ExtractMirrored(q.image, q.mask);
+      q.mirrored = QueryExtractor(q.line_art).Extract(q.work, true);
     }
   }
   return q.mirrored;

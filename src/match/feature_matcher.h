@@ -81,6 +81,7 @@ struct QueryFeatures {
   double opaque_share = 1.0;       // opaque area / picture area
   // Inputs of the mirrored description, and its result once made.
   cv::Mat image, mask;
+  LocalFeatureExtractor::WorkPicture work;  // the reduced picture both descriptions use
   mutable bool mirrored_ready = false;
   mutable LocalFeatures mirrored;  // flipped left-right (points in the mirrored picture's pixels)
   // Made only when neither description verifies, and only for pictures that

@@ -53,44 +53,43 @@ std::vector<cv::KeyPoint> SpreadOverGrid(std::vector<cv::KeyPoint> kps, cv::Size
 }  // namespace
 
 LocalFeatures LocalFeatureExtractor::Extract(const cv::Mat& image, const cv::Mat& mask) const {
-  return Describe(image, mask, false);
+  return Extract(Prepare(image, mask), false);
 }
 
-LocalFeatures LocalFeatureExtractor::ExtractMirrored(const cv::Mat& image, const cv::Mat& mask) const {
-  return Describe(image, mask, true);
-}
-
-LocalFeatures LocalFeatureExtractor::Describe(const cv::Mat& image, const cv::Mat& mask, bool mirrored) const {
-  LocalFeatures out;
-  out.width = image.cols;
-  out.height = image.rows;
-  out.descriptors = cv::Mat(0, kFeatureBytes, CV_8U);
-  if (image.empty() || options_.max_features <= 0) return out;
-  cv::Mat gray = ToGray(image);
-  cv::Mat work_mask;
-  const int longer = std::max(gray.cols, gray.rows);
-  double f = 1.0;
+LocalFeatureExtractor::WorkPicture LocalFeatureExtractor::Prepare(const cv::Mat& image, const cv::Mat& mask) const {
+  WorkPicture w;
+  w.width = image.cols;
+  w.height = image.rows;
+  if (image.empty() || options_.max_features <= 0) return w;
+  w.gray = ToGray(image);
+  const int longer = std::max(w.gray.cols, w.gray.rows);
   if (options_.work_max_side > 0 && longer > options_.work_max_side) {
-    f = double(options_.work_max_side) / longer;
+    w.scale = double(options_.work_max_side) / longer;
     cv::Mat small;
-    cv::resize(gray, small, cv::Size(std::max(1, int(std::lround(gray.cols * f))), std::max(1, int(std::lround(gray.rows * f)))),
+    cv::resize(w.gray, small,
+               cv::Size(std::max(1, int(std::lround(w.gray.cols * w.scale))),
+                        std::max(1, int(std::lround(w.gray.rows * w.scale)))),
                0, 0, cv::INTER_AREA);
-    gray = small;
+    w.gray = small;
   }
-  if (mirrored) {
-    cv::Mat flipped;
-    cv::flip(gray, flipped, 1);
-    gray = flipped;
-  }
+  if (!mask.empty()) cv::resize(mask, w.mask, w.gray.size(), 0, 0, cv::INTER_NEAREST);
+  return w;
+}
+
+LocalFeatures LocalFeatureExtractor::Extract(const WorkPicture& work, bool mirrored) const {
+  LocalFeatures out;
+  out.width = work.width;
+  out.height = work.height;
+  out.descriptors = cv::Mat(0, kFeatureBytes, CV_8U);
+  if (work.gray.empty() || options_.max_features <= 0) return out;
+  const double f = work.scale;
+  cv::Mat gray, work_mask;  // new buffers when mirrored: `work` serves both descriptions
+  if (mirrored) cv::flip(work.gray, gray, 1);
+  else gray = work.gray;
   cv::Mat inside;  // CV_32F: distance in work pixels from each pixel to the nearest masked-out one
-  if (!mask.empty()) {
-    cv::resize(mask, work_mask, gray.size(), 0, 0, cv::INTER_NEAREST);
-    if (mirrored) {
-      cv::Mat flipped;
-      cv::flip(work_mask, flipped, 1);
-      work_mask = flipped;
-    }
-    cv::threshold(work_mask, work_mask, 0, 255, cv::THRESH_BINARY);
+  if (!work.mask.empty()) {
+    if (mirrored) cv::flip(work.mask, work_mask, 1);
+    cv::threshold(mirrored ? work_mask : work.mask, work_mask, 0, 255, cv::THRESH_BINARY);
     cv::distanceTransform(work_mask, inside, cv::DIST_L2, 3);
     // Detection only a few pixels inside; the patch test below decides.
     cv::erode(work_mask, work_mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(5, 5)));

@@ -59,17 +59,25 @@ class LocalFeatureExtractor {
   // descriptor patch's radius inside (a transparent cel's background must
   // not be described).
   LocalFeatures Extract(const cv::Mat& image, const cv::Mat& mask = cv::Mat()) const;
-  // The features of the mirror image (flipped left to right), in the
-  // mirror's pixels. The picture is flipped after its reduction to the
-  // working size rather than before (area reduction commutes with the flip
-  // up to rounding), which spares flipping and reducing a large picture a
-  // second time.
-  LocalFeatures ExtractMirrored(const cv::Mat& image, const cv::Mat& mask = cv::Mat()) const;
+
+  // The same in two steps, for a picture described twice (as it is and as
+  // its mirror image): the gray picture and its mask reduced to the working
+  // size once, then described. Mirrored: the features of the picture flipped
+  // left to right, in the mirror's pixels; the reduced picture is flipped
+  // (area reduction commutes with the flip up to rounding), so a large
+  // picture is converted and reduced once.
+  struct WorkPicture {
+    cv::Mat gray;        // CV_8UC1, at most work_max_side
+    cv::Mat mask;        // CV_8UC1 of gray's size, or empty
+    double scale = 1.0;  // work pixels per picture pixel
+    int width = 0, height = 0;  // the picture's size
+  };
+  WorkPicture Prepare(const cv::Mat& image, const cv::Mat& mask = cv::Mat()) const;
+  LocalFeatures Extract(const WorkPicture& work, bool mirrored) const;
 
   const LocalFeatureOptions& options() const { return options_; }
 
  private:
-  LocalFeatures Describe(const cv::Mat& image, const cv::Mat& mask, bool mirrored) const;
   LocalFeatureOptions options_;
 };
 
