@@ -213,7 +213,7 @@ TEST_CASE("local features load at the first query that needs them, and their dam
 // vocabulary node whose children or word lie past the end). The seal holds, so
 // only the checks of sizes, counts and ids stand between these bytes and the
 // readers: `index check` names the file, `match` answers as with the intact
-// index (the caches are rebuilt from the catalog).
+// index (the caches are rebuilt from the catalog), and `index add` repairs it.
 TEST_CASE("sealed index files whose counts or ids are out of range are named and rebuilt") {
   TempDir tmp;
   const std::string footage = tmp.str() + "/footage/Tin Island";
@@ -228,6 +228,9 @@ TEST_CASE("sealed index files whose counts or ids are out of range are named and
   const std::string whole = tmp.str() + "/q/whole.png", part = tmp.str() + "/q/part.png";
   REQUIRE(cv::imwrite(whole, frame));
   REQUIRE(cv::imwrite(part, frame(cv::Rect(120, 60, 480, 270)).clone()));
+  const std::string more = tmp.str() + "/more/Tin Island";  // footage for `index add`
+  fs::create_directories(more);
+  REQUIRE(celmatch::WriteSyntheticVideo(more + "/episode_02.mp4", 43, 4.0, 12, 4.0).ok());
   const std::string results = tmp.str() + "/results.jsonl";
   auto match = [&](const std::string& index) {
     fs::remove(results);
@@ -325,6 +328,13 @@ TEST_CASE("sealed index files whose counts or ids are out of range are named and
       CHECK(got.at(q)["matches"][0]["source"] == want.at(q)["matches"][0]["source"]);
       CHECK(got.at(q)["matches"][0]["time"] == want.at(q)["matches"][0]["time"]);
     }
+    // A writer repairs the file: `index add` succeeds and check passes after it.
+    CliRun add = RunCelmatch({"index", "add", "--index", dir, "--jobs", "1", tmp.str() + "/more"});
+    INFO("add: " << add.out);
+    CHECK(add.exit_code == 0);
+    CliRun again = RunCelmatch({"index", "check", "--index", dir});
+    INFO("check after add: " << again.out);
+    CHECK(again.exit_code == 0);
     fs::remove_all(dir);
   }
 }
