@@ -13,13 +13,21 @@ namespace {
 constexpr uint64_t kVocabularySeed = 1;
 
 // The training parameters a vocabulary file records: a file trained with
-// others (an earlier celmatch) is retrained as a stale one is.
+// others (an earlier celmatch) is retrained as a stale one is. `max_training`
+// is the sample's cap for the descriptor count trained on (For), the same
+// 100,000 as before up to 10M descriptors.
 struct TrainingKey {
   uint32_t branching = FeatureIndex::kBranching;
   uint32_t descriptors_per_word = FeatureIndex::kDescriptorsPerWord;
   uint32_t max_levels = FeatureIndex::kMaxLevels;
   uint32_t max_training = uint32_t(FeatureIndex::kMaxTrainingDescriptors);
   uint64_t seed = kVocabularySeed;
+  static TrainingKey For(int64_t descriptors) {
+    TrainingKey k;
+    k.max_training = uint32_t(std::max(FeatureIndex::kMaxTrainingDescriptors,
+                                       FeatureIndex::TrainingSample(size_t(std::max<int64_t>(0, descriptors)))));
+    return k;
+  }
   bool operator==(const TrainingKey& o) const {
     return branching == o.branching && descriptors_per_word == o.descriptors_per_word &&
            max_levels == o.max_levels && max_training == o.max_training && seed == o.seed;
@@ -30,7 +38,7 @@ struct TrainingKey {
 // (u64), the training key, then the vocabulary.
 std::string SerializeTrained(const Vocabulary& v, int64_t trained_on) {
   const uint64_t n = uint64_t(trained_on);
-  const TrainingKey key;
+  const TrainingKey key = TrainingKey::For(trained_on);
   std::string out(sizeof n, '\0');
   std::memcpy(out.data(), &n, sizeof n);
   for (uint64_t field : {uint64_t(key.branching), uint64_t(key.descriptors_per_word), uint64_t(key.max_levels),
@@ -65,7 +73,8 @@ FeatureIndex::~FeatureIndex() = default;
 Vocabulary FeatureIndex::Train(const std::vector<uint8_t>& codes) {
   const size_t n = codes.size() / kFeatureBytes;
   // An evenly spread sample: every step-th descriptor.
-  const size_t step = std::max<size_t>(1, (n + kMaxTrainingDescriptors - 1) / kMaxTrainingDescriptors);
+  const size_t cap = std::max<size_t>(1, TrainingSample(n));
+  const size_t step = std::max<size_t>(1, (n + cap - 1) / cap);
   std::vector<uint8_t> sample;
   sample.reserve((n / step + 1) * kFeatureBytes);
   for (size_t i = 0; i < n; i += step) {
@@ -123,7 +132,7 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
     TrainingKey key;
     Result<Vocabulary> v =
         bytes.ok() ? ParseTrained(*bytes, path, &trained_on, &key) : Result<Vocabulary>(bytes.status());
-    if (v.ok() && trained_on == out->descriptor_count() && key == TrainingKey()) {
+    if (v.ok() && trained_on == out->descriptor_count() && key == TrainingKey::For(trained_on)) {
       auto words = std::make_shared<Words>();
       words->vocabulary = std::move(*v);
       words->trained_on = trained_on;

@@ -28,6 +28,7 @@
 // Write need exclusive access.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -59,12 +60,23 @@ class FeatureIndex {
  public:
   // The vocabulary's shape: branching 10, a node split until it holds about
   // kDescriptorsPerWord reference descriptors (at most kMaxLevels levels),
-  // trained on an evenly spread sample of at most kMaxTrainingDescriptors.
+  // trained on an evenly spread sample of TrainingSample(n) descriptors.
   // bench/RESULTS.md: 300 a word found the true frame for 84.4% of files at
   // half the cost, 1000 for 87.5%.
   static constexpr int kBranching = 10;
   static constexpr int kDescriptorsPerWord = 1000;
   static constexpr size_t kMaxTrainingDescriptors = 100000;
+  // The training sample for `n` descriptors: all of them up to
+  // kMaxTrainingDescriptors, then that many, or one in kTrainingShare when
+  // more. A node needs a few sample descriptors to be split, so a fixed
+  // sample caps the number of words (about 46,000 from 100,000) and the words
+  // grow with the index beyond ~40M descriptors, and with them a query's
+  // cost (bench/bench_words_scale.cpp); one in 100 keeps ~10 sample
+  // descriptors a word at any size.
+  static constexpr size_t kTrainingShare = 100;
+  static size_t TrainingSample(size_t n) {
+    return n < kMaxTrainingDescriptors ? n : std::max(kMaxTrainingDescriptors, n / kTrainingShare);
+  }
   static constexpr int kMaxLevels = 8;
 
   FeatureIndex();
