@@ -14,18 +14,7 @@
 #include <string>
 
 #include "leaks/index_scale.h"
-
-namespace {
-
-std::vector<int64_t> Sizes(const std::string& list) {
-  std::vector<int64_t> out;
-  std::stringstream in(list);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::atoll(item.c_str()));
-  return out;
-}
-
-}  // namespace
+#include "size_list.h"
 
 int main(int argc, char** argv) {
   celmatch::ScaleOptions options;
@@ -34,7 +23,7 @@ int main(int argc, char** argv) {
     if (a == "--queries" && i + 1 < argc) {
       options.queries = std::atoi(argv[++i]);
     } else if (a == "--embeddings" && i + 1 < argc) {
-      options.embedding_sizes = Sizes(argv[++i]);
+      options.embedding_sizes = celmatch::ParseSizeList(argv[++i]);
     } else if (a == "--types" && i + 1 < argc) {
       std::stringstream in(argv[++i]);
       std::string t;
@@ -43,7 +32,7 @@ int main(int argc, char** argv) {
       std::printf("usage: %s [FRAMES,...] [--embeddings FRAMES,...] [--types T,...] [--queries Q]\n", argv[0]);
       return 0;
     } else {
-      options.pdq_sizes = Sizes(a);
+      options.pdq_sizes = celmatch::ParseSizeList(a);
     }
   }
   if (options.pdq_sizes.empty() && options.embedding_sizes.empty()) options.pdq_sizes = {1'000'000};

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "index/feature_index.h"
+#include "size_list.h"
 
 namespace {
 
@@ -47,13 +48,6 @@ double CpuSeconds() {
   return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
-std::vector<int64_t> Sizes(const std::string& list) {
-  std::vector<int64_t> out;
-  std::stringstream in(list);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::atoll(item.c_str()));
-  return out;
-}
 
 }  // namespace
 
@@ -63,7 +57,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--queries" && i + 1 < argc) queries = std::atoi(argv[++i]);
-    else if (a[0] != '-') sizes = Sizes(a);
+    else if (a[0] != '-') sizes = celmatch::ParseSizeList(a);
     else {
       std::fprintf(stderr, "usage: %s [SIZES] [--queries N]\n", argv[0]);
       return 2;
