@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -81,8 +83,10 @@ std::vector<uint8_t> Thumbnail(const cv::Mat& bgr, int max_side) {
   return jpeg;
 }
 
-// Both layers of local features of reference frame `frame_index`.
-void AddFrameFeatures(const cv::Mat& bgr, const IndexParams& params, int64_t frame_index, SourceToAdd* item) {
+// Both layers of local features of reference frame `frame_index`, appended
+// to `out`.
+void AddFrameFeatures(const cv::Mat& bgr, const IndexParams& params, int64_t frame_index,
+                      std::vector<FrameFeaturesRecord>* out) {
   LocalFeatureOptions o;
   o.work_max_side = params.feature_max_side;
   o.max_features = params.feature_max_per_frame;
@@ -100,24 +104,60 @@ void AddFrameFeatures(const cv::Mat& bgr, const IndexParams& params, int64_t fra
       r.xy.push_back(p.y);
     }
     r.descriptors.assign(f.descriptors.data, f.descriptors.data + f.size() * kFeatureBytes);
-    item->features.push_back(std::move(r));
+    out->push_back(std::move(r));
   }
 }
 
-// The embedding of reference frame `frame_index` (left empty when the model
-// fails on it: the frame is still found by PDQ and local features).
-void AddFrameEmbedding(const cv::Mat& bgr, EmbeddingModel* model, size_t frame_index, SourceToAdd* item) {
-  if (!model) return;
-  if (item->embeddings.size() <= frame_index) item->embeddings.resize(frame_index + 1);
+// The embedding of one reference frame (empty when the model fails on it:
+// the frame is still found by PDQ and local features).
+std::vector<float> FrameEmbedding(const cv::Mat& bgr, EmbeddingModel* model) {
+  if (!model) return {};
   Result<cv::Mat> e = model->Embed({bgr});
-  if (!e.ok() || e->rows != 1) return;
+  if (!e.ok() || e->rows != 1) return {};
   const float* row = e->ptr<float>(0);
-  item->embeddings[frame_index].assign(row, row + e->cols);
+  return std::vector<float>(row, row + e->cols);
+}
+
+// The signatures of one kept reference frame beyond its PDQ hash: local
+// features and the embedding, the bulk of a build's work. A video's kept
+// frames are described on the build's frame pool while its decoder goes on
+// (so one long source uses every core), and gathered in frame order: the
+// index is the same whatever the number of threads.
+struct FrameSignatures {
+  std::vector<FrameFeaturesRecord> features;
+  std::vector<float> embedding;
+  Status status;
+};
+
+void DescribeFrame(const cv::Mat& bgr, const IndexParams& params, int64_t frame_index,
+                   EmbeddingModelPool* embedding, FrameSignatures* out) {
+  AddFrameFeatures(bgr, params, frame_index, &out->features);
+  if (!embedding) return;
+  Result<EmbeddingModelPool::Lease> lease = embedding->Acquire();
+  if (!lease.ok()) {
+    out->status = lease.status();
+    return;
+  }
+  out->embedding = FrameEmbedding(bgr, &lease->model());
+}
+
+// Moves the signatures into `item`, frame i's features and embedding as
+// frame i. The first failure (a model that could not be loaded) fails the
+// source.
+Status GatherSignatures(std::deque<FrameSignatures>* frames, bool with_embedding, SourceToAdd* item) {
+  if (with_embedding) item->embeddings.resize(frames->size());
+  for (size_t i = 0; i < frames->size(); ++i) {
+    FrameSignatures& f = (*frames)[i];
+    if (!f.status.ok()) return f.status;
+    for (FrameFeaturesRecord& r : f.features) item->features.push_back(std::move(r));
+    if (with_embedding) item->embeddings[i] = std::move(f.embedding);
+  }
+  return Status::Ok();
 }
 
 // Decodes and hashes one file into a SourceToAdd. Runs on a worker thread.
 Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const MediaLimits& limits,
-                     const PdqHasher& hasher, EmbeddingModelPool* embedding,
+                     const PdqHasher& hasher, EmbeddingModelPool* embedding, ThreadPool* frame_pool,
                      const std::function<void(const SourceProgress&)>& progress, SourceToAdd* item,
                      BuildFileReport* report) {
   Result<MediaProbe> probe = ProbeMedia(in.path);
@@ -127,13 +167,6 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     report->message = "not an image or video";
     return Status::Ok();
   }
-  std::optional<EmbeddingModelPool::Lease> lease;
-  if (embedding) {
-    Result<EmbeddingModelPool::Lease> l = embedding->Acquire();
-    if (!l.ok()) return l.status();
-    lease.emplace(std::move(*l));
-  }
-  EmbeddingModel* model = lease ? &lease->model() : nullptr;
   std::error_code ec;
   item->production = in.production;
   item->source.path = in.source;
@@ -152,8 +185,9 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     item->source.height = img->rows;
     item->frames.push_back(fr);
     item->thumbnails.push_back(Thumbnail(*img, params.thumbnail_max_side));
-    AddFrameFeatures(*img, params, 0, item);
-    AddFrameEmbedding(*img, model, 0, item);
+    std::deque<FrameSignatures> signatures(1);
+    DescribeFrame(*img, params, 0, embedding, &signatures[0]);
+    CELMATCH_RETURN_IF_ERROR(GatherSignatures(&signatures, embedding != nullptr, item));
     report->frames_decoded = 1;
   } else {
     Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(in.path, limits);
@@ -178,14 +212,24 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
       p.elapsed_s = std::chrono::duration<double>(now - start).count();
       progress(p);
     };
+    // A deque: a slot stays where it is while later ones are appended and
+    // workers fill earlier ones. Two frames a worker in flight: enough to
+    // keep the pool busy, few enough decoded pictures held.
+    std::deque<FrameSignatures> signatures;
+    TaskGroup describe(frame_pool, frame_pool ? 2 * frame_pool->size() : 1);
     Result<std::vector<SampledFrame>> frames = SampleReferenceFrames(
         **dec, hasher, so, params.thumbnail_max_side,
         [&](size_t kept, const cv::Mat& bgr) {
-          AddFrameFeatures(bgr, params, int64_t(kept), item);
-          AddFrameEmbedding(bgr, model, kept, item);
+          FrameSignatures* slot = &signatures.emplace_back();
+          // The decoder reuses its picture for the next frame.
+          describe.Submit([&params, embedding, kept, slot, picture = frame_pool ? bgr.clone() : bgr] {
+            DescribeFrame(picture, params, int64_t(kept), embedding, slot);
+          });
         },
         on_decoded);
+    describe.Wait();
     if (!frames.ok()) return frames.status().WithPrefix(in.path);
+    CELMATCH_RETURN_IF_ERROR(GatherSignatures(&signatures, embedding != nullptr, item));
     const VideoInfo& info = (*dec)->info();
     item->source.is_still = false;
     item->source.width = info.width;
@@ -246,6 +290,11 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
   Status fatal;
   int added_since_save = 0;
   const IndexParams params = index.params();
+  // Sources are decoded `jobs` at a time; their kept frames are described on
+  // a second pool of `jobs` workers, so that one long source (a feature
+  // film) uses every core too. One job: all of it on the caller's thread.
+  std::optional<ThreadPool> frame_pool;
+  if (options.jobs > 1) frame_pool.emplace(size_t(options.jobs));
   {
     ThreadPool pool(size_t(std::max(1, options.jobs)));
     for (const ReferenceInput& in : inputs) {
@@ -276,8 +325,8 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
               report.outcome = BuildFileReport::Outcome::kAlreadyPresent;
               report.message = "content already indexed";
             } else {
-              st = PrepareSource(in, params, options.limits, hasher, options.embedding.get(), options.progress,
-                                 &item, &report);
+              st = PrepareSource(in, params, options.limits, hasher, options.embedding.get(),
+                                 frame_pool ? &*frame_pool : nullptr, options.progress, &item, &report);
             }
           }
         }

@@ -48,7 +48,7 @@ struct SourceProgress {
 };
 
 struct BuildOptions {
-  int jobs = 1;             // files decoded in parallel
+  int jobs = 1;             // files decoded in parallel, and workers describing their kept frames
   MediaLimits limits;
   int save_every_sources = 50;  // rewrite the FAISS file this often (crash recovery needs no more)
   // The learned embedding of every reference frame, with this model (the one

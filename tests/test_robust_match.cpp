@@ -779,3 +779,60 @@ TEST_CASE("local features: the prepared picture describes the picture and its mi
     same(extractor.Extract(work, false), extractor.Extract(picture, m));
   }
 }
+
+// `index build --jobs N` describes one video's kept frames (local features,
+// embedding) on N workers while its decoder goes on; the index must be the
+// one a single job builds, frame for frame.
+TEST_CASE("index build: one video described on several workers gives the one-job index") {
+  TempDir tmp;
+  const std::string video = tmp.str() + "/episode.mp4";
+  REQUIRE(WriteSyntheticVideo(video, 31, 6.0, 12.0, 1.5));
+  const std::string onnx = std::string(CELMATCH_SOURCE_DIR) + "/models/celmatch-embed-v2.onnx";
+  auto build = [&](const std::string& dir, int jobs) {
+    auto index = ReferenceIndex::OpenForWrite(dir, IndexParams());
+    REQUIRE(index.ok());
+    BuildOptions options;
+    options.jobs = jobs;
+    std::string warning;
+    auto model = ChooseBuildEmbeddingModel(**index, onnx, "", &warning);
+    REQUIRE(model.ok());
+    REQUIRE(*model);
+    options.embedding = *model;
+    REQUIRE(AddReferences(**index, PlanReferenceInputs({video}, std::nullopt), options, nullptr).ok());
+    index->reset();
+    auto read = ReferenceIndex::OpenForRead(dir);
+    REQUIRE(read.ok());
+    REQUIRE((*read)->LoadFeatures().ok());
+    return std::move(*read);
+  };
+  const auto one = build(tmp.str() + "/one", 1);
+  const auto three = build(tmp.str() + "/three", 3);
+  REQUIRE(one->frame_count() > 10);
+  REQUIRE(three->frame_count() == one->frame_count());
+  REQUIRE(one->embedding());
+  REQUIRE(three->embedding());
+  const int dim = one->embedding()->dim();
+  int64_t described = 0;
+  for (int64_t id = 0; id < one->frame_count(); ++id) {
+    INFO("frame " << id);
+    CHECK(three->frame(id).time_s == one->frame(id).time_s);
+    CHECK(three->frame(id).pdq.Distance(one->frame(id).pdq) == 0);
+    const float* a = one->embedding()->raw(id);
+    const float* b = three->embedding()->raw(id);
+    REQUIRE(a);
+    REQUIRE(b);
+    for (int d = 0; d < dim; ++d) REQUIRE(a[d] == b[d]);
+    for (FeatureLayer layer : {FeatureLayer::kColor, FeatureLayer::kLine}) {
+      const FrameFeaturesView x = one->features(layer).frame(id);
+      const FrameFeaturesView y = three->features(layer).frame(id);
+      REQUIRE(x.count == y.count);
+      described += x.count > 0;
+      for (size_t i = 0; i < x.count; ++i) {
+        REQUIRE(x.points[i] == y.points[i]);
+        REQUIRE(std::equal(x.descriptors + i * kFeatureBytes, x.descriptors + (i + 1) * kFeatureBytes,
+                           y.descriptors + i * kFeatureBytes));
+      }
+    }
+  }
+  CHECK(described >= one->frame_count());  // every frame has features in at least one layer
+}

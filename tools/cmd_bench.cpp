@@ -260,7 +260,7 @@ void RegisterBenchCommands(CLI::App& app, CommandRegistry& registry) {
     std::optional<BuildThroughput> build;
     std::optional<MatchThroughput> match;
     if (!t->footage.empty()) {
-      Result<BuildThroughput> b = MeasureBuildThroughput(t->footage, t->scratch);
+      Result<BuildThroughput> b = MeasureBuildThroughput(t->footage, t->scratch, DefaultJobs());
       if (!b.ok()) return Fatal(b.status());
       build = *b;
     }

@@ -290,7 +290,7 @@ void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry) {
   auto add_build_options = [a](CLI::App* c) {
     c->add_option("--index", a->index_dir, "Index directory")->required();
     c->add_option("--production", a->production, "Production name for every file (default: from folder names)");
-    c->add_option("--jobs,-j", a->jobs, "Files decoded in parallel (default: all cores)")->check(JobsValidator());
+    c->add_option("--jobs,-j", a->jobs, "Files decoded in parallel, and workers describing their frames (default: all cores)")->check(JobsValidator());
     c->add_option("paths", a->paths,
                   "Footage: a folder gives one production per subfolder (files directly in it: a production "
                   "named after the folder); a file belongs to a production named after its parent folder")

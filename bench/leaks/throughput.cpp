@@ -17,6 +17,7 @@
 #include "media/media_probe.h"
 #include "media/video_decoder.h"
 #include "output/jsonl_writer.h"
+#include "signatures/embedding.h"
 #include "signatures/pdq_hash.h"
 
 namespace fs = std::filesystem;
@@ -42,17 +43,14 @@ class OneOpenCvThread {
 
 }  // namespace
 
-Result<BuildThroughput> MeasureBuildThroughput(const std::vector<std::string>& footage,
-                                               const std::string& scratch_dir) {
-  const OneOpenCvThread one_thread;
-  BuildThroughput out;
-  std::vector<ReferenceInput> inputs = PlanReferenceInputs(footage, std::nullopt);
-  auto t0 = Clock::now();
-  for (const ReferenceInput& in : inputs) {
-    if (!in.skip_reason.empty()) continue;
-    Result<MediaProbe> probe = ProbeMedia(in.path);
-    if (!probe.ok() || probe->kind != MediaKind::kVideo) continue;
-    Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(in.path);
+namespace {
+
+// Decodes every video of `videos` to the end, `threads` FFmpeg threads each;
+// adds their frames and duration to `out` when it is non-null.
+Result<double> DecodeAll(const std::vector<ReferenceInput>& videos, int threads, BuildThroughput* out) {
+  const auto t0 = Clock::now();
+  for (const ReferenceInput& in : videos) {
+    Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(in.path, MediaLimits{}, threads);
     if (!dec.ok()) return dec.status();
     VideoFrame f;
     double last = 0;
@@ -60,32 +58,68 @@ Result<BuildThroughput> MeasureBuildThroughput(const std::vector<std::string>& f
       Result<bool> r = (*dec)->Next(&f);
       if (!r.ok()) return r.status();
       if (!*r) break;
-      ++out.frames_decoded;
+      if (out) ++out->frames_decoded;
       last = f.time_s;
     }
-    out.video_seconds += last;
+    if (out) out->video_seconds += last;
   }
-  out.decode_s = Since(t0);
+  return Since(t0);
+}
 
-  const std::string dir = scratch_dir + "/throughput-index";
+// `index build --jobs jobs` of `videos` into a new index at `dir` (removed
+// afterwards): its wall time, and its reference frames and model in `out`.
+Result<double> BuildAll(const std::vector<ReferenceInput>& videos, const std::string& dir, int jobs,
+                        BuildThroughput* out) {
   std::error_code ec;
   fs::remove_all(dir, ec);
   Result<std::unique_ptr<ReferenceIndex>> index = ReferenceIndex::OpenForWrite(dir, IndexParams{});
   if (!index.ok()) return index.status();
-  // Videos only, like the decode pass, so the ratio compares the same work.
+  BuildOptions options;
+  options.jobs = jobs;
+  std::string warning;
+  Result<std::shared_ptr<EmbeddingModelPool>> model = ChooseBuildEmbeddingModel(**index, "", "", &warning);
+  if (!model.ok()) return model.status();
+  options.embedding = *model;
+  out->embedding = options.embedding ? fs::path(options.embedding->onnx_path()).filename().string() : "";
+  const auto t0 = Clock::now();
+  CELMATCH_RETURN_IF_ERROR(AddReferences(**index, videos, options, nullptr));
+  const double seconds = Since(t0);
+  out->reference_frames = (*index)->frame_count();
+  index->reset();
+  fs::remove_all(dir, ec);
+  return seconds;
+}
+
+}  // namespace
+
+Result<BuildThroughput> MeasureBuildThroughput(const std::vector<std::string>& footage,
+                                               const std::string& scratch_dir, int cores) {
+  BuildThroughput out;
+  // Videos only in both passes, so the ratio compares the same work.
   std::vector<ReferenceInput> videos;
-  for (const ReferenceInput& in : inputs) {
+  for (const ReferenceInput& in : PlanReferenceInputs(footage, std::nullopt)) {
     Result<MediaProbe> probe = ProbeMedia(in.path);
     if (in.skip_reason.empty() && probe.ok() && probe->kind == MediaKind::kVideo) videos.push_back(in);
   }
-  BuildOptions options;
-  options.jobs = 1;
-  t0 = Clock::now();
-  CELMATCH_RETURN_IF_ERROR(AddReferences(**index, videos, options, nullptr));
-  out.build_s = Since(t0);
-  out.reference_frames = (*index)->frame_count();
-  index->reset();
-  fs::remove_all(dir, ec);
+  const std::string dir = scratch_dir + "/throughput-index";
+  {
+    const OneOpenCvThread one_thread;
+    Result<double> decode = DecodeAll(videos, 1, &out);
+    if (!decode.ok()) return decode.status();
+    out.decode_s = *decode;
+    Result<double> build = BuildAll(videos, dir, 1, &out);
+    if (!build.ok()) return build.status();
+    out.build_s = *build;
+  }
+  out.cores = std::max(1, cores);
+  if (out.cores > 1) {
+    Result<double> decode = DecodeAll(videos, out.cores, nullptr);
+    if (!decode.ok()) return decode.status();
+    out.decode_all_s = *decode;
+    Result<double> build = BuildAll(videos, dir, out.cores, &out);
+    if (!build.ok()) return build.status();
+    out.build_all_s = *build;
+  }
   return out;
 }
 
@@ -204,19 +238,26 @@ std::string FormatThroughput(const BuildThroughput* b, const MatchThroughput* m)
   std::string s;
   char buf[2048];
   if (b) {
+    auto rate = [](double n, double s) { return s > 0 ? n / s : 0.0; };
     std::snprintf(buf, sizeof buf,
-                  "index build (one thread)\n"
-                  "  footage            %.1f s of video, %lld frames decoded\n"
-                  "  decode only        %.2f s  (%.0f frames/s, %.1fx real time)\n"
-                  "  index build        %.2f s  (%.0f frames/s, %.1fx real time), %lld reference frames\n"
-                  "  build / decode     %.2fx  (cost of sampling, PDQ on every frame, features, thumbnails, catalog)\n",
-                  b->video_seconds, (long long)b->frames_decoded, b->decode_s,
-                  b->decode_s > 0 ? b->frames_decoded / b->decode_s : 0.0,
-                  b->decode_s > 0 ? b->video_seconds / b->decode_s : 0.0, b->build_s,
-                  b->build_s > 0 ? b->frames_decoded / b->build_s : 0.0,
-                  b->build_s > 0 ? b->video_seconds / b->build_s : 0.0, (long long)b->reference_frames,
-                  b->decode_s > 0 ? b->build_s / b->decode_s : 0.0);
+                  "index build (sampling, PDQ on every frame, features, embedding %s, thumbnails, catalog)\n"
+                  "  footage            %.1f s of video, %lld frames decoded, %lld reference frames kept\n"
+                  "  one thread         decode %.2f s (%.0f frames/s)   index build %.2f s (%.0f frames/s, %.1fx real time)   "
+                  "build speed / decode speed %.3fx\n",
+                  b->embedding.empty() ? "none" : b->embedding.c_str(), b->video_seconds,
+                  (long long)b->frames_decoded, (long long)b->reference_frames, b->decode_s,
+                  rate(double(b->frames_decoded), b->decode_s), b->build_s, rate(double(b->frames_decoded), b->build_s),
+                  rate(b->video_seconds, b->build_s), b->build_s > 0 ? b->decode_s / b->build_s : 0.0);
     s += buf;
+    if (b->cores > 1) {
+      std::snprintf(buf, sizeof buf,
+                    "  %d cores            decode %.2f s (%.0f frames/s)   index build %.2f s (%.0f frames/s, %.1fx real time)   "
+                    "build speed / decode speed %.3fx\n",
+                    b->cores, b->decode_all_s, rate(double(b->frames_decoded), b->decode_all_s), b->build_all_s,
+                    rate(double(b->frames_decoded), b->build_all_s), rate(b->video_seconds, b->build_all_s),
+                    b->build_all_s > 0 ? b->decode_all_s / b->build_all_s : 0.0);
+      s += buf;
+    }
   }
   if (m && m->files > 0) {
     const double rest = std::max(0.0, m->match_s - m->decode_s - m->pdq_s - m->search_s);

@@ -15,9 +15,15 @@ namespace celmatch {
 struct BuildThroughput {
   int64_t frames_decoded = 0;
   double video_seconds = 0;       // footage duration
-  double decode_s = 0;            // decode only (FFmpeg + conversion to BGR)
-  double build_s = 0;             // full `index build` of the same footage, one job
+  double decode_s = 0;            // decode only (FFmpeg + conversion to BGR), one thread
+  double build_s = 0;             // full `index build` of the same footage, one job, one thread
   int64_t reference_frames = 0;
+  std::string embedding;          // the model the builds used ("" none)
+  // The same with every core: FFmpeg's own decoding threads over each file
+  // in turn (what `ffmpeg -i FILE` does), and `index build --jobs cores`.
+  int cores = 1;
+  double decode_all_s = 0;
+  double build_all_s = 0;
 };
 
 struct MatchThroughput {
@@ -40,10 +46,12 @@ struct MatchThroughput {
   double features_load_s = 0;     // ReferenceIndex::LoadFeatures after it
 };
 
-// Decodes every video/image under `footage` once, then builds a temporary
-// index of it in `scratch_dir` (removed afterwards).
+// Decodes every video under `footage` once, then builds a temporary index
+// of it in `scratch_dir` (removed afterwards) as `index build` does, with the
+// default embedding model where it is found; first on one thread, then, when
+// `cores` > 1, again on `cores`.
 Result<BuildThroughput> MeasureBuildThroughput(const std::vector<std::string>& footage,
-                                               const std::string& scratch_dir);
+                                               const std::string& scratch_dir, int cores);
 
 // Matches every file under `dump` against the index in `index_dir`, timing
 // decode and hashing separately first; decode and match each run `repeats`

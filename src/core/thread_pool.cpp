@@ -54,4 +54,34 @@ void ThreadPool::Run() {
   }
 }
 
+TaskGroup::TaskGroup(ThreadPool* pool, size_t max_in_flight)
+    : pool_(pool), max_in_flight_(std::max<size_t>(1, max_in_flight)) {}
+
+TaskGroup::~TaskGroup() { Wait(); }
+
+void TaskGroup::Submit(std::function<void()> task) {
+  if (!pool_) {
+    task();
+    return;
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return in_flight_ < max_in_flight_; });
+    ++in_flight_;
+  }
+  pool_->Submit([this, task = std::move(task)] {
+    task();
+    // Notified under the lock: once Wait() sees zero the group may be
+    // destroyed, so nothing may touch it after the unlock.
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+    done_cv_.notify_all();
+  });
+}
+
+void TaskGroup::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
 }  // namespace celmatch

@@ -1,6 +1,8 @@
 // The one thread pool: a fixed set of workers taking tasks from a queue.
-// Used to process files in parallel (`--jobs`). Submit from one thread;
-// Wait() blocks until every submitted task has run. Tasks must not throw.
+// Used to process files in parallel (`--jobs`), and through a TaskGroup to
+// spread one file's work over the cores. Submit may be called from any
+// thread; Wait() blocks until every submitted task has run. Tasks must not
+// throw.
 #pragma once
 
 #include <condition_variable>
@@ -35,6 +37,29 @@ class ThreadPool {
   size_t running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+};
+
+// One caller's tasks on a shared pool: Submit blocks while `max_in_flight`
+// of the group's tasks are queued or running (bounding the memory their
+// inputs hold), Wait() blocks until all have run. Without a pool each task
+// runs at once on the caller's thread. The tasks must not wait on groups of
+// the same pool (its workers would block each other).
+class TaskGroup {
+ public:
+  TaskGroup(ThreadPool* pool, size_t max_in_flight);
+  ~TaskGroup();  // waits
+  TaskGroup(const TaskGroup&) = delete;
+  TaskGroup& operator=(const TaskGroup&) = delete;
+
+  void Submit(std::function<void()> task);
+  void Wait();
+
+ private:
+  ThreadPool* pool_;
+  size_t max_in_flight_;
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  size_t in_flight_ = 0;
 };
 
 }  // namespace celmatch

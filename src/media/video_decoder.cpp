@@ -103,8 +103,8 @@ class StreamOptions {
 class FfmpegVideoDecoder final : public VideoDecoder {
  public:
   FfmpegVideoDecoder(std::string path, const MediaLimits& limits,
-                     std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr)
-      : path_(std::move(path)), limits_(limits) {
+                     std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr, int threads = 1)
+      : path_(std::move(path)), limits_(limits), threads_(std::max(1, threads)) {
     memory_.bytes = std::move(bytes);
   }
 
@@ -124,6 +124,7 @@ class FfmpegVideoDecoder final : public VideoDecoder {
 
   std::string path_;
   MediaLimits limits_;
+  int threads_;
   VideoInfo info_;
   Clock::time_point deadline_ = Clock::time_point::max();
 
@@ -287,7 +288,7 @@ Status FfmpegVideoDecoder::Open() {
   if (!codec_ || !frame_ || !packet_) return Status::Internal(path_ + ": out of memory");
   err = avcodec_parameters_to_context(codec_.get(), par);
   if (err < 0) return Status::Internal(path_ + ": bad codec parameters: " + AvErrorText(err));
-  codec_->thread_count = 1;  // callers parallelise across files
+  codec_->thread_count = threads_;  // 1 by default: callers parallelise across files
   if (limits_.max_pixels > 0) codec_->max_pixels = limits_.max_pixels;
   codec_->pkt_timebase = stream->time_base;
   err = avcodec_open2(codec_.get(), codec, nullptr);
@@ -426,10 +427,11 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::OpenBuffer(const std::string
   return std::unique_ptr<VideoDecoder>(std::move(decoder));
 }
 
-Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(const std::string& path, const MediaLimits& limits) {
+Result<std::unique_ptr<VideoDecoder>> VideoDecoder::Open(const std::string& path, const MediaLimits& limits,
+                                                         int threads) {
   // The decoder's address is the interrupt callback's opaque pointer, so it
   // is allocated before libavformat sees it and never moves.
-  auto decoder = std::make_unique<FfmpegVideoDecoder>(path, limits);
+  auto decoder = std::make_unique<FfmpegVideoDecoder>(path, limits, nullptr, threads);
   const Status st = decoder->Open();
   if (!st.ok()) return st;
   return std::unique_ptr<VideoDecoder>(std::move(decoder));

@@ -34,8 +34,10 @@ struct VideoFrame {
 class VideoDecoder {
  public:
   // Opens the first video stream of `path`. Errors name the file.
+  // `threads`: FFmpeg's own decoding threads (1: callers parallelise across
+  // files; more: one file decoded on several cores, as `ffmpeg` does).
   static Result<std::unique_ptr<VideoDecoder>> Open(const std::string& path,
-                                                    const MediaLimits& limits = {});
+                                                    const MediaLimits& limits = {}, int threads = 1);
   // Same over bytes in memory (an archive member), read through a custom
   // AVIOContext; `name` stands for them in errors. The decoder shares
   // ownership of `bytes`.
