@@ -2,6 +2,7 @@
 // guard, the hash-list CSV reader, and the HTML report's escaping, pictures
 // and Content-Security-Policy (the browser test, test_report_browser.cpp,
 // checks that the page works in Chromium).
+#include <filesystem>
 #include <regex>
 #include <string>
 
@@ -37,6 +38,36 @@ FileResult MatchedImage(const std::string& file, const std::string& production, 
   return r;
 }
 
+std::string ReadText(const std::string& path) {
+  const std::vector<uint8_t> bytes = ReadFileBytes(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// The one page of a report of `results`, written to a temporary folder.
+// The run information the tests show: index `index_dir`, one input "dump/".
+ReportRunInfo TestRunInfo(const std::string& index_dir) {
+  ReportRunInfo info;
+  info.index_dir = index_dir;
+  info.inputs = {"dump/"};
+  info.version = "0.1.0";
+  info.generated_at = "2024-01-01";
+  info.elapsed_s = 1.5;
+  return info;
+}
+
+std::string RenderReport(const std::vector<FileResult>& results, const ReportRunInfo& info,
+                         const ReferencePictureFn& reference) {
+  TempDir tmp;
+  const std::string path = tmp.str() + "/report.html";
+  Result<std::unique_ptr<HtmlReport>> report = HtmlReport::Create(path, reference);
+  REQUIRE(report.ok());
+  for (const FileResult& r : results) REQUIRE((*report)->Add(r).ok());
+  Result<std::vector<std::string>> pages = (*report)->Finish(info);
+  REQUIRE(pages.ok());
+  REQUIRE(*pages == std::vector<std::string>{path});
+  return ReadText(path);
+}
+
 }  // namespace
 
 TEST_CASE("CSV fields are quoted and guarded against formulas, and the reader undoes both") {
@@ -70,18 +101,16 @@ TEST_CASE("a result row in CSV carries the best match, and file names cannot bec
 }
 
 TEST_CASE("the HTML report escapes names, shows both pictures and pins its only script") {
-  HtmlReport report;
   const std::string evil = "<script>alert(1)</script>.png";
-  report.Add(MatchedImage(evil, "<b onmouseover=\"x()\">Show</b>", 7));
-  report.Add(MatchedImage("hash-only.png", "Imported", 8));
   FileResult err;
   err.file = "<img src=x onerror=alert(2)>.jpg";
   err.status = FileStatus::kError;
   err.error = "bad <data> & more";
-  report.Add(err);
+  const std::vector<FileResult> results = {MatchedImage(evil, "<b onmouseover=\"x()\">Show</b>", 7),
+                                           MatchedImage("hash-only.png", "Imported", 8), err};
 
-  ReportRunInfo info{"refs/<x>", {"dump/"}, "0.1.0", "2024-01-01", 1.5};
-  const std::string html = report.Render(info, [](int64_t frame_id) {
+  ReportRunInfo info = TestRunInfo("refs/<x>");
+  const std::string html = RenderReport(results, info, [](int64_t frame_id) {
     ReferencePicture p;
     if (frame_id == 7) p.jpeg = {0xff, 0xd8, 0xff, 0xd9};  // frame 8: a hash-only reference
     return p;
@@ -133,7 +162,6 @@ TEST_CASE("the HTML report escapes names, shows both pictures and pins its only 
 }
 
 TEST_CASE("the HTML report shows the run's settings, a timeline per source, the search box and the viewer") {
-  HtmlReport report;
   FileResult a = MatchedImage("a.png", "Sintel", 1);  // ep<1>.mp4 at 65.25 s
   a.embedding = true;
   FileResult b = MatchedImage("b.png", "Sintel", 2);
@@ -151,12 +179,11 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   c.matches[0].region[1] = 90;
   c.matches[0].region[2] = 320;
   c.matches[0].region[3] = 180;
-  for (FileResult* r : {&a, &b, &c}) report.Add(*r);
 
-  ReportRunInfo info{"refs", {"dump/"}, "0.1.0", "2024-01-01", 1.5};
+  ReportRunInfo info = TestRunInfo("refs");
   info.settings = {{"PDQ distance threshold", "27 of 256 bits"}, {"embedding model", "m<1>"}};
   info.source_duration = [](const Match& m) { return m.source_id == 4 ? 600.0 : 0.0; };
-  const std::string html = report.Render(info, [](int64_t) {
+  const std::string html = RenderReport({a, b, c}, info, [](int64_t) {
     ReferencePicture p;
     p.jpeg = {0xff, 0xd8, 0xff, 0xd9};
     p.source_width = 640;
@@ -198,4 +225,75 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   const size_t open = html.find("<script");
   REQUIRE(open != std::string::npos);
   CHECK(html.find("<script", open + 1) == std::string::npos);
+}
+
+// A report of more files than a page holds: rows are rendered as they are
+// added (the reference pictures are read then, not at the end), and the
+// pages each hold their share of the rows in order, the whole run's summary,
+// and links to the others; a timeline mark leads to the page of its row.
+TEST_CASE("the HTML report renders rows as they come and splits a large run into linked pages") {
+  TempDir tmp;
+  const std::string path = tmp.str() + "/report.html";
+  int pictures_read = 0;
+  Result<std::unique_ptr<HtmlReport>> created = HtmlReport::Create(
+      path,
+      [&](int64_t) {
+        ++pictures_read;
+        ReferencePicture p;
+        p.jpeg = {0xff, 0xd8, 0xff, 0xd9};
+        return p;
+      },
+      3);
+  REQUIRE(created.ok());
+  HtmlReport& report = **created;
+  const int files = 8;
+  for (int i = 0; i < files; ++i) {
+    FileResult r = MatchedImage("f" + std::to_string(i) + ".png", i < 5 ? "Sintel" : "Tears", i);
+    r.matches[0].time_s = r.matches[0].span_start_s = 10.0 * i;
+    r.matches[0].span_end_s = 10.0 * i + 0.5;
+    if (i == 6) {
+      r.status = FileStatus::kNoMatch;
+      r.matches.clear();
+    }
+    REQUIRE(report.Add(r).ok());
+    CHECK(pictures_read == (i < 6 ? i + 1 : i));  // read when the row is added
+  }
+  CHECK(report.size() == size_t(files));
+  ReportRunInfo info = TestRunInfo("refs");
+  Result<std::vector<std::string>> pages = report.Finish(info);
+  REQUIRE(pages.ok());
+  REQUIRE(pages->size() == 3);
+  CHECK((*pages)[0] == path);
+  CHECK((*pages)[1] == tmp.str() + "/report-2.html");
+  CHECK((*pages)[2] == tmp.str() + "/report-3.html");
+  std::vector<std::string> order;
+  for (size_t p = 0; p < pages->size(); ++p) {
+    INFO("page " << p + 1);
+    const std::string html = ReadText((*pages)[p]);
+    // The whole run's summary on every page.
+    CHECK(html.find("data-count=\"all\"><b>8</b> files") != std::string::npos);
+    CHECK(html.find("data-count=\"match\"><b>7</b> matched") != std::string::npos);
+    CHECK(html.find("<td class=\"production-files\">5</td>") != std::string::npos);
+    // This page's rows, and links to the others.
+    std::regex row("<tr class=\"row\" data-index=\"(\\d+)\" data-file=\"([^\"]+)\"");
+    int rows_here = 0;
+    for (auto it = std::sregex_iterator(html.begin(), html.end(), row); it != std::sregex_iterator(); ++it) {
+      order.push_back((*it)[2].str());
+      ++rows_here;
+    }
+    CHECK(rows_here == (p < 2 ? 3 : 2));
+    CHECK(html.find("<nav class=\"pages\" data-page=\"" + std::to_string(p + 1) + "\" data-pages=\"3\"") !=
+          std::string::npos);
+    for (size_t other = 0; other < pages->size(); ++other) {
+      const std::string name = other == 0 ? "report.html" : "report-" + std::to_string(other + 1) + ".html";
+      CHECK((html.find("href=\"" + name + "\" data-page=") != std::string::npos) == (other != p));
+    }
+    // f4's row is on page 2: its timeline mark links there from elsewhere.
+    CHECK(html.find(p == 1 ? "href=\"#q=f4.png\"" : "href=\"report-2.html#q=f4.png\"") != std::string::npos);
+  }
+  CHECK(order == std::vector<std::string>{"f0.png", "f1.png", "f2.png", "f3.png", "f4.png", "f5.png", "f6.png",
+                                          "f7.png"});
+  CHECK(std::filesystem::exists(path + ".rows.tmp"));  // while the report is open
+  created->reset();
+  CHECK_FALSE(std::filesystem::exists(path + ".rows.tmp"));
 }

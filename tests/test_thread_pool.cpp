@@ -38,7 +38,7 @@ TEST_CASE("a task group runs every task, never more than its bound at once, and 
   CHECK(most.load() >= 1);
 }
 
-TEST_CASE("two task groups share one pool; without a pool a task runs on the caller's thread") {
+TEST_CASE("two task groups share one pool, and without a pool a task runs on the caller thread") {
   ThreadPool pool(2);
   std::atomic<int> a{0}, b{0};
   {

@@ -68,7 +68,7 @@ void RegisterServeCommand(CLI::App& app, CommandRegistry& registry);   // cmd_se
 void RegisterReportCommand(CLI::App& app, CommandRegistry& registry);  // cmd_report.cpp
 
 // The HTML report's helpers shared by `match --report` and `report`
-// (cli_report.cpp). Query thumbnails: small, as every file's stays in memory.
+// (cli_report.cpp). Query thumbnails: small, as every file's is in the page.
 constexpr int kReportThumbnailSide = 160;
 // Ok when `path` can be created or replaced (tried with a file beside it).
 Status CheckWritable(const std::string& path);
@@ -85,6 +85,8 @@ ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& index);
 // (output/run_record.h) of `match` or the last one of its JSON Lines
 // (`report`); without one (JSON Lines of schema 1), the index's model only.
 void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& index, const nlohmann::json* run_record);
+// "report: PATH" and, for a report over several pages, how many and where.
+std::string ReportWrittenLine(const std::vector<std::string>& pages);
 
 // Which embedding model embeds the queries (`match`, `serve`): the index's
 // (FindEmbeddingModel) unless --model names the file; --no-embedding: none.

@@ -78,4 +78,13 @@ void DescribeRunForReport(ReportRunInfo* info, const ReferenceIndex& ix, const n
   };
 }
 
+std::string ReportWrittenLine(const std::vector<std::string>& pages) {
+  if (pages.empty()) return "report: none written";
+  std::string line = "report: " + pages.front();
+  if (pages.size() > 1)
+    line += " (" + std::to_string(pages.size()) + " pages of " + std::to_string(HtmlReport::kRowsPerPage) +
+            " files: " + pages[1] + (pages.size() > 2 ? " ... " + pages.back() : "") + ")";
+  return line;
+}
+
 }  // namespace celmatch::cli

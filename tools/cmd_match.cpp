@@ -128,21 +128,42 @@ int RunMatch(const MatchArgs& a) {
   Result<std::shared_ptr<EmbeddingModelPool>> model = LoadQueryEmbedding(**index, dir, embedding);
   if (!model.ok()) return Fatal(model.status());
   options.embedding = *model;
+  if (resume && (out_path.empty() || out_path == "-")) {
+    std::fprintf(stderr, "celmatch: error: --resume needs --out FILE (the results of the run to resume)\n");
+    return kExitUsage;
+  }
+  std::unique_ptr<CsvWriter> csv;
+  if (!reports.csv_path.empty()) {
+    Result<std::unique_ptr<CsvWriter>> c = CsvWriter::Open(reports.csv_path);
+    if (!c.ok()) return Fatal(c.status());
+    csv = std::move(*c);
+  }
+  // The report's rows are written as files are done; its pages at the end.
+  // Checked now, so that a bad path does not cost the run.
+  std::unique_ptr<HtmlReport> report;
+  if (!reports.report_path.empty()) {
+    Status st = CheckWritable(reports.report_path);
+    if (!st.ok()) return Fatal(st);
+    Result<std::unique_ptr<HtmlReport>> r = HtmlReport::Create(reports.report_path, ReferencePicturesOf(**index));
+    if (!r.ok()) return Fatal(r.status());
+    report = std::move(*r);
+  }
   ReportedFiles reported;
-  std::vector<FileResult> earlier;  // --resume: the records already in --out
   if (resume) {
-    if (out_path.empty() || out_path == "-") {
-      std::fprintf(stderr, "celmatch: error: --resume needs --out FILE (the results of the run to resume)\n");
-      return kExitUsage;
-    }
     // The CSV and the report cover the whole run: the earlier records too.
-    const bool keep = !reports.csv_path.empty() || !reports.report_path.empty();
+    Status earlier_error;
     Result<ReportedFiles> r = PrepareResume(out_path, [&](const nlohmann::json& j) {
-      if (!keep) return;
+      if ((!csv && !report) || !earlier_error.ok()) return;
       Result<FileResult> fr = FileResultFromJson(j);
-      if (fr.ok()) earlier.push_back(std::move(*fr));
+      if (!fr.ok()) return;
+      if (csv) earlier_error = csv->Write(*fr);
+      if (report && earlier_error.ok()) {
+        AddQueryThumbnail(&*fr, options.query_thumbnail_max_side);
+        earlier_error = report->Add(*fr);
+      }
     });
     if (!r.ok()) return Fatal(r.status());
+    if (!earlier_error.ok()) return Fatal(earlier_error);
     reported = std::move(*r);
   }
   // What made these results: the first record of the run in its JSON Lines,
@@ -173,30 +194,6 @@ int RunMatch(const MatchArgs& a) {
     std::fprintf(stderr, "celmatch: error: --format table is for the terminal; write files as jsonl or csv\n");
     return kExitUsage;
   }
-  std::unique_ptr<CsvWriter> csv;
-  if (!reports.csv_path.empty()) {
-    Result<std::unique_ptr<CsvWriter>> c = CsvWriter::Open(reports.csv_path);
-    if (!c.ok()) return Fatal(c.status());
-    csv = std::move(*c);
-  }
-  std::unique_ptr<HtmlReport> report;
-  if (!reports.report_path.empty()) {
-    // Written at the end: checked now, so that a bad path does not cost the run.
-    Status st = CheckWritable(reports.report_path);
-    if (!st.ok()) return Fatal(st);
-    report = std::make_unique<HtmlReport>();
-  }
-  for (FileResult& r : earlier) {
-    if (csv) {
-      Status st = csv->Write(r);
-      if (!st.ok()) return Fatal(st);
-    }
-    if (report) {
-      AddQueryThumbnail(&r, options.query_thumbnail_max_side);
-      report->Add(std::move(r));
-    }
-  }
-  earlier.clear();
   Matcher matcher(**index, options);
   // Archives (zip, tar.gz) are read in place: their members become inputs.
   std::vector<InputFile> inputs = ExpandArchives(WalkInputs(paths));
@@ -244,12 +241,12 @@ int RunMatch(const MatchArgs& a) {
         counts[int(r.status)]++;
         Status st = jsonl ? jsonl->Write(FileResultToJson(r)) : main_csv ? main_csv->Write(r) : table->Write(r);
         if (st.ok() && csv) st = csv->Write(r);
+        if (st.ok() && report) st = report->Add(r);
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(write_mu);
           if (write_error.ok()) write_error = st;
         }
         progress.FileDone(SummaryLine(r));
-        if (report) report->Add(std::move(r));
       });
     }
   }
@@ -264,9 +261,9 @@ int RunMatch(const MatchArgs& a) {
     info.generated_at = UtcNow();
     info.elapsed_s = progress.elapsed_s();
     DescribeRunForReport(&info, ix, &run_record);
-    Status st = report->Write(reports.report_path, info, ReferencePicturesOf(ix));
-    if (!st.ok()) return Fatal(st);
-    if (!a.quiet) std::fprintf(stderr, "report: %s\n", reports.report_path.c_str());
+    Result<std::vector<std::string>> pages = report->Finish(info);
+    if (!pages.ok()) return Fatal(pages.status());
+    if (!a.quiet) std::fprintf(stderr, "%s\n", ReportWrittenLine(*pages).c_str());
   }
   if (!a.quiet)
     std::fprintf(stderr, "%zu files: %lld matched, %lld not matched, %lld errors, %lld skipped in %.1f s\n",

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/file_digest.h"
@@ -346,55 +347,50 @@ tr.group-head th{background:#eef0f4;color:#1d2330;font-size:13px;padding:6px 8px
 )CSS";
 
 // One file's place on its source's timeline: the best match's time, or for
-// a clip the stretch of the source it covers.
+// a clip the stretch of the source it covers; `page` holds its row.
 struct TimelineMark {
-  const std::string* file;
+  std::string file;
+  size_t page = 0;
   double start_s = 0, end_s = 0;
 };
 struct SourceSummary {
-  int files = 0;
+  int64_t files = 0;
   bool is_still = false;
-  const Match* match = nullptr;  // one of the source's, to look up its duration
-  double first_s = 1e300, last_s = -1;
-  std::vector<TimelineMark> marks;
+  std::optional<Match> match;  // one of the source's, to look up its duration
+  double first_s = 1e300, last_s = -1, latest_s = 0;
+  std::vector<TimelineMark> marks;  // the first kMaxMarks
+  int64_t moments = 0;              // files with a place on the timeline
 };
 struct ProductionSummary {
-  int files = 0;
+  int64_t files = 0;
   std::map<std::string, SourceSummary> sources;
 };
 
-std::string TimeOrStill(const Match& m) {
-  return m.is_still ? std::string("still image") : FormatTimecode(m.time_s);
-}
+// Marks drawn on one source's timeline: more are counted, not drawn (a bar a
+// few hundred pixels wide shows no more, and the page stays small).
+constexpr size_t kMaxMarks = 500;
 
-// Where the matched times fall along the source: a bar for its duration
-// (from the catalog, else up to the latest matched time) with one mark per
-// file, each a link that shows that file's row.
-void RenderTimeline(const SourceSummary& s, const ReportRunInfo& info, std::string& html) {
-  double duration = info.source_duration && s.match ? info.source_duration(*s.match) : 0;
-  const bool known = duration > 0;
-  for (const TimelineMark& m : s.marks) duration = std::max(duration, m.end_s);
-  if (!(duration > 0)) return;
-  html += "<div class=\"timeline\" data-marks=\"" + std::to_string(s.marks.size()) + "\" data-duration=\"" +
-          Fixed(duration, 3) + "\">";
-  for (const TimelineMark& m : s.marks) {
-    const double left = std::clamp(m.start_s / duration, 0.0, 1.0);
-    const double width = std::clamp((m.end_s - m.start_s) / duration, 0.0, 1.0 - left);
-    html += "<a class=\"mark\" href=\"#q=" + FragmentValue(*m.file) + "\" title=\"" + HtmlEscape(*m.file) + " @ " +
-            FormatTimecode(m.start_s) + "\" data-time=\"" + Fixed(m.start_s, 3) + "\" style=\"left:" +
-            Fixed(100 * left, 3) + "%;width:" + Fixed(100 * width, 3) + "%\"></a>";
-  }
-  html += "</div><div class=\"timeline-scale\"><span class=\"tc\">" + FormatTimecode(0) + "</span><span class=\"tc\">" +
-          FormatTimecode(duration) + (known ? "" : " (latest match; source duration unknown)") + "</span></div>";
-}
+}  // namespace
 
-void RenderSummary(const std::vector<FileResult>& results, const ReportRunInfo& info, std::string& html) {
-  int counts[4] = {0, 0, 0, 0};
-  int ambiguous = 0;
+// What the page header and summary show, counted as rows are added: the
+// rows themselves are on disk.
+struct HtmlReport::Totals {
+  int64_t files = 0;
+  int64_t counts[4] = {0, 0, 0, 0};
+  int64_t ambiguous = 0;
+  int64_t matched_or_not = 0, with_embedding = 0;
   std::map<std::string, ProductionSummary> productions;
-  for (const FileResult& r : results) {
+  std::set<std::string> production_names;  // of every row's best match (the filter's choices)
+
+  void Add(const FileResult& r, size_t page) {
+    ++files;
     counts[int(r.status)]++;
-    if (r.status != FileStatus::kMatch || r.matches.empty()) continue;
+    if (r.status == FileStatus::kMatch || r.status == FileStatus::kNoMatch) {
+      ++matched_or_not;
+      with_embedding += r.embedding;
+    }
+    if (!r.matches.empty()) production_names.insert(r.matches.front().production);
+    if (r.status != FileStatus::kMatch || r.matches.empty()) return;
     if (r.tied_sources > 1) ++ambiguous;
     const Match& m = r.matches.front();
     ProductionSummary& p = productions[m.production];
@@ -402,37 +398,81 @@ void RenderSummary(const std::vector<FileResult>& results, const ReportRunInfo& 
     SourceSummary& s = p.sources[m.source];
     s.files++;
     s.is_still = m.is_still;
-    s.match = &m;
-    if (!m.is_still) {
-      s.first_s = std::min(s.first_s, m.span_start_s);
-      s.last_s = std::max(s.last_s, std::max(m.span_end_s, m.time_s));
-      // A clip covers the source from its time for its duration; a picture
-      // is one moment.
-      const bool clip = r.kind == MediaKind::kVideo;
-      const double start = clip ? std::min(m.time_s, m.span_start_s) : m.time_s;
-      const double end = clip ? std::max(m.time_s, m.span_end_s) : m.time_s;
-      s.marks.push_back(TimelineMark{&r.file, start, end});
-    }
+    if (!s.match) s.match = m;
+    if (m.is_still) return;
+    s.first_s = std::min(s.first_s, m.span_start_s);
+    s.last_s = std::max(s.last_s, std::max(m.span_end_s, m.time_s));
+    // A clip covers the source from its time for its duration; a picture
+    // is one moment.
+    const bool clip = r.kind == MediaKind::kVideo;
+    const double start = clip ? std::min(m.time_s, m.span_start_s) : m.time_s;
+    const double end = clip ? std::max(m.time_s, m.span_end_s) : m.time_s;
+    s.latest_s = std::max(s.latest_s, end);
+    ++s.moments;
+    if (s.marks.size() < kMaxMarks) s.marks.push_back(TimelineMark{r.file, page, start, end});
   }
+};
+
+namespace {
+
+std::string TimeOrStill(const Match& m) {
+  return m.is_still ? std::string("still image") : FormatTimecode(m.time_s);
+}
+
+// The link to file `file`'s row: on this page a filter of it, on another
+// page that page with the filter.
+std::string RowLink(const std::string& file, size_t page, size_t this_page, const std::string& report_path) {
+  std::string href;
+  if (page != this_page) href = HtmlEscape(std::filesystem::path(HtmlReport::PagePath(report_path, page)).filename().string());
+  return href + "#q=" + FragmentValue(file);
+}
+
+// Where the matched times fall along the source: a bar for its duration
+// (from the catalog, else up to the latest matched time) with one mark per
+// file, each a link that shows that file's row.
+void RenderTimeline(const SourceSummary& s, const ReportRunInfo& info, size_t this_page,
+                    const std::string& report_path, std::string& html) {
+  double duration = info.source_duration && s.match ? info.source_duration(*s.match) : 0;
+  const bool known = duration > 0;
+  duration = std::max(duration, s.latest_s);
+  if (!(duration > 0)) return;
+  html += "<div class=\"timeline\" data-marks=\"" + std::to_string(s.marks.size()) + "\" data-duration=\"" +
+          Fixed(duration, 3) + "\">";
+  for (const TimelineMark& m : s.marks) {
+    const double left = std::clamp(m.start_s / duration, 0.0, 1.0);
+    const double width = std::clamp((m.end_s - m.start_s) / duration, 0.0, 1.0 - left);
+    html += "<a class=\"mark\" href=\"" + RowLink(m.file, m.page, this_page, report_path) + "\" title=\"" +
+            HtmlEscape(m.file) + " @ " + FormatTimecode(m.start_s) + "\" data-time=\"" + Fixed(m.start_s, 3) +
+            "\" style=\"left:" + Fixed(100 * left, 3) + "%;width:" + Fixed(100 * width, 3) + "%\"></a>";
+  }
+  html += "</div><div class=\"timeline-scale\"><span class=\"tc\">" + FormatTimecode(0) + "</span><span class=\"tc\">" +
+          FormatTimecode(duration) + (known ? "" : " (latest match; source duration unknown)") + "</span></div>";
+  if (s.moments > int64_t(s.marks.size()))
+    html += "<div class=\"small\">the first " + std::to_string(s.marks.size()) + " of " + std::to_string(s.moments) +
+            " matched moments are drawn</div>";
+}
+
+void RenderSummary(const HtmlReport::Totals& t, const ReportRunInfo& info, size_t this_page,
+                   const std::string& report_path, std::string& html) {
   html += "<section id=\"summary\"><h2>Summary</h2><div class=\"counts\">";
-  html += "<a href=\"#\" data-count=\"all\"><b>" + std::to_string(results.size()) + "</b> files</a>";
+  html += "<a href=\"#\" data-count=\"all\"><b>" + std::to_string(t.files) + "</b> files</a>";
   const char* labels[4] = {"matched", "not matched", "errors", "skipped"};
   for (int s = 0; s < 4; ++s) {
     const char* name = FileStatusName(FileStatus(s));
     html += std::string("<a href=\"#status=") + name + "\" class=\"s-" + name + "\" data-count=\"" + name + "\"><b>" +
-            std::to_string(counts[s]) + "</b> " + labels[s] + "</a>";
+            std::to_string(t.counts[s]) + "</b> " + labels[s] + "</a>";
   }
-  if (ambiguous)
-    html += "<a href=\"#status=match\" data-count=\"ambiguous\"><b>" + std::to_string(ambiguous) +
+  if (t.ambiguous)
+    html += "<a href=\"#status=match\" data-count=\"ambiguous\"><b>" + std::to_string(t.ambiguous) +
             "</b> ambiguous (source tied)</a>";
   html += "</div>";
-  if (productions.empty()) {
+  if (t.productions.empty()) {
     html += "<p class=\"small\">No file matched a production of the index.</p></section>";
     return;
   }
   html += "<table id=\"productions\"><thead><tr><th>Production</th><th>Files matched</th>"
           "<th>Sources (episodes): files, time range covered, and where the matches fall</th></tr></thead><tbody>";
-  for (const auto& [name, p] : productions) {
+  for (const auto& [name, p] : t.productions) {
     html += "<tr class=\"production\" data-production=\"" + HtmlEscape(name) + "\"><td><a href=\"#production=" +
             FragmentValue(name) + "\">" + HtmlEscape(name) + "</a></td><td class=\"production-files\">" +
             std::to_string(p.files) + "</td><td><ul>";
@@ -443,7 +483,7 @@ void RenderSummary(const std::vector<FileResult>& results, const ReportRunInfo& 
       if (s.is_still) html += " (still)";
       else if (s.last_s >= 0)
         html += ", <span class=\"tc\">" + FormatTimecode(s.first_s) + "&ndash;" + FormatTimecode(s.last_s) + "</span>";
-      if (!s.marks.empty()) RenderTimeline(s, info, html);
+      if (!s.marks.empty()) RenderTimeline(s, info, this_page, report_path, html);
       html += "</li>";
     }
     html += "</ul></td></tr>";
@@ -453,13 +493,8 @@ void RenderSummary(const std::vector<FileResult>& results, const ReportRunInfo& 
 
 // The run's settings under the title: the caller's, then what the records
 // say about the learned-embedding step.
-void RenderSettings(const std::vector<FileResult>& results, const ReportRunInfo& info, std::string& html) {
-  int matched = 0, with_embedding = 0;
-  for (const FileResult& r : results) {
-    if (r.status != FileStatus::kMatch && r.status != FileStatus::kNoMatch) continue;
-    ++matched;
-    with_embedding += r.embedding;
-  }
+void RenderSettings(const HtmlReport::Totals& t, const ReportRunInfo& info, std::string& html) {
+  const int64_t matched = t.matched_or_not, with_embedding = t.with_embedding;
   if (info.settings.empty() && matched == 0) return;
   html += "<dl id=\"settings\">";
   auto item = [&html](const std::string& name, const std::string& value) {
@@ -487,10 +522,7 @@ constexpr const char* kViewer =
     "<button type=\"button\" id=\"v-flicker\" aria-pressed=\"false\">Flicker</button></span>"
     "<span id=\"v-caption\"></span><button type=\"button\" id=\"v-close\">Close (Esc)</button></div></div></div>\n";
 
-void RenderControls(const std::vector<FileResult>& results, std::string& html) {
-  std::set<std::string> names;
-  for (const FileResult& r : results)
-    if (!r.matches.empty()) names.insert(r.matches.front().production);
+void RenderControls(const std::set<std::string>& names, std::string& html) {
   // Hidden until the script runs: without JavaScript the controls do nothing.
   html += "<section id=\"controls\" hidden><label>Production <select id=\"f-production\"><option value=\"\">all</option>";
   for (const std::string& n : names) html += "<option value=\"" + HtmlEscape(n) + "\">" + HtmlEscape(n) + "</option>";
@@ -635,42 +667,68 @@ std::string CspHash(std::string_view script) {
   return "'sha256-" + Base64(bytes.data(), bytes.size()) + "'";
 }
 
-}  // namespace
-
-void HtmlReport::Add(FileResult result) {
-  std::lock_guard<std::mutex> lock(mu_);
-  results_.push_back(std::move(result));
+// Links to the other pages of a report split over several (HtmlReport::Finish).
+void RenderPageNav(size_t page, size_t pages, int64_t rows, size_t rows_per_page, const std::string& report_path,
+                   std::string& html) {
+  if (pages <= 1) return;
+  auto link = [&](size_t p, const std::string& text) {
+    return "<a href=\"" + HtmlEscape(std::filesystem::path(HtmlReport::PagePath(report_path, p)).filename().string()) +
+           "\" data-page=\"" + std::to_string(p + 1) + "\">" + text + "</a>";
+  };
+  const int64_t first = int64_t(page * rows_per_page) + 1;
+  const int64_t last = std::min(rows, int64_t((page + 1) * rows_per_page));
+  html += "<nav class=\"pages\" data-page=\"" + std::to_string(page + 1) + "\" data-pages=\"" + std::to_string(pages) +
+          "\">Page " + std::to_string(page + 1) + " of " + std::to_string(pages) + " (files " + std::to_string(first) +
+          "&ndash;" + std::to_string(last) + " of " + std::to_string(rows) +
+          "; the filters, sorting and search act on this page's files):";
+  // The first, the last, and the pages near this one.
+  size_t shown_up_to = 0;
+  for (size_t p = 0; p < pages; ++p) {
+    const bool near = p + 3 >= page && p <= page + 3;
+    if (p != 0 && p + 1 != pages && !near) continue;
+    if (p > shown_up_to) html += " &hellip;";
+    html += " ";
+    html += p == page ? "<b>" + std::to_string(p + 1) + "</b>" : link(p, std::to_string(p + 1));
+    shown_up_to = p + 1;
+  }
+  if (page > 0) html += " " + link(page - 1, "&larr; previous");
+  if (page + 1 < pages) html += " " + link(page + 1, "next &rarr;");
+  html += "</nav>";
 }
 
-size_t HtmlReport::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return results_.size();
-}
-
-std::string HtmlReport::Render(const ReportRunInfo& info, const ReferencePictureFn& reference) const {
-  std::lock_guard<std::mutex> lock(mu_);
+// The page up to the first row.
+std::string PageHead(const HtmlReport::Totals& t, const ReportRunInfo& info, size_t page, size_t pages,
+                     int64_t rows, size_t rows_per_page, const std::string& report_path) {
   std::string html;
   html += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
   html += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
           "style-src 'unsafe-inline'; script-src " + CspHash(kScript) + "; base-uri 'none'; form-action 'none'\">\n";
   html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   html += "<meta name=\"generator\" content=\"celmatch " + HtmlEscape(info.version) + "\">\n";
-  html += "<title>celmatch report</title><style>";
+  html += std::string("<title>celmatch report") + (pages > 1 ? " (page " + std::to_string(page + 1) + " of " + std::to_string(pages) + ")" : "") +
+          "</title><style>";
   html += kStyle;
   html += "</style></head>\n<body>\n<header><h1>celmatch report</h1><p class=\"meta\">";
   html += "index " + HtmlEscape(info.index_dir) + " &middot; input";
   for (const std::string& in : info.inputs) html += " " + HtmlEscape(in);
-  html += " &middot; " + std::to_string(results_.size()) + " files in " + Fixed(info.elapsed_s, 1) + " s";
+  html += " &middot; " + std::to_string(t.files) + " files in " + Fixed(info.elapsed_s, 1) + " s";
   if (!info.generated_at.empty()) html += " &middot; " + HtmlEscape(info.generated_at);
   html += " &middot; celmatch " + HtmlEscape(info.version) + "</p>";
-  RenderSettings(results_, info, html);
+  RenderSettings(t, info, html);
   html += "</header>\n<main>\n";
-  RenderSummary(results_, info, html);
-  RenderControls(results_, html);
+  RenderSummary(t, info, page, report_path, html);
+  RenderControls(t.production_names, html);
+  RenderPageNav(page, pages, rows, rows_per_page, report_path, html);
   html += "<section><table id=\"results\"><thead><tr><th>File</th><th>Query</th><th>Reference frame (matched region "
           "outlined)</th><th>Production / source / time</th><th>Score and evidence</th></tr></thead><tbody>\n";
-  for (size_t i = 0; i < results_.size(); ++i) RenderRow(results_[i], i, reference, html);
-  html += "</tbody></table></section>\n</main>\n";
+  return html;
+}
+
+// The page after the last row.
+std::string PageTail(size_t page, size_t pages, int64_t rows, size_t rows_per_page, const std::string& report_path) {
+  std::string html = "</tbody></table></section>\n";
+  RenderPageNav(page, pages, rows, rows_per_page, report_path, html);
+  html += "</main>\n";
   html += kViewer;
   html += "<script>";
   html += kScript;
@@ -678,21 +736,101 @@ std::string HtmlReport::Render(const ReportRunInfo& info, const ReferencePicture
   return html;
 }
 
-Status HtmlReport::Write(const std::string& path, const ReportRunInfo& info,
-                         const ReferencePictureFn& reference) const {
-  const std::string html = Render(info, reference);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return Status::IoError(path + ": cannot open for writing: " + std::strerror(errno));
-    f.write(html.data(), std::streamsize(html.size()));
-    f.close();
-    if (!f) return Status::IoError(path + ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::IoError(path + ": cannot rename " + tmp + ": " + ec.message());
+Status WriteAll(std::FILE* f, const std::string& path, const std::string& text) {
+  if (!text.empty() && std::fwrite(text.data(), 1, text.size(), f) != text.size())
+    return Status::IoError(path + ": write failed: " + std::strerror(errno));
   return Status::Ok();
+}
+
+}  // namespace
+
+std::string HtmlReport::PagePath(const std::string& path, size_t page) {
+  if (page == 0) return path;
+  const std::filesystem::path p(path);
+  const std::string ext = p.extension().string();
+  const std::string stem = ext.empty() ? path : path.substr(0, path.size() - ext.size());
+  return stem + "-" + std::to_string(page + 1) + (ext.empty() ? ".html" : ext);
+}
+
+HtmlReport::HtmlReport(std::string path, ReferencePictureFn reference, size_t rows_per_page)
+    : path_(std::move(path)),
+      rows_path_(path_ + ".rows.tmp"),
+      reference_(std::move(reference)),
+      rows_per_page_(std::max<size_t>(1, rows_per_page)),
+      totals_(std::make_unique<Totals>()) {}
+
+HtmlReport::~HtmlReport() {
+  if (rows_) std::fclose(rows_);
+  std::remove(rows_path_.c_str());
+}
+
+Result<std::unique_ptr<HtmlReport>> HtmlReport::Create(const std::string& path, ReferencePictureFn reference,
+                                                       size_t rows_per_page) {
+  std::unique_ptr<HtmlReport> r(new HtmlReport(path, std::move(reference), rows_per_page));
+  r->rows_ = std::fopen(r->rows_path_.c_str(), "w+b");
+  if (!r->rows_) return Status::IoError(r->rows_path_ + ": cannot write the report's rows there: " + std::strerror(errno));
+  return r;
+}
+
+Status HtmlReport::Add(const FileResult& result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!error_.ok()) return error_;
+  const size_t index = size_t(totals_->files);
+  if (index % rows_per_page_ == 0) page_start_.push_back(uint64_t(std::ftell(rows_)));
+  totals_->Add(result, index / rows_per_page_);
+  std::string html;
+  RenderRow(result, index, reference_, html);
+  error_ = WriteAll(rows_, rows_path_, html);
+  return error_;
+}
+
+size_t HtmlReport::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return size_t(totals_->files);
+}
+
+Result<std::vector<std::string>> HtmlReport::Finish(const ReportRunInfo& info) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!error_.ok()) return error_;
+  if (std::fflush(rows_) != 0) return Status::IoError(rows_path_ + ": write failed: " + std::strerror(errno));
+  const uint64_t rows_end = uint64_t(std::ftell(rows_));
+  const int64_t rows = totals_->files;
+  const size_t pages = std::max<size_t>(1, page_start_.size());
+  std::vector<std::string> written;
+  std::vector<char> buf(1 << 16);
+  for (size_t page = 0; page < pages; ++page) {
+    const std::string path = PagePath(path_, page);
+    const std::string tmp = path + ".tmp";
+    std::FILE* out = std::fopen(tmp.c_str(), "wb");
+    if (!out) return Status::IoError(path + ": cannot open for writing: " + std::strerror(errno));
+    Status st = WriteAll(out, path, PageHead(*totals_, info, page, pages, rows, rows_per_page_, path_));
+    // The page's rows, copied from the rows file.
+    const uint64_t begin = page < page_start_.size() ? page_start_[page] : rows_end;
+    const uint64_t end = page + 1 < page_start_.size() ? page_start_[page + 1] : rows_end;
+    if (st.ok() && std::fseek(rows_, long(begin), SEEK_SET) != 0)
+      st = Status::IoError(rows_path_ + ": cannot read back: " + std::strerror(errno));
+    for (uint64_t left = end - begin; st.ok() && left > 0;) {
+      const size_t n = std::fread(buf.data(), 1, size_t(std::min<uint64_t>(left, buf.size())), rows_);
+      if (n == 0) {
+        st = Status::IoError(rows_path_ + ": cannot read back the report's rows");
+        break;
+      }
+      st = WriteAll(out, path, std::string(buf.data(), n));
+      left -= n;
+    }
+    if (st.ok()) st = WriteAll(out, path, PageTail(page, pages, rows, rows_per_page_, path_));
+    if (std::fclose(out) != 0 && st.ok()) st = Status::IoError(path + ": write failed: " + std::strerror(errno));
+    if (!st.ok()) {
+      std::remove(tmp.c_str());
+      return st;
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return Status::IoError(path + ": cannot rename " + tmp + ": " + ec.message());
+    written.push_back(path);
+  }
+  std::fseek(rows_, 0, SEEK_END);  // further rows append
+  return written;
 }
 
 }  // namespace celmatch

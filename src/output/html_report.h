@@ -1,4 +1,4 @@
-// `celmatch match --report FILE`: one self-contained HTML page an investigator
+// `celmatch match --report FILE`: self-contained HTML pages an investigator
 // can hand over: a summary per production (files matched, sources and time
 // ranges, counts of unmatched / skipped / failed files), then one row per file
 // with the query's thumbnail beside the matched reference frame (the matched
@@ -24,13 +24,19 @@
 // not run even if escaping failed. Every string from the dump or the catalog
 // is HTML-escaped.
 //
-// Results are kept in memory until the end of the run, so keep them small:
-// the query thumbnail is a small JPEG (MatchOptions::query_thumbnail_max_side);
-// reference thumbnails are read from the index only when the page is written.
+// Rows are rendered as results are added, into a file beside the report
+// (PATH.rows.tmp), so a run of millions of files holds only the summary's
+// counts in memory (and the first marks of each source's timeline), not its
+// results or thumbnails. A report of more than `rows_per_page` files is split
+// into pages (PATH, then PATH-2.html, ...), each with the whole run's header
+// and summary and links to the others; filters, sorting and search act on the
+// page's own rows.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -72,18 +78,44 @@ std::string HtmlEscape(std::string_view text);
 
 class HtmlReport {
  public:
-  // Thread-safe.
-  void Add(FileResult result);
+  // Files a page; a page of matches with both thumbnails weighs about 25 MB.
+  static constexpr size_t kRowsPerPage = 1000;
+
+  // A report to be written at `path`; creates its rows file beside it.
+  // `reference` gives a match's reference picture when its row is added.
+  static Result<std::unique_ptr<HtmlReport>> Create(const std::string& path, ReferencePictureFn reference,
+                                                    size_t rows_per_page = kRowsPerPage);
+  ~HtmlReport();  // removes the rows file
+  HtmlReport(const HtmlReport&) = delete;
+  HtmlReport& operator=(const HtmlReport&) = delete;
+
+  // Renders the file's row and counts it. Thread-safe. An error (the rows
+  // file cannot be written) is returned again by every later call.
+  Status Add(const FileResult& result);
   size_t size() const;
 
-  // The page, rows in the order results were added.
-  std::string Render(const ReportRunInfo& info, const ReferencePictureFn& reference) const;
-  // Render, written to a temporary name beside `path` and renamed over it.
-  Status Write(const std::string& path, const ReportRunInfo& info, const ReferencePictureFn& reference) const;
+  // Writes the page(s), each to a temporary name beside it and renamed over
+  // it; returns their paths, `path` first. Rows added later go on the pages
+  // of a later Finish.
+  Result<std::vector<std::string>> Finish(const ReportRunInfo& info);
+
+  // The file of page `page` (0-based) of a report at `path`: `path` itself,
+  // then its name with -2, -3, ... before the extension.
+  static std::string PagePath(const std::string& path, size_t page);
+
+  struct Totals;
 
  private:
+  HtmlReport(std::string path, ReferencePictureFn reference, size_t rows_per_page);
+
+  const std::string path_, rows_path_;
+  const ReferencePictureFn reference_;
+  const size_t rows_per_page_;
   mutable std::mutex mu_;
-  std::vector<FileResult> results_;
+  std::unique_ptr<Totals> totals_;
+  std::FILE* rows_ = nullptr;
+  std::vector<uint64_t> page_start_;  // offset in the rows file of each page's first row
+  Status error_;
 };
 
 }  // namespace celmatch
