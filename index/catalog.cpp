@@ -487,6 +487,41 @@ Result<std::vector<uint8_t>> Catalog::Thumbnail(int64_t frame_id) {
   return blob ? std::vector<uint8_t>(blob, blob + bytes) : std::vector<uint8_t>();
 }
 
+namespace {
+
+// The catalog's message for a frame whose keypoint and descriptor blobs
+// disagree (FrameFeatures and FrameFeatureCounts say the same).
+Status MalformedFeatures(const std::string& path, int64_t frame_id, int xy_bytes, int desc_bytes) {
+  return Status::Corrupt(path + ": local features of frame " + std::to_string(frame_id) + " have " +
+                         std::to_string(xy_bytes / 8) + " points but " + std::to_string(desc_bytes) +
+                         " descriptor bytes");
+}
+
+}  // namespace
+
+Result<std::vector<FrameFeatureCount>> Catalog::FrameFeatureCounts(int layer, int64_t end_frame) {
+  Impl& d = *impl_;
+  // length() of a blob reads its size from the record, not its bytes.
+  auto s = d.Prepare(
+      "SELECT frame_id, length(xy), length(descriptors) FROM frame_features WHERE layer = ?1 AND frame_id < ?2 "
+      "ORDER BY frame_id");
+  if (!s.ok()) return s.status();
+  StmtUse use(*s);
+  sqlite3_bind_int(use.get(), 1, layer);
+  sqlite3_bind_int64(use.get(), 2, end_frame);
+  std::vector<FrameFeatureCount> out;
+  int rc;
+  while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+    const int64_t frame_id = sqlite3_column_int64(use.get(), 0);
+    const int xy_bytes = sqlite3_column_int(use.get(), 1);
+    const int desc_bytes = sqlite3_column_int(use.get(), 2);
+    if (xy_bytes % 8 != 0 || desc_bytes != xy_bytes / 8 * 32) return MalformedFeatures(d.path, frame_id, xy_bytes, desc_bytes);
+    out.push_back(FrameFeatureCount{frame_id, xy_bytes / 8});
+  }
+  if (rc != SQLITE_DONE) return d.Error("reading local features", rc);
+  return out;
+}
+
 Result<std::vector<FrameFeaturesRecord>> Catalog::FrameFeatures(int layer, int64_t end_frame) {
   Impl& d = *impl_;
   auto s = d.Prepare(
@@ -505,11 +540,7 @@ Result<std::vector<FrameFeaturesRecord>> Catalog::FrameFeatures(int layer, int64
     const int xy_bytes = sqlite3_column_bytes(use.get(), 1);
     const auto* desc = static_cast<const uint8_t*>(sqlite3_column_blob(use.get(), 2));
     const int desc_bytes = sqlite3_column_bytes(use.get(), 2);
-    if (xy_bytes % 8 != 0 || desc_bytes != xy_bytes / 8 * 32) {
-      return Status::Corrupt(d.path + ": local features of frame " + std::to_string(f.frame_id) +
-                             " have " + std::to_string(xy_bytes / 8) + " points but " +
-                             std::to_string(desc_bytes) + " descriptor bytes");
-    }
+    if (xy_bytes % 8 != 0 || desc_bytes != xy_bytes / 8 * 32) return MalformedFeatures(d.path, f.frame_id, xy_bytes, desc_bytes);
     f.xy.resize(size_t(xy_bytes) / sizeof(float));
     if (xy_bytes > 0) std::memcpy(f.xy.data(), xy, size_t(xy_bytes));
     if (desc_bytes > 0) f.descriptors.assign(desc, desc + desc_bytes);

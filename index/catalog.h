@@ -57,6 +57,12 @@ struct FrameFeaturesRecord {
   std::vector<uint8_t> descriptors;
 };
 
+// How many keypoints one frame has in one layer.
+struct FrameFeatureCount {
+  int64_t frame_id = -1;
+  int64_t count = 0;
+};
+
 // A source and its frames, to be added in one transaction.
 struct SourceToAdd {
   std::string production;       // created when missing
@@ -99,6 +105,10 @@ class Catalog {
   Result<std::vector<uint8_t>> Thumbnail(int64_t frame_id);  // empty if none
   // Local features of one layer for frames with id < end_frame, by frame id.
   Result<std::vector<FrameFeaturesRecord>> FrameFeatures(int layer, int64_t end_frame);
+  // The same frames' ids and keypoint counts, without reading the features
+  // (a mapped feature file is checked against them); kCorrupt as FrameFeatures
+  // when a frame's keypoints and descriptors disagree in number.
+  Result<std::vector<FrameFeatureCount>> FrameFeatureCounts(int layer, int64_t end_frame);
 
   // Key/value metadata (e.g. the manifest's copy of parameters).
   Status SetMeta(const std::string& key, const std::string& value);

@@ -1,6 +1,7 @@
 #include "index/durable_files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,21 +35,24 @@ namespace {
 
 constexpr char kSealMagic[8] = {'C', 'M', 'S', 'E', 'A', 'L', '0', '1'};
 
-uint32_t Crc32(const char* data, size_t n) {
-  uLong c = crc32(0L, Z_NULL, 0);
+uint32_t Crc32Continue(uint32_t sum, const char* data, size_t n) {
+  uLong c = sum;
   for (size_t at = 0; at < n; at += (size_t(1) << 30)) {  // zlib takes a uInt length
     c = crc32(c, reinterpret_cast<const Bytef*>(data + at), uInt(std::min(n - at, size_t(1) << 30)));
   }
   return uint32_t(c);
 }
 
-void AppendSeal(std::string* bytes) {
-  const uint64_t n = bytes->size();
-  const uint32_t sum = Crc32(bytes->data(), n), zero = 0;
-  bytes->append(kSealMagic, sizeof kSealMagic);
-  bytes->append(reinterpret_cast<const char*>(&n), 8);
-  bytes->append(reinterpret_cast<const char*>(&sum), 4);
-  bytes->append(reinterpret_cast<const char*>(&zero), 4);
+uint32_t Crc32(const char* data, size_t n) { return Crc32Continue(uint32_t(crc32(0L, Z_NULL, 0)), data, n); }
+
+// The seal of a payload of `n` bytes whose CRC-32 is `sum`.
+std::string Seal(uint64_t n, uint32_t sum) {
+  const uint32_t zero = 0;
+  std::string seal(kSealMagic, sizeof kSealMagic);
+  seal.append(reinterpret_cast<const char*>(&n), 8);
+  seal.append(reinterpret_cast<const char*>(&sum), 4);
+  seal.append(reinterpret_cast<const char*>(&zero), 4);
+  return seal;
 }
 
 // Reads the regular file at `path` whole (never through a symbolic link).
@@ -85,22 +89,31 @@ bool HasSealMagic(const std::string& bytes) {
          std::memcmp(bytes.data() + bytes.size() - kSealBytes, kSealMagic, sizeof kSealMagic) == 0;
 }
 
-// Checks the seal of `bytes` (a whole file) and cuts it off.
-Status Unseal(const std::string& path, std::string* bytes) {
-  if (!HasSealMagic(*bytes)) {
+// Checks the seal at the end of `bytes` (a whole file of `n` bytes); the
+// payload's size in `*payload`.
+Status CheckSeal(const std::string& path, const char* bytes, size_t n, size_t* payload) {
+  if (n < kSealBytes || std::memcmp(bytes + n - kSealBytes, kSealMagic, sizeof kSealMagic) != 0) {
     return Status::Corrupt(path + ": no seal at its end (truncated, or not written by celmatch)");
   }
-  const char* seal = bytes->data() + bytes->size() - kSealBytes;
-  uint64_t n = 0;
+  const char* seal = bytes + n - kSealBytes;
+  uint64_t stored = 0;
   uint32_t sum = 0;
-  std::memcpy(&n, seal + 8, 8);
+  std::memcpy(&stored, seal + 8, 8);
   std::memcpy(&sum, seal + 16, 4);
-  if (n != bytes->size() - kSealBytes) {
-    return Status::Corrupt(path + ": its seal records " + std::to_string(n) + " bytes, the file holds " +
-                           std::to_string(bytes->size() - kSealBytes) + " (truncated or extended)");
+  if (stored != n - kSealBytes) {
+    return Status::Corrupt(path + ": its seal records " + std::to_string(stored) + " bytes, the file holds " +
+                           std::to_string(n - kSealBytes) + " (truncated or extended)");
   }
-  if (Crc32(bytes->data(), size_t(n)) != sum) return Status::Corrupt(path + ": its bytes do not match its checksum (damaged)");
-  bytes->resize(size_t(n));
+  if (Crc32(bytes, size_t(stored)) != sum) return Status::Corrupt(path + ": its bytes do not match its checksum (damaged)");
+  *payload = size_t(stored);
+  return Status::Ok();
+}
+
+// Checks the seal of `bytes` (a whole file) and cuts it off.
+Status Unseal(const std::string& path, std::string* bytes) {
+  size_t payload = 0;
+  CELMATCH_RETURN_IF_ERROR(CheckSeal(path, bytes->data(), bytes->size(), &payload));
+  bytes->resize(payload);
   return Status::Ok();
 }
 
@@ -190,8 +203,117 @@ Status WriteFileAtomically(const std::string& dir, const std::string& path, cons
 }
 
 Status WriteSealedFileAtomically(const std::string& dir, const std::string& path, std::string bytes) {
-  AppendSeal(&bytes);
-  return WriteFileAtomically(dir, path, bytes);
+  Result<std::unique_ptr<SealedFileWriter>> w = SealedFileWriter::Create(dir, path);
+  if (!w.ok()) return w.status();
+  CELMATCH_RETURN_IF_ERROR((*w)->Append(bytes.data(), bytes.size()));
+  return (*w)->Commit();
+}
+
+Result<std::unique_ptr<SealedFileWriter>> SealedFileWriter::Create(const std::string& dir, const std::string& path) {
+  std::unique_ptr<SealedFileWriter> w(new SealedFileWriter());
+  w->dir_ = dir;
+  w->path_ = path;
+  w->tmp_ = path + ".tmp";
+  w->fd_ = ::open(w->tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->fd_ < 0) return Status::IoError(w->tmp_ + ": cannot create: " + Errno(errno));
+  w->crc_ = crc32(0L, Z_NULL, 0);
+  w->buffer_.reserve(size_t(1) << 20);
+  return w;
+}
+
+SealedFileWriter::~SealedFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+Status SealedFileWriter::Flush() {
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IoError(tmp_ + ": write failed: " + Errno(errno));
+    done += size_t(n);
+  }
+  buffer_.clear();
+  return Status::Ok();
+}
+
+Status SealedFileWriter::Append(const void* data, size_t n) {
+  if (fd_ < 0) return Status::Internal(path_ + ": written after its commit");
+  const char* p = static_cast<const char*>(data);
+  crc_ = uLong(Crc32Continue(uint32_t(crc_), p, n));
+  size_ += n;
+  while (n > 0) {
+    const size_t room = buffer_.capacity() - buffer_.size();
+    const size_t take = std::min(n, room);
+    buffer_.insert(buffer_.end(), p, p + take);
+    p += take;
+    n -= take;
+    if (buffer_.size() == buffer_.capacity()) CELMATCH_RETURN_IF_ERROR(Flush());
+  }
+  return Status::Ok();
+}
+
+Status SealedFileWriter::Pad(size_t alignment) {
+  static const char zeros[64] = {};
+  while (alignment > 1 && size_ % alignment != 0) {
+    CELMATCH_RETURN_IF_ERROR(Append(zeros, std::min<size_t>(sizeof zeros, alignment - size_ % alignment)));
+  }
+  return Status::Ok();
+}
+
+Status SealedFileWriter::Commit() {
+  const std::string seal = Seal(size_, uint32_t(crc_));
+  buffer_.insert(buffer_.end(), seal.begin(), seal.end());
+  CELMATCH_RETURN_IF_ERROR(Flush());
+  if (::fsync(fd_) != 0) return Status::IoError(tmp_ + ": fsync failed: " + Errno(errno));
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {
+    ::unlink(tmp_.c_str());
+    return Status::IoError(tmp_ + ": close failed: " + Errno(errno));
+  }
+  return RenameOver(dir_, tmp_, path_);
+}
+
+Result<std::shared_ptr<const MappedSealedFile>> MappedSealedFile::Open(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::NotFound(path + ": missing");
+    return Status::IoError(path + ": cannot stat: " + Errno(errno));
+  }
+  if (S_ISLNK(st.st_mode)) return Status::Corrupt(path + ": is a symbolic link, not a file of the index");
+  if (!S_ISREG(st.st_mode)) return Status::Corrupt(path + ": not a regular file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Status::IoError(path + ": cannot open: " + Errno(errno));
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return Status::IoError(path + ": cannot stat: " + Errno(e));
+  }
+  const size_t bytes = size_t(st.st_size);
+  if (bytes < kSealBytes) {
+    ::close(fd);
+    return Status::Corrupt(path + ": no seal at its end (truncated, or not written by celmatch)");
+  }
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  const int e = errno;
+  ::close(fd);
+  if (map == MAP_FAILED) return Status::IoError(path + ": mmap failed: " + Errno(e));
+  std::shared_ptr<MappedSealedFile> m(new MappedSealedFile());
+  m->map_ = map;
+  m->map_bytes_ = bytes;
+  // The checksum reads every page once, in order.
+  ::madvise(map, bytes, MADV_SEQUENTIAL);
+  CELMATCH_RETURN_IF_ERROR(CheckSeal(path, static_cast<const char*>(map), bytes, &m->payload_));
+  ::madvise(map, bytes, MADV_NORMAL);
+  return std::shared_ptr<const MappedSealedFile>(std::move(m));
+}
+
+MappedSealedFile::~MappedSealedFile() {
+  if (map_) ::munmap(map_, map_bytes_);
 }
 
 Status WriteBinaryIndexAtomically(const std::string& dir, const std::string& path, const faiss::IndexBinary& index,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <omp.h>
 
@@ -41,6 +42,56 @@ constexpr size_t kSealBytes = 24;
 
 // Replaces `path` (inside `dir`) by `bytes` and their seal, atomically.
 Status WriteSealedFileAtomically(const std::string& dir, const std::string& path, std::string bytes);
+
+// A sealed file written piece by piece, for files too large to hold twice in
+// memory: Append streams the payload to `path`.tmp (buffered) while its
+// CRC-32 is summed, and Commit writes the seal, fsyncs and renames it over
+// `path` (then fsyncs `dir`). Destroyed before Commit: the temp file is
+// removed and `path` is untouched.
+class SealedFileWriter {
+ public:
+  static Result<std::unique_ptr<SealedFileWriter>> Create(const std::string& dir, const std::string& path);
+  ~SealedFileWriter();
+  SealedFileWriter(const SealedFileWriter&) = delete;
+  SealedFileWriter& operator=(const SealedFileWriter&) = delete;
+
+  Status Append(const void* data, size_t n);
+  // Appends zero bytes until the payload's size is a multiple of `alignment`.
+  Status Pad(size_t alignment);
+  uint64_t size() const { return size_; }
+  Status Commit();
+
+ private:
+  SealedFileWriter() = default;
+  Status Flush();
+  std::string dir_, path_, tmp_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  unsigned long crc_ = 0;
+  std::vector<char> buffer_;
+};
+
+// A sealed file mapped read-only and shared (MAP_SHARED: every process on a
+// host reading the same file shares its pages in the page cache), its seal
+// verified over the mapping before anything reads the payload. The mapping
+// stays valid when the file is replaced by rename, as celmatch's writers do.
+class MappedSealedFile {
+ public:
+  // kNotFound when missing; kCorrupt as ReadSealedFile.
+  static Result<std::shared_ptr<const MappedSealedFile>> Open(const std::string& path);
+  ~MappedSealedFile();
+  MappedSealedFile(const MappedSealedFile&) = delete;
+  MappedSealedFile& operator=(const MappedSealedFile&) = delete;
+
+  const uint8_t* data() const { return static_cast<const uint8_t*>(map_); }
+  size_t size() const { return payload_; }  // the payload's bytes, seal excluded
+
+ private:
+  MappedSealedFile() = default;
+  void* map_ = nullptr;
+  size_t map_bytes_ = 0;
+  size_t payload_ = 0;
+};
 
 // The payload of the sealed file at `path`. kNotFound when it does not exist;
 // kCorrupt, naming the file and the reason, when it is a symbolic link, not a

@@ -34,9 +34,25 @@ struct TrainingKey {
   }
 };
 
-// The file's payload: the descriptor count the vocabulary was trained on
-// (u64), the training key, then the vocabulary.
-std::string SerializeTrained(const Vocabulary& v, int64_t trained_on) {
+// The file's payload:
+//   the descriptor count the vocabulary was trained on (u64), the training
+//     key (5 x u64), the vocabulary (Vocabulary::Serialize), zeros to a
+//     multiple of 8 bytes;
+//   the layout: "CMFILED1", frames F, descriptors N, words W (u64 each),
+//     frame ids (F x i64, ascending), each frame's first descriptor and then
+//     N (F + 1 x u64), descriptors (N x 32 bytes, frame order), keypoints
+//     (N x 2 x f32), each word's first member and then N (W + 1 x u32, zeros
+//     to 8 bytes), members: descriptor numbers grouped by word (N x u32, zeros
+//     to 8 bytes), the members' descriptors (N x 32 bytes, word order);
+//   a trailer: the vocabulary's bytes (u64), the layout's offset (u64),
+//     "CMWORDS2".
+// Files of an earlier celmatch end after the vocabulary (no trailer).
+constexpr size_t kPrefixBytes = 6 * sizeof(uint64_t);
+constexpr char kLayoutMagic[8] = {'C', 'M', 'F', 'I', 'L', 'E', 'D', '1'};
+constexpr char kTrailerMagic[8] = {'C', 'M', 'W', 'O', 'R', 'D', 'S', '2'};
+constexpr size_t kTrailerBytes = 24;
+
+std::string TrainedPrefix(int64_t trained_on) {
   const uint64_t n = uint64_t(trained_on);
   const TrainingKey key = TrainingKey::For(trained_on);
   std::string out(sizeof n, '\0');
@@ -45,42 +61,137 @@ std::string SerializeTrained(const Vocabulary& v, int64_t trained_on) {
                          uint64_t(key.max_training), key.seed}) {
     out.append(reinterpret_cast<const char*>(&field), sizeof field);
   }
-  return out + v.Serialize();
+  return out;
 }
 
-constexpr size_t kPrefixBytes = 6 * sizeof(uint64_t);
+size_t Align8(size_t n) { return (n + 7) & ~size_t(7); }
 
-Result<Vocabulary> ParseTrained(const std::string& bytes, const std::string& what, int64_t* trained_on,
-                                TrainingKey* key) {
+// The parts of a file's payload, pointing into it.
+struct FileParts {
+  int64_t trained_on = -1;
+  TrainingKey key;
+  Vocabulary vocabulary;
+  bool has_layout = false;
+  uint64_t frames = 0, descriptors = 0, words = 0;
+  const int64_t* frame_ids = nullptr;
+  const uint64_t* frame_first = nullptr;
+  const uint8_t* codes = nullptr;
+  const float* xy = nullptr;
+  const uint32_t* word_first = nullptr;
+  const uint32_t* members = nullptr;
+  const uint8_t* word_codes = nullptr;
+};
+
+template <typename T>
+T ReadAt(const uint8_t* p, size_t at) {
+  T v;
+  std::memcpy(&v, p + at, sizeof v);
+  return v;
+}
+
+// Parses and checks a payload of `n` bytes at `p` (8-byte aligned): every
+// size, count and offset, so the views stay inside it. Members are checked
+// where they are read (Vote).
+Status ParseFile(const uint8_t* p, size_t n, const std::string& what, FileParts* out) {
+  const std::string bad = what + ": not a vocabulary of visual words";
+  if (n < kPrefixBytes) return Status::Corrupt(bad + " (truncated)");
   uint64_t f[6];
-  if (bytes.size() < kPrefixBytes) return Status::Corrupt(what + ": not a vocabulary of visual words (truncated)");
-  std::memcpy(f, bytes.data(), kPrefixBytes);
-  if (f[0] > (uint64_t(1) << 48)) return Status::Corrupt(what + ": not a vocabulary of visual words (descriptor count)");
-  *trained_on = int64_t(f[0]);
-  key->branching = uint32_t(f[1]);
-  key->descriptors_per_word = uint32_t(f[2]);
-  key->max_levels = uint32_t(f[3]);
-  key->max_training = uint32_t(f[4]);
-  key->seed = f[5];
-  return Vocabulary::Parse(bytes.substr(kPrefixBytes), what);
+  std::memcpy(f, p, kPrefixBytes);
+  if (f[0] > (uint64_t(1) << 48)) return Status::Corrupt(bad + " (descriptor count)");
+  out->trained_on = int64_t(f[0]);
+  out->key.branching = uint32_t(f[1]);
+  out->key.descriptors_per_word = uint32_t(f[2]);
+  out->key.max_levels = uint32_t(f[3]);
+  out->key.max_training = uint32_t(f[4]);
+  out->key.seed = f[5];
+  size_t vocabulary_bytes = n - kPrefixBytes;
+  const bool layout = n >= kPrefixBytes + kTrailerBytes &&
+                      std::memcmp(p + n - sizeof kTrailerMagic, kTrailerMagic, sizeof kTrailerMagic) == 0;
+  uint64_t layout_at = 0;
+  if (layout) {
+    vocabulary_bytes = ReadAt<uint64_t>(p, n - kTrailerBytes);
+    layout_at = ReadAt<uint64_t>(p, n - kTrailerBytes + 8);
+    if (vocabulary_bytes > n || layout_at != Align8(kPrefixBytes + vocabulary_bytes) ||
+        layout_at + 32 > n - kTrailerBytes) {
+      return Status::Corrupt(what + ": its trailer places the vocabulary or the words outside the file");
+    }
+  }
+  Result<Vocabulary> v =
+      Vocabulary::Parse(std::string(reinterpret_cast<const char*>(p) + kPrefixBytes, vocabulary_bytes), what);
+  if (!v.ok()) return v.status();
+  out->vocabulary = std::move(*v);
+  if (!layout) return Status::Ok();
+
+  const size_t end = n - kTrailerBytes;
+  size_t at = size_t(layout_at);
+  if (std::memcmp(p + at, kLayoutMagic, sizeof kLayoutMagic) != 0) return Status::Corrupt(what + ": no filed words where its trailer says");
+  out->frames = ReadAt<uint64_t>(p, at + 8);
+  out->descriptors = ReadAt<uint64_t>(p, at + 16);
+  out->words = ReadAt<uint64_t>(p, at + 24);
+  at += 32;
+  const uint64_t F = out->frames, N = out->descriptors, W = out->words;
+  if (F > (uint64_t(1) << 40) || N >= (uint64_t(1) << 32) || W >= (uint64_t(1) << 31) ||
+      W != uint64_t(out->vocabulary.size()) || int64_t(N) != out->trained_on) {
+    return Status::Corrupt(what + ": its counts (" + std::to_string(F) + " frames, " + std::to_string(N) +
+                           " descriptors, " + std::to_string(W) + " words) disagree with its vocabulary");
+  }
+  const uint64_t need = F * 8 + (F + 1) * 8 + N * kFeatureBytes + N * 8 + Align8((W + 1) * 4) + Align8(N * 4) +
+                        N * kFeatureBytes;
+  if (at + need != end) {
+    return Status::Corrupt(what + ": holds " + std::to_string(end - at) + " bytes of filed words, its counts need " +
+                           std::to_string(need));
+  }
+  out->frame_ids = reinterpret_cast<const int64_t*>(p + at);
+  at += F * 8;
+  out->frame_first = reinterpret_cast<const uint64_t*>(p + at);
+  at += (F + 1) * 8;
+  out->codes = p + at;
+  at += N * kFeatureBytes;
+  out->xy = reinterpret_cast<const float*>(p + at);
+  at += N * 8;
+  out->word_first = reinterpret_cast<const uint32_t*>(p + at);
+  at += Align8((W + 1) * 4);
+  out->members = reinterpret_cast<const uint32_t*>(p + at);
+  at += Align8(N * 4);
+  out->word_codes = p + at;
+  // Frames ascending, runs of descriptors and words in order and inside N.
+  for (uint64_t i = 0; i < F; ++i) {
+    if (out->frame_ids[i] < 0 || (i > 0 && out->frame_ids[i] <= out->frame_ids[i - 1]))
+      return Status::Corrupt(what + ": its frame ids are not ascending");
+  }
+  if (out->frame_first[0] != 0 || out->frame_first[F] != N) return Status::Corrupt(what + ": its frames do not hold its descriptors");
+  for (uint64_t i = 0; i < F; ++i) {
+    if (out->frame_first[i + 1] < out->frame_first[i]) return Status::Corrupt(what + ": its frames' descriptors are out of order");
+  }
+  if (out->word_first[0] != 0 || out->word_first[W] != N) return Status::Corrupt(what + ": its words do not hold its descriptors");
+  for (uint64_t k = 0; k < W; ++k) {
+    if (out->word_first[k + 1] < out->word_first[k]) return Status::Corrupt(what + ": its words' members are out of order");
+  }
+  out->has_layout = true;
+  return Status::Ok();
 }
 
 }  // namespace
 
-FeatureIndex::FeatureIndex() = default;
+FeatureIndex::FeatureIndex() { Refresh(); }
 FeatureIndex::~FeatureIndex() = default;
 
-Vocabulary FeatureIndex::Train(const std::vector<uint8_t>& codes) {
-  const size_t n = codes.size() / kFeatureBytes;
+void FeatureIndex::Refresh() {
+  arrays_.frame_ids = frame_ids_.data();
+  arrays_.frame_first = frame_first_.data();
+  arrays_.frames = frame_ids_.size();
+  arrays_.codes = codes_.data();
+  arrays_.xy = xy_.data();
+  arrays_.descriptors = codes_.size() / kFeatureBytes;
+}
+
+Vocabulary FeatureIndex::Train(const uint8_t* codes, size_t n) {
   // An evenly spread sample: every step-th descriptor.
   const size_t cap = std::max<size_t>(1, TrainingSample(n));
   const size_t step = std::max<size_t>(1, (n + cap - 1) / cap);
   std::vector<uint8_t> sample;
   sample.reserve((n / step + 1) * kFeatureBytes);
-  for (size_t i = 0; i < n; i += step) {
-    sample.insert(sample.end(), codes.begin() + std::ptrdiff_t(i * kFeatureBytes),
-                  codes.begin() + std::ptrdiff_t((i + 1) * kFeatureBytes));
-  }
+  for (size_t i = 0; i < n; i += step) sample.insert(sample.end(), codes + i * kFeatureBytes, codes + (i + 1) * kFeatureBytes);
   // A node becomes a word when it holds about kDescriptorsPerWord of all
   // descriptors (the sample's share of them).
   const size_t leaf = size_t(std::ceil(double(kDescriptorsPerWord) / double(step)));
@@ -88,22 +199,19 @@ Vocabulary FeatureIndex::Train(const std::vector<uint8_t>& codes) {
 }
 
 Status FeatureIndex::AddFrame(const FrameFeaturesRecord& r) {
-  if (!frame_of_.empty() && r.frame_id <= frame_of_.back()) {
+  if (map_) return Status::Internal("local features of frame " + std::to_string(r.frame_id) + " added to a mapped index");
+  if (!frame_ids_.empty() && r.frame_id <= frame_ids_.back()) {
     return Status::Internal("local features of frame " + std::to_string(r.frame_id) + " added out of order");
   }
   const size_t n = r.xy.size() / 2;
   if (r.frame_id < 0 || r.xy.size() % 2 != 0 || r.descriptors.size() != n * kFeatureBytes) {
     return Status::InvalidArgument("malformed local features for frame " + std::to_string(r.frame_id));
   }
-  if (slots_.size() <= size_t(r.frame_id)) slots_.resize(size_t(r.frame_id) + 1, FrameSlot{0, 0, 0});
-  FrameSlot& slot = slots_[size_t(r.frame_id)];
-  slot.first = descriptor_count();
-  slot.count = int64_t(n);
-  slot.points = points_.size();
-  for (size_t i = 0; i < n; ++i) points_.emplace_back(r.xy[2 * i], r.xy[2 * i + 1]);
-  frame_of_descriptor_.insert(frame_of_descriptor_.end(), n, r.frame_id);
-  frame_of_.push_back(r.frame_id);
+  frame_ids_.push_back(r.frame_id);
   codes_.insert(codes_.end(), r.descriptors.begin(), r.descriptors.end());
+  xy_.insert(xy_.end(), r.xy.begin(), r.xy.end());
+  frame_first_.push_back(codes_.size() / kFeatureBytes);
+  Refresh();
   return Status::Ok();
 }
 
@@ -111,35 +219,74 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
                                                          const std::vector<FrameFeaturesRecord>& records,
                                                          bool* file_stale, bool use_file) {
   auto out = std::make_unique<FeatureIndex>();
-  size_t total = 0;
-  for (const FrameFeaturesRecord& r : records) total += r.descriptors.size();
+  size_t total = 0, points = 0;
+  for (const FrameFeaturesRecord& r : records) {
+    total += r.descriptors.size();
+    points += r.xy.size();
+  }
   out->codes_.reserve(total);
+  out->xy_.reserve(points);
+  out->frame_ids_.reserve(records.size());
+  out->frame_first_.reserve(records.size() + 1);
   for (const FrameFeaturesRecord& r : records) {
     const size_t n = r.xy.size() / 2;
     if (r.descriptors.size() != n * kFeatureBytes || r.xy.size() % 2 != 0) {
       return Status::Corrupt(path + ": catalog features of frame " + std::to_string(r.frame_id) + " are malformed");
     }
-    if (!out->frame_of_.empty() && r.frame_id <= out->frame_of_.back()) {
+    if (!out->frame_ids_.empty() && r.frame_id <= out->frame_ids_.back()) {
       return Status::Corrupt(path + ": catalog features are not in frame order");
     }
     CELMATCH_RETURN_IF_ERROR(out->AddFrame(r));
   }
-  // The file's vocabulary when it was trained on exactly these descriptors.
+  // The file's vocabulary when it was trained on exactly these descriptors
+  // (its filed words are used when the file is mapped, not here). A file
+  // without them (an earlier celmatch's) is rewritten by the next writer.
   *file_stale = true;
   if (use_file) {
     Result<std::string> bytes = ReadSealedFile(path);
-    int64_t trained_on = -1;
-    TrainingKey key;
-    Result<Vocabulary> v =
-        bytes.ok() ? ParseTrained(*bytes, path, &trained_on, &key) : Result<Vocabulary>(bytes.status());
-    if (v.ok() && trained_on == out->descriptor_count() && key == TrainingKey::For(trained_on)) {
+    FileParts parts;
+    const bool parsed =
+        bytes.ok() && ParseFile(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size(), path, &parts).ok();
+    if (parsed && parts.trained_on == out->descriptor_count() && parts.key == TrainingKey::For(parts.trained_on)) {
       auto words = std::make_shared<Words>();
-      words->vocabulary = std::move(*v);
-      words->trained_on = trained_on;
+      words->vocabulary = std::move(parts.vocabulary);
+      words->trained_on = parts.trained_on;
       out->words_ = std::move(words);
-      *file_stale = false;
+      *file_stale = !parts.has_layout;
     }
   }
+  return out;
+}
+
+std::unique_ptr<FeatureIndex> FeatureIndex::Map(const std::string& path, const std::vector<FrameFeatureCount>& frames) {
+  Result<std::shared_ptr<const MappedSealedFile>> file = MappedSealedFile::Open(path);
+  if (!file.ok()) return nullptr;
+  FileParts parts;
+  if (!ParseFile((*file)->data(), (*file)->size(), path, &parts).ok() || !parts.has_layout) return nullptr;
+  if (!(parts.key == TrainingKey::For(parts.trained_on)) || parts.frames != frames.size()) return nullptr;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    if (parts.frame_ids[i] != frames[i].frame_id ||
+        parts.frame_first[i + 1] - parts.frame_first[i] != uint64_t(frames[i].count))
+      return nullptr;
+  }
+  std::unique_ptr<FeatureIndex> out(new FeatureIndex());
+  out->map_ = *file;
+  out->arrays_.frame_ids = parts.frame_ids;
+  out->arrays_.frame_first = parts.frame_first;
+  out->arrays_.frames = size_t(parts.frames);
+  out->arrays_.codes = parts.codes;
+  out->arrays_.xy = parts.xy;
+  out->arrays_.descriptors = size_t(parts.descriptors);
+  auto words = std::make_shared<Words>();
+  words->vocabulary = std::move(parts.vocabulary);
+  words->trained_on = parts.trained_on;
+  words->first = parts.word_first;
+  words->words = size_t(parts.words);
+  words->members = parts.members;
+  words->codes = parts.word_codes;
+  words->map = *file;
+  words->filed = true;
+  out->words_ = std::move(words);
   return out;
 }
 
@@ -151,28 +298,32 @@ std::shared_ptr<const FeatureIndex::Words> FeatureIndex::CurrentWords(bool file)
   if (words_ && words_->trained_on == n) {
     w->vocabulary = words_->vocabulary;
   } else {
-    w->vocabulary = Train(codes_);
+    w->vocabulary = Train(arrays_.codes, size_t(n));
   }
   w->trained_on = n;
   if (file) {
     // Counting sort of the descriptors by word.
     const size_t words = size_t(std::max(0, w->vocabulary.size()));
     std::vector<int> word_of(static_cast<size_t>(n));
-    w->first.assign(words + 1, 0);
+    w->own_first.assign(words + 1, 0);
     for (int64_t i = 0; i < n; ++i) {
-      word_of[size_t(i)] = w->vocabulary.Word(codes_.data() + size_t(i) * kFeatureBytes);
-      ++w->first[size_t(word_of[size_t(i)]) + 1];
+      word_of[size_t(i)] = w->vocabulary.Word(arrays_.codes + size_t(i) * kFeatureBytes);
+      ++w->own_first[size_t(word_of[size_t(i)]) + 1];
     }
-    for (size_t k = 0; k < words; ++k) w->first[k + 1] += w->first[k];
-    w->members.resize(size_t(n));
-    std::vector<uint32_t> next(w->first.begin(), w->first.begin() + std::ptrdiff_t(words));
-    for (int64_t i = 0; i < n; ++i) w->members[next[size_t(word_of[size_t(i)])]++] = uint32_t(i);
+    for (size_t k = 0; k < words; ++k) w->own_first[k + 1] += w->own_first[k];
+    w->own_members.resize(size_t(n));
+    std::vector<uint32_t> next(w->own_first.begin(), w->own_first.begin() + std::ptrdiff_t(words));
+    for (int64_t i = 0; i < n; ++i) w->own_members[next[size_t(word_of[size_t(i)])]++] = uint32_t(i);
     // The members' descriptors copied in the same order: a word's scan reads
     // one run of memory instead of descriptors scattered over all of them.
-    w->codes.resize(size_t(n) * kFeatureBytes);
+    w->own_codes.resize(size_t(n) * kFeatureBytes);
     for (size_t j = 0; j < size_t(n); ++j)
-      std::memcpy(w->codes.data() + j * kFeatureBytes, codes_.data() + size_t(w->members[j]) * kFeatureBytes,
+      std::memcpy(w->own_codes.data() + j * kFeatureBytes, arrays_.codes + size_t(w->own_members[j]) * kFeatureBytes,
                   kFeatureBytes);
+    w->first = w->own_first.data();
+    w->words = words;
+    w->members = w->own_members.data();
+    w->codes = w->own_codes.data();
     w->filed = true;
   }
   words_ = w;
@@ -180,20 +331,51 @@ std::shared_ptr<const FeatureIndex::Words> FeatureIndex::CurrentWords(bool file)
 }
 
 Status FeatureIndex::Write(const std::string& dir, const std::string& path) {
-  std::shared_ptr<const Words> w = CurrentWords(/*file=*/false);
-  return WriteSealedFileAtomically(dir, path, SerializeTrained(w->vocabulary, w->trained_on));
+  if (descriptor_count() >= (int64_t(1) << 32)) {
+    return Status::InvalidArgument(path + ": a layer holds at most 4,294,967,295 descriptors");
+  }
+  std::shared_ptr<const Words> w = CurrentWords(/*file=*/true);
+  Result<std::unique_ptr<SealedFileWriter>> out = SealedFileWriter::Create(dir, path);
+  if (!out.ok()) return out.status();
+  SealedFileWriter& f = **out;
+  const std::string prefix = TrainedPrefix(w->trained_on), vocabulary = w->vocabulary.Serialize();
+  CELMATCH_RETURN_IF_ERROR(f.Append(prefix.data(), prefix.size()));
+  CELMATCH_RETURN_IF_ERROR(f.Append(vocabulary.data(), vocabulary.size()));
+  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
+  const uint64_t layout_at = f.size();
+  const Arrays& a = arrays_;
+  const uint64_t head[3] = {uint64_t(a.frames), uint64_t(a.descriptors), uint64_t(w->words)};
+  CELMATCH_RETURN_IF_ERROR(f.Append(kLayoutMagic, sizeof kLayoutMagic));
+  CELMATCH_RETURN_IF_ERROR(f.Append(head, sizeof head));
+  CELMATCH_RETURN_IF_ERROR(f.Append(a.frame_ids, a.frames * sizeof(int64_t)));
+  CELMATCH_RETURN_IF_ERROR(f.Append(a.frame_first, (a.frames + 1) * sizeof(uint64_t)));
+  CELMATCH_RETURN_IF_ERROR(f.Append(a.codes, a.descriptors * kFeatureBytes));
+  CELMATCH_RETURN_IF_ERROR(f.Append(a.xy, a.descriptors * 2 * sizeof(float)));
+  CELMATCH_RETURN_IF_ERROR(f.Append(w->first, (w->words + 1) * sizeof(uint32_t)));
+  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
+  CELMATCH_RETURN_IF_ERROR(f.Append(w->members, a.descriptors * sizeof(uint32_t)));
+  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
+  CELMATCH_RETURN_IF_ERROR(f.Append(w->codes, a.descriptors * kFeatureBytes));
+  const uint64_t trailer[2] = {uint64_t(vocabulary.size()), layout_at};
+  CELMATCH_RETURN_IF_ERROR(f.Append(trailer, sizeof trailer));
+  CELMATCH_RETURN_IF_ERROR(f.Append(kTrailerMagic, sizeof kTrailerMagic));
+  return f.Commit();
 }
 
 int FeatureIndex::words() const { return CurrentWords(true)->vocabulary.size(); }
 
 FrameFeaturesView FeatureIndex::frame(int64_t frame_id) const {
   FrameFeaturesView v;
-  if (frame_id < 0 || size_t(frame_id) >= slots_.size()) return v;
-  const FrameSlot& s = slots_[size_t(frame_id)];
-  if (s.count == 0) return v;
-  v.points = points_.data() + s.points;
-  v.descriptors = codes_.data() + size_t(s.first) * kFeatureBytes;
-  v.count = size_t(s.count);
+  const Arrays& a = arrays_;
+  const int64_t* end = a.frame_ids + a.frames;
+  const int64_t* it = std::lower_bound(a.frame_ids, end, frame_id);
+  if (it == end || *it != frame_id) return v;
+  const size_t i = size_t(it - a.frame_ids);
+  const uint64_t first = a.frame_first[i], count = a.frame_first[i + 1] - first;
+  if (count == 0) return v;
+  v.points = reinterpret_cast<const cv::Point2f*>(a.xy + 2 * first);
+  v.descriptors = a.codes + first * kFeatureBytes;
+  v.count = size_t(count);
   return v;
 }
 
@@ -203,6 +385,8 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
   if (query.empty() || query.cols != kFeatureBytes || query.type() != CV_8U || descriptor_count() == 0 || k <= 0)
     return out;
   const std::shared_ptr<const Words> w = CurrentWords(/*file=*/true);
+  const Arrays& a = arrays_;
+  const uint64_t n = a.descriptors;
   std::vector<int> words;
   // A query descriptor's k nearest (distance, descriptor) so far, nearest
   // first: kept by insertion, since most scanned descriptors are farther
@@ -218,23 +402,27 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
     w->vocabulary.Words(q, beam, &words);
     size_t found = 0;
     for (int word : words) {
-      if (word < 0 || size_t(word) + 1 >= w->first.size()) continue;
+      if (word < 0 || size_t(word) >= w->words) continue;
       const uint32_t begin = w->first[size_t(word)], end = w->first[size_t(word) + 1];
       distances.resize(end - begin);
-      HammingDistances32(q, w->codes.data() + size_t(begin) * kFeatureBytes, end - begin, distances.data());
+      HammingDistances32(q, w->codes + size_t(begin) * kFeatureBytes, end - begin, distances.data());
       for (uint32_t i = begin; i < end; ++i) {
         const int dist = distances[i - begin];
         if (dist > max_distance) continue;
-        const Neighbour n(dist, w->members[i]);
-        if (found == size_t(k) && !(n < near[found - 1])) continue;
+        const Neighbour nb(dist, w->members[i]);
+        if (found == size_t(k) && !(nb < near[found - 1])) continue;
         size_t at = found < size_t(k) ? found++ : found - 1;
-        for (; at > 0 && n < near[at - 1]; --at) near[at] = near[at - 1];
-        near[at] = n;
+        for (; at > 0 && nb < near[at - 1]; --at) near[at] = near[at - 1];
+        near[at] = nb;
       }
     }
     seen.clear();
     for (size_t j = 0; j < found; ++j) {
-      const int64_t frame = frame_of_descriptor_[near[j].second];
+      const uint64_t member = near[j].second;
+      if (member >= n) continue;  // a damaged mapped file: never read outside it
+      // The frame whose run of descriptors holds `member`.
+      const size_t i = size_t(std::upper_bound(a.frame_first, a.frame_first + a.frames + 1, member) - a.frame_first) - 1;
+      const int64_t frame = a.frame_ids[i];
       if (std::find(seen.begin(), seen.end(), frame) != seen.end()) continue;
       seen.push_back(frame);
       voted.push_back(frame);
@@ -257,26 +445,45 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
 Status FeatureIndex::CheckAgainst(const std::vector<FrameFeaturesRecord>& records, const std::string& path) const {
   size_t total = 0;
   for (const FrameFeaturesRecord& r : records) total += r.descriptors.size();
-  if (total != codes_.size()) {
-    return Status::Corrupt(path + ": feature index holds " + std::to_string(descriptor_count()) +
-                           " descriptors, catalog " + std::to_string(total / kFeatureBytes));
+  const Arrays& a = arrays_;
+  if (total != a.descriptors * kFeatureBytes || records.size() != a.frames) {
+    return Status::Corrupt(path + ": feature index holds " + std::to_string(descriptor_count()) + " descriptors of " +
+                           std::to_string(a.frames) + " frames, catalog " + std::to_string(total / kFeatureBytes) +
+                           " of " + std::to_string(records.size()));
   }
   size_t at = 0;
-  for (const FrameFeaturesRecord& r : records) {
-    if (!r.descriptors.empty() && std::memcmp(codes_.data() + at, r.descriptors.data(), r.descriptors.size()) != 0)
+  for (size_t i = 0; i < records.size(); ++i) {
+    const FrameFeaturesRecord& r = records[i];
+    if (a.frame_ids[i] != r.frame_id || a.frame_first[i] * kFeatureBytes != at ||
+        (!r.descriptors.empty() && std::memcmp(a.codes + at, r.descriptors.data(), r.descriptors.size()) != 0) ||
+        (!r.xy.empty() && std::memcmp(a.xy + at / kFeatureBytes * 2, r.xy.data(), r.xy.size() * sizeof(float)) != 0))
       return Status::Corrupt(path + ": feature descriptors differ from the catalog's");
     at += r.descriptors.size();
   }
-  Result<std::string> bytes = ReadSealedFile(path);
-  if (!bytes.ok()) return bytes.status();
+  Result<std::shared_ptr<const MappedSealedFile>> file = MappedSealedFile::Open(path);
+  if (!file.ok()) return file.status();
+  FileParts parts;
+  CELMATCH_RETURN_IF_ERROR(ParseFile((*file)->data(), (*file)->size(), path, &parts));
   // Trained on other descriptors (a writer killed between the catalog's
   // commit and this file, or one that added frames since) or with other
   // parameters (an earlier celmatch): a stale cache, retrained in memory by
   // readers and rewritten by the next writer, not damage.
-  int64_t trained_on = -1;
-  TrainingKey key;
-  Result<Vocabulary> v = ParseTrained(*bytes, path, &trained_on, &key);
-  if (!v.ok()) return v.status();
+  if (!parts.has_layout || parts.trained_on != descriptor_count() || parts.frames != a.frames) return Status::Ok();
+  // A current file: its frames, descriptors and keypoints are the catalog's,
+  // and its filed words are the descriptors' own.
+  const uint64_t n = parts.descriptors;
+  if (std::memcmp(parts.frame_ids, a.frame_ids, a.frames * sizeof(int64_t)) != 0 ||
+      std::memcmp(parts.frame_first, a.frame_first, (a.frames + 1) * sizeof(uint64_t)) != 0 ||
+      std::memcmp(parts.codes, a.codes, n * kFeatureBytes) != 0 ||
+      std::memcmp(parts.xy, a.xy, n * 2 * sizeof(float)) != 0) {
+    return Status::Corrupt(path + ": its frames, descriptors or keypoints differ from the catalog's");
+  }
+  for (uint64_t j = 0; j < n; ++j) {
+    if (parts.members[j] >= n ||
+        std::memcmp(parts.word_codes + j * kFeatureBytes, parts.codes + uint64_t(parts.members[j]) * kFeatureBytes,
+                    kFeatureBytes) != 0)
+      return Status::Corrupt(path + ": its words file descriptors it does not hold");
+  }
   return Status::Ok();
 }
 

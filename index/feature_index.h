@@ -14,15 +14,21 @@
 // voted ones for 87.5% of files at 52 ms a file, against 90.6% at 3.2 s for
 // the multi-hash vote; with the embedding's list, 95.8% against 96.9%.
 
-// Persistence: the catalog's frame_features table is the truth and is where
-// Load reads descriptors and keypoints from. DIR/words_<layer>.bin caches the
-// vocabulary trained on them (sealed, written temp+rename by
-// ReferenceIndex::Save). Training is deterministic (an evenly spread sample
-// of the descriptors, a fixed seed), so a vocabulary trained again after the
-// file was lost, damaged or outdated is the same one: Load uses the file
-// when its seal holds and it was trained on exactly the catalog's
-// descriptors, and otherwise trains at the first search (readers, in memory)
-// or at the next Write (writers).
+// Persistence: the catalog's frame_features table is the truth. DIR/words_<layer>.bin
+// is a cache of everything searched (sealed, written temp+rename by
+// ReferenceIndex::Save): the vocabulary trained on the catalog's descriptors,
+// then the layer's frames, descriptors and keypoints in frame order, and every
+// descriptor filed under its word (its number and a copy of it in word order).
+// Readers map it (Map: read-only, shared between processes, nothing of it
+// copied to the heap), so a process holds a few bytes a frame of its own
+// however large the index; bench_words_scale measures it. Training is
+// deterministic (an evenly spread sample of the descriptors, a fixed seed), so
+// a vocabulary trained again after the file was lost, damaged or outdated is
+// the same one, and so is the filing. A file that does not agree with the
+// catalog's frames and counts (a writer killed between the catalog's commit
+// and this file) is not used: readers then Load the catalog's rows and train
+// at the first search; the next writer rewrites it. Files of an earlier
+// celmatch hold the vocabulary alone; Load still uses it.
 //
 // Thread-safety: const methods may run on many threads at once; AddFrame and
 // Write need exclusive access.
@@ -39,6 +45,7 @@
 
 #include "core/status.h"
 #include "index/catalog.h"
+#include "index/durable_files.h"
 #include "index/visual_words.h"
 #include "signatures/local_features.h"
 
@@ -93,15 +100,25 @@ class FeatureIndex {
                                                     const std::vector<FrameFeaturesRecord>& records,
                                                     bool* file_stale, bool use_file = true);
 
-  // Appends one frame (ids ascending, above every frame added so far).
+  // The index in the file at `path`, mapped, when the file is sealed, holds
+  // the filed words and agrees with `frames` (the catalog's frames with
+  // features of this layer, ascending, and their keypoint counts); null when
+  // it cannot be used as it is (missing, damaged, stale, of an earlier
+  // celmatch): then Load the catalog's rows. The index is read-only.
+  static std::unique_ptr<FeatureIndex> Map(const std::string& path, const std::vector<FrameFeatureCount>& frames);
+
+  // Appends one frame (ids ascending, above every frame added so far). Not
+  // on a mapped index.
   Status AddFrame(const FrameFeaturesRecord& record);
 
-  // Writes the vocabulary file (trained first when it is not trained on
-  // every descriptor): temp, fsync, rename, fsync of the directory.
+  // Writes the layer's file (the vocabulary trained and the words filed
+  // first when they are not for every descriptor), streamed: temp, fsync,
+  // rename, fsync of the directory.
   Status Write(const std::string& dir, const std::string& path);
 
-  int64_t descriptor_count() const { return int64_t(codes_.size() / kFeatureBytes); }
-  int64_t frames_with_features() const { return int64_t(frame_of_.size()); }
+  int64_t descriptor_count() const { return int64_t(arrays_.descriptors); }
+  int64_t frames_with_features() const { return int64_t(arrays_.frames); }
+  bool mapped() const { return map_ != nullptr; }
   FrameFeaturesView frame(int64_t frame_id) const;  // empty when the frame has none
 
   // For each query descriptor (rows of kFeatureBytes, CV_8U), its `k`
@@ -123,30 +140,43 @@ class FeatureIndex {
   Status CheckAgainst(const std::vector<FrameFeaturesRecord>& records, const std::string& path) const;
 
  private:
-  struct FrameSlot {
-    int64_t first = 0;   // first descriptor
-    int64_t count = 0;
-    size_t points = 0;   // offset in points_
+  // The layer's frames in id order and their descriptors and keypoints:
+  // views of the vectors below (built here) or of the mapped file.
+  struct Arrays {
+    const int64_t* frame_ids = nullptr;     // ascending
+    const uint64_t* frame_first = nullptr;  // frames + 1 entries: each frame's first descriptor, then the total
+    size_t frames = 0;
+    const uint8_t* codes = nullptr;         // descriptors x kFeatureBytes
+    const float* xy = nullptr;              // descriptors x 2
+    size_t descriptors = 0;
   };
-  // The vocabulary and every descriptor filed under its word.
+  // The vocabulary and every descriptor filed under its word, in vectors of
+  // its own (filed here) or in the mapped file.
   struct Words {
     Vocabulary vocabulary;
     int64_t trained_on = 0;            // descriptors the vocabulary was trained on
-    std::vector<uint32_t> first;       // word -> first entry in `members` (size words + 1)
-    std::vector<uint32_t> members;     // descriptor numbers, grouped by word
-    std::vector<uint8_t> codes;        // members' descriptors, in members' order
-    bool filed = false;                // first/members built
+    bool filed = false;                // the views below are set
+    const uint32_t* first = nullptr;   // word -> first entry of `members` (words + 1 entries)
+    size_t words = 0;
+    const uint32_t* members = nullptr; // descriptor numbers, grouped by word
+    const uint8_t* codes = nullptr;    // members' descriptors, in members' order
+    std::vector<uint32_t> own_first, own_members;
+    std::vector<uint8_t> own_codes;
+    std::shared_ptr<const MappedSealedFile> map;
   };
   // The vocabulary for the current descriptors, trained when missing or
   // trained on others; its words filed when `file` is set.
   std::shared_ptr<const Words> CurrentWords(bool file) const;
-  static Vocabulary Train(const std::vector<uint8_t>& codes);
+  static Vocabulary Train(const uint8_t* codes, size_t n);
+  void Refresh();  // points arrays_ at the vectors
 
-  std::vector<uint8_t> codes_;          // descriptors in frame order
-  std::vector<int64_t> frame_of_descriptor_;
-  std::vector<cv::Point2f> points_;
-  std::vector<FrameSlot> slots_;        // indexed by frame id (dense up to the highest)
-  std::vector<int64_t> frame_of_;       // frames with features, ascending
+  // Built here (writers; readers without a usable file).
+  std::vector<int64_t> frame_ids_;
+  std::vector<uint64_t> frame_first_{0};
+  std::vector<uint8_t> codes_;
+  std::vector<float> xy_;
+  std::shared_ptr<const MappedSealedFile> map_;  // set: arrays_ and words_ are in it
+  Arrays arrays_;
   mutable std::mutex words_mu_;
   mutable std::shared_ptr<const Words> words_;
 };

@@ -171,7 +171,7 @@ Result<MergeReport> MergeIndexes(const std::string& out_dir, const std::vector<s
       pr.frames_added += frames;
       frames_since_save += frames;
       if (frames_since_save >= std::max(kMinFramesBetweenSaves, index.frame_count() / 2)) {
-        CELMATCH_RETURN_IF_ERROR(index.Save());
+        CELMATCH_RETURN_IF_ERROR(index.Checkpoint());
         frames_since_save = 0;
       }
     }

@@ -347,7 +347,7 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
               report.outcome = BuildFileReport::Outcome::kError;
               report.message = add.message();
             } else if (++added_since_save >= options.save_every_sources) {
-              Status save = index.Save();
+              Status save = index.Checkpoint();
               if (!save.ok()) fatal = save;
               added_since_save = 0;
             }

@@ -377,14 +377,25 @@ struct ReferenceIndex::Impl {
     return WriteBinaryIndexAtomically(dir, PathOf(kFaissName), *hash_index, "hash index");
   }
 
-  // Loads each layer's feature index from its file, repaired or rebuilt from
-  // the catalog (see feature_index.h). After a failure a layer not loaded is
-  // an empty index.
-  Status LoadFeatureIndexes() {
+  // Loads each layer's feature index: readers (`map_files`) map its file
+  // when it agrees with the catalog; otherwise, and for writers, it is built
+  // from the catalog's rows with the file's vocabulary when that is current
+  // (see feature_index.h). After a failure a layer not loaded is an empty
+  // index.
+  Status LoadFeatureIndexes(bool map_files) {
     for (auto& f : features) {
       if (!f) f = std::make_unique<FeatureIndex>();
     }
     for (int l = 0; l < kFeatureLayers; ++l) {
+      if (map_files && sealed_manifest) {
+        auto counts = catalog->FrameFeatureCounts(l, int64_t(frames.size()));
+        if (!counts.ok()) return counts.status();
+        if (std::unique_ptr<FeatureIndex> mapped = FeatureIndex::Map(PathOf(kFeatureFileNames[l]), *counts)) {
+          features[size_t(l)] = std::move(mapped);
+          features_dirty[size_t(l)] = false;
+          continue;
+        }
+      }
       auto records = catalog->FrameFeatures(l, int64_t(frames.size()));
       if (!records.ok()) return records.status();
       bool stale = false;
@@ -408,7 +419,7 @@ struct ReferenceIndex::Impl {
     return Status::Ok();
   }
 
-  Status Save() {
+  Status Save(bool feature_files = true) {
     // Catalog first (already committed by AddSource), then the FAISS file,
     // then the manifest: each step leaves a directory that opens.
     if (faiss_dirty) {
@@ -416,7 +427,7 @@ struct ReferenceIndex::Impl {
       faiss_dirty = false;
     }
     for (int l = 0; l < kFeatureLayers; ++l) {
-      if (!features_dirty[size_t(l)]) continue;
+      if (!feature_files || !features_dirty[size_t(l)]) continue;
       CELMATCH_RETURN_IF_ERROR(features[size_t(l)]->Write(dir, PathOf(kFeatureFileNames[l])));
       features_dirty[size_t(l)] = false;
       std::error_code ec;
@@ -464,7 +475,7 @@ struct ReferenceIndex::Impl {
     // Read-only opens load the features at the first LoadFeatures call;
     // features() goes through it, so no layer is read before it is made.
     if (!read_only) {
-      std::call_once(features_once, [this] { features_status = LoadFeatureIndexes(); });
+      std::call_once(features_once, [this] { features_status = LoadFeatureIndexes(/*map_files=*/false); });
       CELMATCH_RETURN_IF_ERROR(features_status);
     }
     return LoadEmbeddingIndex();
@@ -534,7 +545,7 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
     impl->catalog = std::move(*cat);
     CELMATCH_RETURN_IF_ERROR(impl->LoadMetadata());
     CELMATCH_RETURN_IF_ERROR(impl->LoadHashIndex());
-    CELMATCH_RETURN_IF_ERROR(impl->LoadFeatureIndexes());
+    CELMATCH_RETURN_IF_ERROR(impl->LoadFeatureIndexes(/*map_files=*/false));
     impl->faiss_dirty = true;
     impl->manifest_dirty = true;
   } else {
@@ -640,7 +651,12 @@ Status ReferenceIndex::AddSource(SourceToAdd item) {
 
 Status ReferenceIndex::Save() {
   if (!impl_->writable) return Status::InvalidArgument(impl_->dir + ": index is open read-only");
-  return impl_->Save();
+  return impl_->Save(/*feature_files=*/true);
+}
+
+Status ReferenceIndex::Checkpoint() {
+  if (!impl_->writable) return Status::InvalidArgument(impl_->dir + ": index is open read-only");
+  return impl_->Save(/*feature_files=*/false);
 }
 
 std::vector<HashNeighbor> ReferenceIndex::Search(const PdqHash& query, int max_distance, int k) const {
@@ -707,7 +723,7 @@ Status ReferenceIndex::LoadFeatures() const {
   Impl& d = *impl_;
   std::call_once(d.features_once, [&d] {
     std::lock_guard<std::mutex> lock(d.catalog_mu);  // the catalog is read
-    d.features_status = d.LoadFeatureIndexes();
+    d.features_status = d.LoadFeatureIndexes(/*map_files=*/true);
   });
   return d.features_status;
 }

@@ -99,8 +99,14 @@ class ReferenceIndex {
   // FAISS file (done in batches: it is rewritten whole).
   Status AddSource(SourceToAdd item);
 
-  // Writes the FAISS file (temp + rename) and the manifest.
+  // Writes the FAISS file, the feature layers' files and the embedding's
+  // (temp + rename each), and the manifest.
   Status Save();
+  // Save during a long build: the same but the feature layers' files, whose
+  // writing grows with the index (all of their descriptors each time). A
+  // build killed after a checkpoint leaves them stale: readers then build the
+  // layers from the catalog, and the next writer's Save rewrites them.
+  Status Checkpoint();
 
   // The `k` nearest frames to `query` with distance <= max_distance, nearest
   // first. Thread-safe.

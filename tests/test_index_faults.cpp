@@ -280,6 +280,40 @@ TEST_CASE("sealed index files whose counts or ids are out of range are named and
     return 0;
   };
 
+  // The filed words behind the vocabulary (feature_index.cpp): the trailer's
+  // last 16 bytes give the layout's offset, which starts "CMFILED1", frames
+  // F, descriptors N, words W (u64), frame ids (F x i64), each frame's first
+  // descriptor (F + 1 x u64), descriptors (N x 32), keypoints (N x 8), each
+  // word's first member (W + 1 x u32, to 8 bytes), members (N x u32).
+  struct Layout {
+    size_t frame_first = 0, members = 0;
+  };
+  auto layout_of = [](const std::string& dir) {
+    celmatch::Result<std::string> bytes = celmatch::ReadSealedFile(dir + "/words_color.bin");
+    REQUIRE(bytes.ok());
+    REQUIRE(bytes->size() > 24);
+    REQUIRE(bytes->compare(bytes->size() - 8, 8, "CMWORDS2") == 0);
+    uint64_t at = 0, head[3] = {};
+    std::memcpy(&at, bytes->data() + bytes->size() - 16, 8);
+    REQUIRE(at + 32 <= bytes->size());
+    std::memcpy(head, bytes->data() + at + 8, sizeof head);
+    const uint64_t f = head[0], n = head[1], w = head[2];
+    REQUIRE(f >= 2);
+    Layout l;
+    l.frame_first = size_t(at + 32 + f * 8);
+    l.members = size_t(l.frame_first + (f + 1) * 8 + n * 40 + (((w + 1) * 4 + 7) & ~uint64_t(7)));
+    return l;
+  };
+  auto edit_u64 = [](const std::string& dir, size_t field_at, uint64_t value) {
+    const std::string path = dir + "/words_color.bin";
+    celmatch::Result<std::string> bytes = celmatch::ReadSealedFile(path);
+    REQUIRE(bytes.ok());
+    std::string b = *bytes;
+    REQUIRE(field_at + sizeof value <= b.size());
+    std::memcpy(b.data() + field_at, &value, sizeof value);
+    REQUIRE(celmatch::WriteSealedFileAtomically(dir, path, b).ok());
+  };
+
   struct Case {
     const char* name;
     const char* file;
@@ -306,6 +340,13 @@ TEST_CASE("sealed index files whose counts or ids are out of range are named and
        [&](const std::string& dir) { edit_words(dir, kNodesAt + 32, 1 << 30); }},
       {"a vocabulary leaf's word past the word count", "words_color.bin",
        [&](const std::string& dir) { edit_words(dir, leaf_word_at(dir), 1 << 30); }},
+      {"a frame's first descriptor past the descriptors", "words_color.bin",
+       [&](const std::string& dir) { edit_u64(dir, layout_of(dir).frame_first + 8, uint64_t(1) << 40); }},
+      {"filed members past the descriptors", "words_color.bin",
+       [&](const std::string& dir) {
+         const Layout l = layout_of(dir);
+         edit_u64(dir, l.members, (uint64_t(1) << 31) | (uint64_t(1) << 63));  // the first two members
+       }},
   };
   int case_no = 0;
   for (const Case& c : cases) {

@@ -302,6 +302,91 @@ TEST_CASE("feature index: a frame's noisy descriptors vote it first through visu
   for (size_t i = 0; i < votes.size(); ++i) CHECK(retrained[i].votes == votes[i].votes);
 }
 
+namespace {
+
+std::vector<celmatch::FrameFeatureCount> CountsOf(const std::vector<celmatch::FrameFeaturesRecord>& records) {
+  std::vector<celmatch::FrameFeatureCount> out;
+  for (const auto& r : records) out.push_back({r.frame_id, int64_t(r.xy.size() / 2)});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("feature index: the written file maps to the same index, and one that disagrees with the catalog is not used") {
+  celmatch::testing::TempDir tmp;
+  std::vector<celmatch::FrameFeaturesRecord> records = RandomFrames(120, 150, 5);
+  records[7].xy.clear();  // a frame without keypoints
+  records[7].descriptors.clear();
+  const std::string path = tmp.str() + "/words_color.bin";
+  bool stale = false;
+  auto built = FeatureIndex::Load(path, records, &stale);
+  REQUIRE(built.ok());
+  CHECK(FeatureIndex::Map(path, CountsOf(records)) == nullptr);  // no file yet
+  REQUIRE((*built)->Write(tmp.str(), path).ok());
+
+  std::unique_ptr<FeatureIndex> mapped = FeatureIndex::Map(path, CountsOf(records));
+  REQUIRE(mapped != nullptr);
+  CHECK(mapped->mapped());
+  CHECK_FALSE((*built)->mapped());
+  CHECK(mapped->descriptor_count() == (*built)->descriptor_count());
+  CHECK(mapped->frames_with_features() == 120);
+  CHECK(mapped->words() == (*built)->words());
+  CHECK(mapped->CheckAgainst(records, path).ok());
+  // Every frame's keypoints and descriptors, and every vote, as built.
+  for (const auto& r : records) {
+    const celmatch::FrameFeaturesView a = mapped->frame(r.frame_id), b = (*built)->frame(r.frame_id);
+    REQUIRE(a.count == r.xy.size() / 2);
+    REQUIRE(a.count == b.count);
+    if (a.count == 0) continue;
+    CHECK(std::memcmp(a.descriptors, r.descriptors.data(), r.descriptors.size()) == 0);
+    CHECK(std::memcmp(a.points, r.xy.data(), r.xy.size() * sizeof(float)) == 0);
+  }
+  CHECK(mapped->frame(11).count == 0);  // between two frames' ids
+  for (int t : {3, 50, 119}) {
+    const cv::Mat query = NoisyQuery(records[size_t(t)], 60, 10, 90, uint32_t(t));
+    const std::vector<FrameVotes> a = mapped->Vote(query, 4, 64, 6, 2), b = (*built)->Vote(query, 4, 64, 6, 2);
+    REQUIRE(a.size() == b.size());
+    REQUIRE_FALSE(a.empty());
+    CHECK(a[0].frame_id == records[size_t(t)].frame_id);
+    for (size_t i = 0; i < a.size(); ++i) {
+      CHECK(a[i].frame_id == b[i].frame_id);
+      CHECK(a[i].votes == b[i].votes);
+    }
+  }
+  // A mapped index takes no frames; Load of the file uses its vocabulary as it is.
+  CHECK_FALSE(mapped->AddFrame(RandomFrames(1, 10, 3)[0]).ok());
+  auto reread = FeatureIndex::Load(path, records, &stale);
+  REQUIRE(reread.ok());
+  CHECK_FALSE(stale);
+
+  // The catalog says otherwise: another count, another id, a frame more.
+  std::vector<celmatch::FrameFeatureCount> counts = CountsOf(records);
+  counts[40].count -= 1;
+  CHECK(FeatureIndex::Map(path, counts) == nullptr);
+  counts = CountsOf(records);
+  counts[40].frame_id += 1;
+  CHECK(FeatureIndex::Map(path, counts) == nullptr);
+  counts = CountsOf(records);
+  counts.push_back({100000, 5});
+  CHECK(FeatureIndex::Map(path, counts) == nullptr);
+
+  // A damaged file is not mapped, and the check names it.
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes[bytes.size() - 100] ^= 0x21;
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  CHECK(FeatureIndex::Map(path, CountsOf(records)) == nullptr);
+  const celmatch::Status check = (*built)->CheckAgainst(records, path);
+  REQUIRE_FALSE(check.ok());
+  CHECK(check.message().find("words_color.bin") != std::string::npos);
+}
+
 TEST_CASE("feature index: the word search finds most of the exact nearest neighbours, and frames arrive in id order") {
   const std::vector<celmatch::FrameFeaturesRecord> records = RandomFrames(100, 100, 21);
   bool stale = false;
