@@ -13,7 +13,9 @@
 // the private memory (the process's anonymous resident pages: heap, not the
 // page cache a mapping shares) the index adds per reference frame, built and
 // mapped, the file's bytes per frame, the time to write it and to map it
-// (which reads it once to check its seal), and the vocabulary's size. Random
+// (which reads it once to check its seal), and the vocabulary's size. The
+// mapped index is measured in a fresh process (this program run again with
+// --mapped), so no heap the built index left behind hides what it costs. Random
 // descriptors are the hard case for the words (no structure to cluster on):
 // the cost per query depends on the words' size, which stays near
 // FeatureIndex::kDescriptorsPerWord at every index size.
@@ -25,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cinttypes>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -62,6 +65,62 @@ double CpuSeconds() {
   return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
+struct QueryRun {
+  double median_ms = 0, p90_ms = 0;
+  int found = 0, queries = 0;
+};
+
+// `queries` frames drawn with `seed`, each queried as its descriptors with
+// 0-12 bits flipped among unrelated ones, timed one at a time.
+QueryRun RunQueries(const celmatch::FeatureIndex& index, int64_t frames, int queries, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  QueryRun out;
+  std::vector<double> ms;
+  for (int q = 0; q < queries; ++q) {
+    const int64_t target = int64_t(rng() % uint64_t(frames));
+    const celmatch::FrameFeaturesView view = index.frame(target);
+    cv::Mat query(kQueryDescriptors, 32, CV_8U);
+    for (int row = 0; row < kQueryDescriptors; ++row) {
+      uint8_t* d = query.ptr(row);
+      if (size_t(row) < view.count) {
+        std::memcpy(d, view.descriptors + size_t(row) * 32, 32);
+        for (int flip = int(rng() % 13); flip > 0; --flip) d[rng() % 32] ^= uint8_t(1u << (rng() % 8));
+      } else {
+        for (int b = 0; b < 32; ++b) d[b] = uint8_t(rng());
+      }
+    }
+    const double t0 = CpuSeconds();
+    const std::vector<celmatch::FrameVotes> votes = index.Vote(query, 8, 64, 8, 2);
+    ms.push_back(1000 * (CpuSeconds() - t0));
+    for (const celmatch::FrameVotes& v : votes) out.found += v.frame_id == target;
+  }
+  std::sort(ms.begin(), ms.end());
+  out.median_ms = ms[ms.size() / 2];
+  out.p90_ms = ms[ms.size() * 9 / 10];
+  out.queries = queries;
+  return out;
+}
+
+// The child's side: map the file of `frames` frames, query it, print one
+// line: median and p90 ms, found, private bytes added, seconds to map.
+int RunMapped(const std::string& path, int64_t frames, int queries, uint64_t seed) {
+  const int64_t anon_before = StatusBytes("RssAnon");
+  std::vector<celmatch::FrameFeatureCount> counts;
+  for (int64_t f = 0; f < frames; ++f) counts.push_back({f, kPerFrame});
+  const double t0 = WallSeconds();
+  std::unique_ptr<celmatch::FeatureIndex> mapped = celmatch::FeatureIndex::Map(path, counts);
+  const double map_s = WallSeconds() - t0;
+  counts = {};
+  if (!mapped) {
+    std::fprintf(stderr, "%s: not mapped\n", path.c_str());
+    return 1;
+  }
+  const QueryRun run = RunQueries(*mapped, frames, queries, seed);
+  const int64_t anon_after = StatusBytes("RssAnon");
+  std::printf("%f %f %d %" PRId64 " %f\n", run.median_ms, run.p90_ms, run.found, anon_after - anon_before, map_s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,7 +131,11 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--queries" && i + 1 < argc) queries = std::atoi(argv[++i]);
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a[0] != '-') sizes = celmatch::ParseSizeList(a);
+    else if (a == "--mapped" && i + 2 < argc) {
+      const std::string path = argv[++i];
+      const int64_t frames = std::atoll(argv[++i]);
+      return RunMapped(path, frames, queries, uint64_t(frames) + 1);
+    } else if (a[0] != '-') sizes = celmatch::ParseSizeList(a);
     else {
       std::fprintf(stderr, "usage: %s [SIZES] [--queries N] [--dir DIR]\n", argv[0]);
       return 2;
@@ -85,12 +148,6 @@ int main(int argc, char** argv) {
     std::mt19937_64 rng{uint64_t(n)};
     const int64_t anon_before = StatusBytes("RssAnon");
     auto index = std::make_unique<celmatch::FeatureIndex>();
-    std::vector<int64_t> probe_frames;
-    for (int q = 0; q < queries; ++q) probe_frames.push_back(int64_t(rng() % uint64_t(n)));
-    std::sort(probe_frames.begin(), probe_frames.end());
-    probe_frames.erase(std::unique(probe_frames.begin(), probe_frames.end()), probe_frames.end());
-    std::vector<std::vector<uint8_t>> probes;
-    std::vector<celmatch::FrameFeatureCount> counts;
     for (int64_t f = 0; f < n; ++f) {
       celmatch::FrameFeaturesRecord r;
       r.frame_id = f;
@@ -101,8 +158,6 @@ int main(int argc, char** argv) {
       }
       r.xy.resize(size_t(kPerFrame) * 2);
       for (size_t k = 0; k < r.xy.size(); ++k) r.xy[k] = float(k % 1000);
-      if (std::binary_search(probe_frames.begin(), probe_frames.end(), f)) probes.push_back(r.descriptors);
-      counts.push_back({f, kPerFrame});
       if (!index->AddFrame(r).ok()) {
         std::fprintf(stderr, "adding frame %lld failed\n", (long long)f);
         return 1;
@@ -110,68 +165,38 @@ int main(int argc, char** argv) {
     }
     const int words = index->words();  // trains and files the words now, outside the timing
     const int64_t anon_built = StatusBytes("RssAnon");
-    // The queries: each probe frame's descriptors, each with 0-12 bits
-    // flipped, among unrelated ones.
-    std::vector<cv::Mat> query_set;
-    for (size_t q = 0; q < probes.size(); ++q) {
-      cv::Mat query(kQueryDescriptors, 32, CV_8U);
-      for (int row = 0; row < kQueryDescriptors; ++row) {
-        uint8_t* d = query.ptr(row);
-        if (row < kPerFrame) {
-          std::memcpy(d, probes[q].data() + size_t(row) * 32, 32);
-          for (int flip = int(rng() % 13); flip > 0; --flip) d[rng() % 32] ^= uint8_t(1u << (rng() % 8));
-        } else {
-          for (int b = 0; b < 32; ++b) d[b] = uint8_t(rng());
-        }
-      }
-      query_set.push_back(query);
-    }
-    auto run = [&](const celmatch::FeatureIndex& ix, std::vector<double>* ms) {
-      int found = 0;
-      for (size_t q = 0; q < query_set.size(); ++q) {
-        const double t0 = CpuSeconds();
-        const std::vector<celmatch::FrameVotes> votes = ix.Vote(query_set[q], 8, 64, 8, 2);
-        ms->push_back(1000 * (CpuSeconds() - t0));
-        for (const celmatch::FrameVotes& v : votes) found += v.frame_id == probe_frames[q];
-      }
-      std::sort(ms->begin(), ms->end());
-      return found;
-    };
-    std::vector<double> built_ms, mapped_ms;
-    const int built_found = run(*index, &built_ms);
+    const QueryRun built = RunQueries(*index, n, queries, uint64_t(n) + 1);
     const int64_t descriptors = index->descriptor_count();
 
     const std::string path = dir + "/bench_words_scale_" + std::to_string(n) + ".bin";
-    double t0 = WallSeconds();
+    const double t0 = WallSeconds();
     if (celmatch::Status st = index->Write(dir, path); !st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 1;
     }
     const double write_s = WallSeconds() - t0;
     index.reset();
-    probes.clear();
-    const int64_t anon_unmapped = StatusBytes("RssAnon");
-    t0 = WallSeconds();
-    std::unique_ptr<celmatch::FeatureIndex> mapped = celmatch::FeatureIndex::Map(path, counts);
-    const double map_s = WallSeconds() - t0;
-    counts = {};
-    if (!mapped) {
-      std::fprintf(stderr, "%s: not mapped\n", path.c_str());
-      return 1;
-    }
-    const int mapped_found = run(*mapped, &mapped_ms);
-    const int64_t anon_mapped = StatusBytes("RssAnon");
+    // The mapped index in a fresh process.
+    const std::string child = std::string("'") + argv[0] + "' --queries " + std::to_string(queries) + " --mapped '" +
+                              path + "' " + std::to_string(n);
+    FILE* p = ::popen(child.c_str(), "r");
+    double median = 0, p90 = 0, map_s = 0;
+    int found = 0;
+    long long anon = 0;
+    const bool ok = p && std::fscanf(p, "%lf %lf %d %lld %lf", &median, &p90, &found, &anon, &map_s) == 5;
+    if (p) ::pclose(p);
     struct stat st {};
     ::stat(path.c_str(), &st);
-    std::printf("| %lld | %lld | %d | %.1f, %.1f / %.1f, %.1f | %d / %d of %zu | %.0f / %.0f | %.0f | %.1f / %.1f |\n",
-                (long long)n, (long long)descriptors, words, built_ms[built_ms.size() / 2],
-                built_ms[built_ms.size() * 9 / 10], mapped_ms[mapped_ms.size() / 2],
-                mapped_ms[mapped_ms.size() * 9 / 10], built_found, mapped_found, query_set.size(),
-                double(anon_built - anon_before) / double(n), double(anon_mapped - anon_unmapped) / double(n),
+    std::remove(path.c_str());
+    if (!ok) {
+      std::fprintf(stderr, "the mapped run failed: %s\n", child.c_str());
+      return 1;
+    }
+    std::printf("| %lld | %lld | %d | %.1f, %.1f / %.1f, %.1f | %d / %d of %d | %.0f / %.0f | %.0f | %.1f / %.1f |\n",
+                (long long)n, (long long)descriptors, words, built.median_ms, built.p90_ms, median, p90, built.found,
+                found, queries, double(anon_built - anon_before) / double(n), double(anon) / double(n),
                 double(st.st_size) / double(n), write_s, map_s);
     std::fflush(stdout);
-    mapped.reset();
-    std::remove(path.c_str());
   }
   return 0;
 }

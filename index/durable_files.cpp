@@ -55,8 +55,9 @@ std::string Seal(uint64_t n, uint32_t sum) {
   return seal;
 }
 
-// Reads the regular file at `path` whole (never through a symbolic link).
-Result<std::string> ReadRegularFile(const std::string& path) {
+// Opens the regular file at `path` for reading (never through a symbolic
+// link); its size in `*size`.
+Result<int> OpenRegularFile(const std::string& path, size_t* size) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return Status::NotFound(path + ": missing");
@@ -64,10 +65,25 @@ Result<std::string> ReadRegularFile(const std::string& path) {
   }
   if (S_ISLNK(st.st_mode)) return Status::Corrupt(path + ": is a symbolic link, not a file of the index");
   if (!S_ISREG(st.st_mode)) return Status::Corrupt(path + ": not a regular file");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return Status::IoError(path + ": cannot open: " + Errno(errno));
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return Status::IoError(path + ": cannot stat: " + Errno(e));
+  }
+  *size = size_t(st.st_size);
+  return fd;
+}
+
+// Reads the regular file at `path` whole (never through a symbolic link).
+Result<std::string> ReadRegularFile(const std::string& path) {
+  size_t size = 0;
+  Result<int> opened = OpenRegularFile(path, &size);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   std::string out;
-  out.reserve(size_t(st.st_size));
+  out.reserve(size);
   std::vector<char> buf(1 << 20);
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -279,21 +295,10 @@ Status SealedFileWriter::Commit() {
 }
 
 Result<std::shared_ptr<const MappedSealedFile>> MappedSealedFile::Open(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Status::NotFound(path + ": missing");
-    return Status::IoError(path + ": cannot stat: " + Errno(errno));
-  }
-  if (S_ISLNK(st.st_mode)) return Status::Corrupt(path + ": is a symbolic link, not a file of the index");
-  if (!S_ISREG(st.st_mode)) return Status::Corrupt(path + ": not a regular file");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return Status::IoError(path + ": cannot open: " + Errno(errno));
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    return Status::IoError(path + ": cannot stat: " + Errno(e));
-  }
-  const size_t bytes = size_t(st.st_size);
+  size_t bytes = 0;
+  Result<int> opened = OpenRegularFile(path, &bytes);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   if (bytes < kSealBytes) {
     ::close(fd);
     return Status::Corrupt(path + ": no seal at its end (truncated, or not written by celmatch)");
@@ -305,10 +310,11 @@ Result<std::shared_ptr<const MappedSealedFile>> MappedSealedFile::Open(const std
   std::shared_ptr<MappedSealedFile> m(new MappedSealedFile());
   m->map_ = map;
   m->map_bytes_ = bytes;
-  // The checksum reads every page once, in order.
-  ::madvise(map, bytes, MADV_SEQUENTIAL);
+  // The checksum reads every page once, in order, and leaves them mapped.
+  // (Not MADV_SEQUENTIAL, which lets the kernel drop pages behind the read
+  // that the searches come back to: twice the CPU a query at 100k frames.)
+  ::madvise(map, bytes, MADV_WILLNEED);
   CELMATCH_RETURN_IF_ERROR(CheckSeal(path, static_cast<const char*>(map), bytes, &m->payload_));
-  ::madvise(map, bytes, MADV_NORMAL);
   return std::shared_ptr<const MappedSealedFile>(std::move(m));
 }
 

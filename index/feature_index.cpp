@@ -243,16 +243,21 @@ Result<std::unique_ptr<FeatureIndex>> FeatureIndex::Load(const std::string& path
   // without them (an earlier celmatch's) is rewritten by the next writer.
   *file_stale = true;
   if (use_file) {
-    Result<std::string> bytes = ReadSealedFile(path);
+    Result<std::shared_ptr<const MappedSealedFile>> file = MappedSealedFile::Open(path);
     FileParts parts;
-    const bool parsed =
-        bytes.ok() && ParseFile(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size(), path, &parts).ok();
+    const bool parsed = file.ok() && ParseFile((*file)->data(), (*file)->size(), path, &parts).ok();
     if (parsed && parts.trained_on == out->descriptor_count() && parts.key == TrainingKey::For(parts.trained_on)) {
       auto words = std::make_shared<Words>();
       words->vocabulary = std::move(parts.vocabulary);
       words->trained_on = parts.trained_on;
       out->words_ = std::move(words);
-      *file_stale = !parts.has_layout;
+      // Its filed words are current when they are of these frames.
+      bool current = parts.has_layout && parts.frames == out->arrays_.frames;
+      for (size_t i = 0; current && i < out->arrays_.frames; ++i) {
+        current = parts.frame_ids[i] == out->arrays_.frame_ids[i] &&
+                  parts.frame_first[i + 1] == out->arrays_.frame_first[i + 1];
+      }
+      *file_stale = !current;
     }
   }
   return out;

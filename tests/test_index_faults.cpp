@@ -259,7 +259,8 @@ TEST_CASE("sealed index files whose counts or ids are out of range are named and
   // branching and levels (i32), leaves and nodes (u64), then per node a
   // 32-byte centre, its first child, child count and word (i32 each).
   constexpr size_t kNodesAt = 48 + 8 + 4 + 4 + 8 + 8, kNodeBytes = 32 + 12;
-  auto edit_words = [](const std::string& dir, size_t field_at, int32_t value) {
+  // Writes `value` (an i32 or a u64) at `field_at` of the payload, resealed.
+  auto edit_words = [](const std::string& dir, size_t field_at, auto value) {
     const std::string path = dir + "/words_color.bin";
     celmatch::Result<std::string> bytes = celmatch::ReadSealedFile(path);
     REQUIRE(bytes.ok());
@@ -304,15 +305,6 @@ TEST_CASE("sealed index files whose counts or ids are out of range are named and
     l.members = size_t(l.frame_first + (f + 1) * 8 + n * 40 + (((w + 1) * 4 + 7) & ~uint64_t(7)));
     return l;
   };
-  auto edit_u64 = [](const std::string& dir, size_t field_at, uint64_t value) {
-    const std::string path = dir + "/words_color.bin";
-    celmatch::Result<std::string> bytes = celmatch::ReadSealedFile(path);
-    REQUIRE(bytes.ok());
-    std::string b = *bytes;
-    REQUIRE(field_at + sizeof value <= b.size());
-    std::memcpy(b.data() + field_at, &value, sizeof value);
-    REQUIRE(celmatch::WriteSealedFileAtomically(dir, path, b).ok());
-  };
 
   struct Case {
     const char* name;
@@ -337,15 +329,15 @@ TEST_CASE("sealed index files whose counts or ids are out of range are named and
          write_pdq(dir, swapped);
        }},
       {"a vocabulary node's children past the last node", "words_color.bin",
-       [&](const std::string& dir) { edit_words(dir, kNodesAt + 32, 1 << 30); }},
+       [&](const std::string& dir) { edit_words(dir, kNodesAt + 32, int32_t(1) << 30); }},
       {"a vocabulary leaf's word past the word count", "words_color.bin",
-       [&](const std::string& dir) { edit_words(dir, leaf_word_at(dir), 1 << 30); }},
+       [&](const std::string& dir) { edit_words(dir, leaf_word_at(dir), int32_t(1) << 30); }},
       {"a frame's first descriptor past the descriptors", "words_color.bin",
-       [&](const std::string& dir) { edit_u64(dir, layout_of(dir).frame_first + 8, uint64_t(1) << 40); }},
+       [&](const std::string& dir) { edit_words(dir, layout_of(dir).frame_first + 8, uint64_t(1) << 40); }},
       {"filed members past the descriptors", "words_color.bin",
        [&](const std::string& dir) {
          const Layout l = layout_of(dir);
-         edit_u64(dir, l.members, (uint64_t(1) << 31) | (uint64_t(1) << 63));  // the first two members
+         edit_words(dir, l.members, (uint64_t(1) << 31) | (uint64_t(1) << 63));  // the first two members
        }},
   };
   int case_no = 0;
