@@ -82,6 +82,9 @@ struct FileParts {
   const uint8_t* word_codes = nullptr;
 };
 
+// memcmp over `n` bytes that may be none (an empty layer's arrays are null).
+bool SameBytes(const void* a, const void* b, size_t n) { return n == 0 || std::memcmp(a, b, n) == 0; }
+
 template <typename T>
 T ReadAt(const uint8_t* p, size_t at) {
   T v;
@@ -477,10 +480,9 @@ Status FeatureIndex::CheckAgainst(const std::vector<FrameFeaturesRecord>& record
   // A current file: its frames, descriptors and keypoints are the catalog's,
   // and its filed words are the descriptors' own.
   const uint64_t n = parts.descriptors;
-  if (std::memcmp(parts.frame_ids, a.frame_ids, a.frames * sizeof(int64_t)) != 0 ||
-      std::memcmp(parts.frame_first, a.frame_first, (a.frames + 1) * sizeof(uint64_t)) != 0 ||
-      std::memcmp(parts.codes, a.codes, n * kFeatureBytes) != 0 ||
-      std::memcmp(parts.xy, a.xy, n * 2 * sizeof(float)) != 0) {
+  if (!SameBytes(parts.frame_ids, a.frame_ids, a.frames * sizeof(int64_t)) ||
+      !SameBytes(parts.frame_first, a.frame_first, (a.frames + 1) * sizeof(uint64_t)) ||
+      !SameBytes(parts.codes, a.codes, n * kFeatureBytes) || !SameBytes(parts.xy, a.xy, n * 2 * sizeof(float))) {
     return Status::Corrupt(path + ": its frames, descriptors or keypoints differ from the catalog's");
   }
   for (uint64_t j = 0; j < n; ++j) {

@@ -347,42 +347,6 @@ TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ canno
   }
 }
 
-TEST_CASE("one score: more inliers rank higher, never saturating, 0.5 at each decision threshold") {
-  TempDir tmp;
-  fs::create_directories(tmp.path() / "show");
-  REQUIRE(WriteSyntheticVideo(tmp.str() + "/show/ep1.avi", 21, 2.0, 12, 4.0, 640, 360));
-  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
-  MatchOptions options;
-  Matcher matcher(*index, options);
-  const FeatureMatcher features(*index, options.features);
-  const int t = options.features.min_inliers;
-  CHECK(features.ScoreForInliers(t) == Approx(0.5));
-  CHECK(features.ScoreForInliers(t - 1) < 0.5);
-  double previous = 0;
-  for (int n = 1; n <= 2000; n = n < 64 ? n + 1 : n * 2) {
-    const double s = features.ScoreForInliers(n);
-    CHECK(s > previous);
-    CHECK(s < 1.0);
-    previous = s;
-  }
-  MatchEvidence pdq_only, both, features_only, neither;
-  pdq_only.pdq_distance = options.max_distance;
-  CHECK(matcher.EvidenceScore(pdq_only) == Approx(0.5));
-  features_only.pdq_distance = 120;
-  features_only.inliers = t;
-  CHECK(matcher.EvidenceScore(features_only) == Approx(0.5));
-  both.pdq_distance = 10;
-  both.inliers = 3 * t;
-  MatchEvidence more = both;
-  more.inliers = 4 * t;
-  CHECK(matcher.EvidenceScore(more) > matcher.EvidenceScore(both));
-  CHECK(matcher.EvidenceScore(both) > matcher.EvidenceScore(features_only));
-  CHECK(matcher.EvidenceScore(more) <= 1.0);
-  neither.pdq_distance = 120;
-  neither.inliers = t - 1;
-  CHECK(matcher.EvidenceScore(neither) < 0.5);
-}
-
 TEST_CASE("generated footage: the source showing the whole picture ranks above one showing part of it") {
   TempDir tmp;
   fs::create_directories(tmp.path() / "show");
@@ -684,7 +648,7 @@ TEST_CASE("the early PDQ decision: an unambiguous PDQ match skips local features
   CHECK(early.matches[0].source == "ep3.avi");
   CHECK(early.matches[0].evidence.pdq_distance <= options.early_pdq_distance);
   CHECK(early.matches[0].evidence.inliers == 0);  // decided by PDQ: no local features ran
-  CHECK(early.matches[0].score == Approx(matcher.ScoreForDistance(early.matches[0].evidence.pdq_distance)));
+  CHECK(early.matches[0].score == Approx(matcher.decider().ScoreForDistance(early.matches[0].evidence.pdq_distance)));
   CHECK(early.tied_sources == 1);
   // The same file with every match verified: the same answer, with inliers.
   FileResult verified = MatchPicture(verifying, tmp.str(), "own.png", own);
@@ -723,30 +687,6 @@ TEST_CASE("the early PDQ decision: an unambiguous PDQ match skips local features
   CHECK(near_jpeg.matches[0].evidence.inliers >= options.features.min_inliers);
   CHECK(near_jpeg.matches[1].evidence.inliers >= options.features.min_inliers);
 
-  // Matcher::PdqDecides on its own: the rules, on hand-made matches.
-  Match best;
-  best.source_id = 1;
-  best.evidence.pdq_distance = 4;
-  best.evidence.query_quality = 90;
-  best.evidence.reference_quality = 90;
-  Match other = best;
-  other.source_id = 2;
-  other.evidence.pdq_distance = 4 + 2 * options.tie_margin + 1;
-  CHECK(matcher.PdqDecides({best}));
-  CHECK(matcher.PdqDecides({best, other}));
-  other.evidence.pdq_distance -= 1;
-  CHECK_FALSE(matcher.PdqDecides({best, other}));
-  Match far = best;
-  far.evidence.pdq_distance = options.early_pdq_distance + 1;
-  CHECK_FALSE(matcher.PdqDecides({far}));
-  Match dim = best;
-  dim.evidence.query_quality = options.early_pdq_min_quality - 1;
-  CHECK_FALSE(matcher.PdqDecides({dim}));
-  dim = best;
-  dim.evidence.reference_quality = options.early_pdq_min_quality - 1;
-  CHECK_FALSE(matcher.PdqDecides({dim}));
-  CHECK_FALSE(verifying.PdqDecides({best}));
-  CHECK_FALSE(matcher.PdqDecides({}));
 }
 
 // The two-step description (LocalFeatureExtractor::Prepare, then Extract as

@@ -161,4 +161,51 @@ std::vector<int64_t> CelPixelSearch::Nearest(const cv::Mat& bgr, const cv::Mat& 
   return out;
 }
 
+namespace {
+constexpr double kMaxCelMeanDifference = 20;   // gray levels per channel
+constexpr double kMinCelStdDev = 8;            // the picture's own contrast
+}  // namespace
+
+std::optional<double> CelPixelComparison::Correlation(const cv::Mat& thumb) {
+  if (size_ != thumb.size()) {  // prepared at the thumbnails' size, again if it changes
+    size_ = thumb.size();
+    usable_ = false;
+    cv::Mat small, a;
+    cv::resize(bgr_, small, size_, 0, 0, cv::INTER_AREA);
+    cv::resize(visible_, a, size_, 0, 0, cv::INTER_AREA);
+    cv::threshold(a, mask_, 250, 255, cv::THRESH_BINARY);  // interior only: edges mix in the outside
+    if (cv::countNonZero(mask_) < kMinCelOpaqueShare * size_.area()) return std::nullopt;
+    cv::Scalar mean, sd;
+    cv::meanStdDev(small, mean, sd, mask_);
+    if ((sd[0] + sd[1] + sd[2]) / 3 < kMinCelStdDev) return std::nullopt;
+    small.convertTo(pixels_, CV_32FC3);
+    usable_ = true;
+  }
+  if (!usable_) return std::nullopt;
+  cv::Mat ref;
+  thumb.convertTo(ref, CV_32FC3);
+  cv::Mat diff;
+  cv::absdiff(pixels_, ref, diff);
+  const cv::Scalar mad = cv::mean(diff, mask_);
+  if ((mad[0] + mad[1] + mad[2]) / 3 > kMaxCelMeanDifference) return -1.0;
+  const cv::Scalar mq = cv::mean(pixels_, mask_), mr = cv::mean(ref, mask_);
+  double sqq = 0, srr = 0, sqr = 0;
+  for (int y = 0; y < ref.rows; ++y) {
+    const cv::Vec3f* q = pixels_.ptr<cv::Vec3f>(y);
+    const cv::Vec3f* r = ref.ptr<cv::Vec3f>(y);
+    const uint8_t* m = mask_.ptr<uint8_t>(y);
+    for (int x = 0; x < ref.cols; ++x) {
+      if (!m[x]) continue;
+      for (int ch = 0; ch < 3; ++ch) {
+        const double dq = q[x][ch] - mq[ch], dr = r[x][ch] - mr[ch];
+        sqq += dq * dq;
+        srr += dr * dr;
+        sqr += dq * dr;
+      }
+    }
+  }
+  if (sqq <= 0 || srr <= 0) return -1.0;
+  return sqr / std::sqrt(sqq * srr);
+}
+
 }  // namespace celmatch

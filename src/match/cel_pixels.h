@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -30,6 +31,30 @@ namespace celmatch {
 // compression fringes along the colour's edge are left out. Empty when no
 // single colour covers at least `min_share` of the picture.
 cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share = 0.2);
+
+// The verifier: a picture's visible pixels against a reference frame's
+// thumbnail at the same place. Both the normalised correlation (shape) and
+// the mean absolute difference (colour) must say "the same pixels"; a flat
+// picture (sky, a wall) is not identifiable this way and is not compared.
+constexpr double kMinCelCorrelation = 0.85;    // decision threshold (score 0.5)
+constexpr double kMinCelOpaqueShare = 0.02;    // of the picture: less visible is not compared
+
+class CelPixelComparison {
+ public:
+  // `visible`: CV_8U of `bgr`'s size, 255 where the picture shows content.
+  CelPixelComparison(const cv::Mat& bgr, const cv::Mat& visible) : bgr_(bgr), visible_(visible) {}
+  // Correlation of the visible pixels with `thumb` (CV_8UC3), -1..1: -1 when
+  // the colours differ. nullopt when the picture, at the thumbnail's size,
+  // is too flat or too little of it is visible: no frame can be compared.
+  std::optional<double> Correlation(const cv::Mat& thumb);
+
+ private:
+  cv::Mat bgr_, visible_;
+  cv::Size size_;    // of the prepared pixels
+  bool usable_ = false;
+  cv::Mat pixels_;   // CV_32FC3 at size_
+  cv::Mat mask_;     // CV_8U, 255 where fully visible
+};
 
 class CelPixelSearch {
  public:

@@ -72,14 +72,6 @@ const LocalFeatures& FeatureMatcher::Mirrored(const QueryFeatures& q) const {
   return q.mirrored;
 }
 
-double FeatureMatcher::ScoreForInliers(int inliers) const {
-  // Below the threshold linear to 0.5; above it 1 - t / (2 n): 0.75 at 2t,
-  // 0.9 at 5t, never 1, so more inliers always mean a higher score.
-  const double t = std::max(1, options_.min_inliers);
-  if (inliers < t) return 0.5 * std::max(0, inliers) / t;
-  return 1.0 - 0.5 * t / inliers;
-}
-
 VerifiedFrame FeatureMatcher::VerifyIn(const LocalFeatures& f, int64_t frame_id, FeatureLayer layer,
                                        bool mirrored) const {
   VerifiedFrame out;

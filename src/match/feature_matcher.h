@@ -13,10 +13,10 @@
 //   Verify     one given frame (a PDQ candidate), so verification can
 //              confirm it and say which region it shows.
 //
-// A verified frame's score is calibrated on its inliers: 0.5 at
-// `min_inliers` (the decision threshold, chosen on unrelated footage: see
-// README "Calibration"), 0.75 at twice that, approaching 1 without reaching
-// it, so more inliers always rank higher (two sources never tie at 1.0).
+// A verified frame's score is calibrated on its inliers (Decider::
+// ScoreForInliers): 0.5 at `min_inliers` (the decision threshold, chosen on
+// unrelated footage: see README "Calibration"), 0.75 at twice that,
+// approaching 1 without reaching it, so more inliers always rank higher.
 //
 // Thread-safe: const methods may run on many threads at once.
 #pragma once
@@ -127,8 +127,6 @@ class FeatureMatcher {
   // The redrawn description of lines on paper (QueryFeatures::redrawn), made on first use.
   const LocalFeatures& Redrawn(const QueryFeatures& query) const;
 
-  // 0..1, 0.5 at min_inliers, strictly increasing, below 1.
-  double ScoreForInliers(int inliers) const;
   bool Accepts(const VerifiedFrame& v) const {
     return v.verification.geometry_ok && v.verification.inliers >= options_.min_inliers;
   }

@@ -35,9 +35,6 @@ const char* FileStatusName(FileStatus s) {
 
 namespace {
 
-const char* kVariantNames[8] = {"original", "rotate90", "rotate180", "rotate270",
-                                "flip_x",   "flip_y",   "flip_plus1", "flip_minus1"};
-
 // Small enough that a report over thousands of files stays in memory.
 std::vector<uint8_t> QueryThumbnail(const cv::Mat& bgr, int max_side) {
   std::vector<uint8_t> jpeg;
@@ -51,63 +48,8 @@ Matcher::Matcher(const ReferenceIndex& index, MatchOptions options)
     : index_(index),
       options_(options),
       features_(index, options.features),
+      decider_(index, options),
       cel_search_(std::make_shared<LazyCelPixelSearch>()) {}
-
-double Matcher::ScoreForDistance(int distance) const {
-  const double t = std::max(1, options_.max_distance);
-  return std::clamp(1.0 - 0.5 * double(distance) / t, 0.0, 1.0);
-}
-
-std::vector<FrameCandidate> Matcher::Candidates(const std::array<PdqResult, 8>& variants) const {
-  std::unordered_map<int64_t, FrameCandidate> best;
-  const int n_variants = options_.dihedral ? 8 : 1;
-  for (int v = 0; v < n_variants; ++v) {
-    for (const HashNeighbor& nb :
-         index_.Search(variants[size_t(v)].hash, options_.max_distance, options_.neighbors_per_hash)) {
-      if (index_.frame(nb.frame_id).quality < options_.min_quality) continue;
-      auto [it, inserted] = best.try_emplace(nb.frame_id, FrameCandidate{nb.frame_id, nb.distance, v});
-      if (!inserted && nb.distance < it->second.distance) it->second = FrameCandidate{nb.frame_id, nb.distance, v};
-    }
-  }
-  std::vector<FrameCandidate> out;
-  out.reserve(best.size());
-  for (auto& [id, c] : best) out.push_back(c);
-  std::sort(out.begin(), out.end(), [](const FrameCandidate& a, const FrameCandidate& b) {
-    return a.distance != b.distance ? a.distance < b.distance : a.frame_id < b.frame_id;
-  });
-  return out;
-}
-
-int Matcher::CountTied(const std::vector<Match>& matches, bool video) const {
-  if (matches.empty()) return 0;
-  const Match& best = matches.front();
-  const int min_inliers = options_.features.min_inliers;
-  int tied = 0;
-  for (const Match& m : matches) {
-    bool same = false;
-    if (video) {
-      same = m.evidence.samples_matched == best.evidence.samples_matched &&
-             m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
-    } else if (best.evidence.inliers < min_inliers && best.evidence.pixel_correlation > 0) {
-      // Placed by its pixels (a cel): another source showing the same pixels
-      // (an intro shared by episodes) is as good.
-      same = m.evidence.pixel_correlation >= best.evidence.pixel_correlation - 0.01;
-    } else if (best.evidence.inliers < min_inliers && best.evidence.edge_layout > 0) {
-      // Placed by its edge layout (embedding step): likewise.
-      same = m.evidence.edge_layout >= best.evidence.edge_layout - 0.01;
-    } else if (best.evidence.inliers >= min_inliers) {
-      // Verified by local features: a tie needs nearly as many inliers
-      // (within 20%), and PDQ as close when PDQ found the best at all.
-      same = m.evidence.inliers * 5 >= best.evidence.inliers * 4 &&
-             (best.evidence.pdq_distance > options_.max_distance ||
-              m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin);
-    } else {
-      same = m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
-    }
-    if (same) ++tied;
-  }
-  return tied;
-}
 
 Match Matcher::MatchAtFrame(int64_t frame_id, const std::function<bool(int64_t)>& also_matches) const {
   const FrameRecord& fr = index_.frame(frame_id);
@@ -136,7 +78,7 @@ Match Matcher::MatchAtFrame(int64_t frame_id, const std::function<bool(int64_t)>
 }
 
 std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants) const {
-  std::vector<FrameCandidate> cands = Candidates(variants);
+  std::vector<FrameCandidate> cands = PdqCandidates(index_, options_, variants);
   std::unordered_map<int64_t, int> distance_of;
   for (const FrameCandidate& c : cands) distance_of[c.frame_id] = c.distance;
   std::vector<Match> out;
@@ -146,10 +88,10 @@ std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants
     if (source_done[fr.source_id]) continue;
     source_done[fr.source_id] = true;
     Match m = MatchAtFrame(c.frame_id, [&](int64_t id) { return distance_of.count(id) > 0; });
-    m.score = ScoreForDistance(c.distance);
+    m.score = decider_.ScoreForDistance(c.distance);
     m.evidence.pdq_distance = c.distance;
     m.evidence.query_quality = variants[0].quality;
-    m.evidence.transform = kVariantNames[c.variant];
+    m.evidence.transform = VariantName(c.variant);
     out.push_back(std::move(m));
   }
   return out;
@@ -226,24 +168,6 @@ bool HasTransparency(const cv::Mat& alpha) {
 
 }  // namespace
 
-bool Matcher::PdqDecides(const std::vector<Match>& matches) const {
-  if (options_.early_pdq_distance < 0 || matches.empty()) return false;
-  const MatchEvidence& best = matches.front().evidence;
-  if (best.pdq_distance > std::min(options_.early_pdq_distance, options_.max_distance) ||
-      best.query_quality < options_.early_pdq_min_quality || best.reference_quality < options_.early_pdq_min_quality)
-    return false;
-  for (size_t i = 1; i < matches.size(); ++i) {
-    if (matches[i].evidence.pdq_distance <= best.pdq_distance + 2 * options_.tie_margin) return false;
-  }
-  return true;
-}
-
-bool Matcher::Conclusive(const std::vector<Match>& matches) const {
-  if (matches.empty()) return false;
-  const MatchEvidence& e = matches.front().evidence;
-  return e.pdq_distance <= options_.max_distance || e.inliers >= options_.features.conclusive_inliers;
-}
-
 void Matcher::MatchImage(const std::string& path, FileResult* result,
                          std::shared_ptr<const std::vector<uint8_t>> bytes) const {
   auto fail = [result](const Status& st) {
@@ -271,7 +195,7 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     variants = hasher_.ComputeDihedral(*img);
     flat = variants[0].quality < options_.min_quality;
     result->matches = flat ? std::vector<Match>{} : MatchHashes(variants);
-    return PdqDecides(result->matches);
+    return decider_.PdqDecides(result->matches);
   };
   result->samples = 1;
   bool decided = hash_and_search();
@@ -296,7 +220,7 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     // inliers already placed it. Characters recur across episodes, so a
     // cel's few verified features may point at the wrong one; the pixels
     // at their place do not.
-    if (!Conclusive(result->matches)) {
+    if (!decider_.Conclusive(result->matches)) {
       const cv::Mat visible = HasTransparency(alpha) ? alpha : FlatRegionMask(*img);
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
     }
@@ -309,63 +233,13 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
                    std::to_string(options_.min_quality) + ") and no local-feature match";
     return;
   }
-  result->tied_sources = CountTied(result->matches, false);
-  DiscountUntied(result->tied_sources, &result->matches);
-  if (int(result->matches.size()) > options_.max_matches) result->matches.resize(size_t(options_.max_matches));
+  result->tied_sources = decider_.DecideImage(&result->matches);
   // Only the best match is refined: it carries the answer, and each
   // refinement decodes up to max_refine_frames thumbnails.
   if (options_.refine_time && !result->matches.empty() && ShowsWholeFrame(result->matches.front()))
     RefineTimeWithThumbnails(*img, variants[0].hash, &result->matches.front());
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
 }
-
-namespace {
-
-// One (sample, reference frame) agreement proposal for a video query.
-struct Vote {
-  int sample = 0;
-  int64_t frame_id = -1;
-  int distance = 256;
-  int variant = 0;
-  int inliers = 0;        // local features verified this pair (0: PDQ only)
-  double score = 0;       // Matcher::EvidenceScore of the pair
-  double lo = 0, hi = 0;  // offsets (reference - query time) this pair allows
-};
-
-bool Covers(const Vote& v, double offset) { return v.lo <= offset + 1e-9 && offset <= v.hi + 1e-9; }
-
-// The offset most samples agree on among `votes` (sweeping the intervals'
-// start points), the agreeing samples' best scores summed, and the samples.
-struct Alignment {
-  int support = 0;
-  double score_sum = -1;
-  double offset = 0;
-};
-
-Alignment BestOffset(const std::vector<Vote>& votes, bool still) {
-  Alignment best;
-  for (const Vote& anchor : votes) {
-    const double o = still ? 0.0 : anchor.lo;
-    std::map<int, double> per_sample;  // sample -> best score among votes covering o
-    for (const Vote& v : votes) {
-      if (!Covers(v, o)) continue;
-      auto [it, ins] = per_sample.try_emplace(v.sample, v.score);
-      if (!ins) it->second = std::max(it->second, v.score);
-    }
-    double sum = 0;
-    for (const auto& entry : per_sample) sum += entry.second;
-    const int support = int(per_sample.size());
-    if (support > best.support || (support == best.support && sum > best.score_sum)) {
-      best.support = support;
-      best.score_sum = sum;
-      best.offset = o;
-    }
-    if (still) break;  // every vote covers every offset
-  }
-  return best;
-}
-
-}  // namespace
 
 void Matcher::MatchVideo(const std::string& path, FileResult* result,
                          std::shared_ptr<const std::vector<uint8_t>> bytes) const {
@@ -401,175 +275,47 @@ void Matcher::MatchVideo(const std::string& path, FileResult* result,
   set_thumbnail(0.5 * sampled->duration_s);
 
   // Candidates per usable sample, grouped by source.
-  std::map<int64_t, std::vector<Vote>> votes_by_source;
-  auto add_vote = [&](int sample, int64_t frame_id, int distance, int variant, int inliers) {
-    const FrameRecord& fr = index_.frame(frame_id);
-    const double t = samples[size_t(sample)].time_s;
-    Vote v;
-    v.sample = sample;
-    v.frame_id = frame_id;
-    v.distance = distance;
-    v.variant = variant;
-    v.inliers = inliers;
-    MatchEvidence e;
-    e.pdq_distance = distance;
-    e.inliers = inliers;
-    v.score = EvidenceScore(e);
-    if (index_.source(fr.source_id).is_still) {
-      v.lo = -std::numeric_limits<double>::infinity();
-      v.hi = std::numeric_limits<double>::infinity();
-    } else {
-      v.lo = fr.time_s - t - options_.offset_tolerance_s;
-      v.hi = std::max(fr.span_end_s, fr.time_s) - t + options_.offset_tolerance_s;
-    }
-    votes_by_source[fr.source_id].push_back(v);
-  };
+  std::map<int64_t, std::vector<SampleVote>> votes_by_source;
+  std::vector<double> sample_times;
   int usable = 0, best_query_quality = 0;
   for (size_t i = 0; i < samples.size(); ++i) {
     const QuerySample& s = samples[i];
+    sample_times.push_back(s.time_s);
     best_query_quality = std::max(best_query_quality, s.pdq[0].quality);
     if (s.pdq[0].quality < options_.min_quality) continue;
     ++usable;
-    for (const FrameCandidate& c : Candidates(s.pdq)) add_vote(int(i), c.frame_id, c.distance, c.variant, 0);
+    for (const FrameCandidate& c : PdqCandidates(index_, options_, s.pdq))
+      votes_by_source[index_.frame(c.frame_id).source_id].push_back(
+          SampleVote{int(i), c.frame_id, c.distance, c.variant, 0});
   }
   if (usable == 0) {
     result->status = FileStatus::kNoMatch;
     result->note = "every sampled frame too flat for PDQ (best quality " + std::to_string(best_query_quality) + ")";
     return;
   }
-  const int needed = std::min(options_.min_video_support, usable);
-  auto any_source_agrees = [&]() {
-    for (const auto& entry : votes_by_source)
-      if (BestOffset(entry.second, index_.source(entry.first).is_still).support >= needed) return true;
-    return false;
-  };
-  if (options_.local_features && options_.max_video_feature_samples > 0 && !any_source_agrees()) {
+  if (options_.local_features && options_.max_video_feature_samples > 0 &&
+      !decider_.AnySourceAgrees(votes_by_source, sample_times, usable)) {
     if (Status st = index_.LoadFeatures(); !st.ok()) {
       result->status = FileStatus::kError;
       result->error = st.message();
       return;
     }
-    AddVideoFeatureVotes(open, samples, add_vote);
+    AddVideoFeatureVotes(open, samples, &votes_by_source);
   }
 
-  // For each source, the offsets the samples agree on: the best one is the
-  // source's match; the samples it explains are set aside and the rest
-  // looked at again, so a clip cut from several shots gives a segment each.
-  std::vector<Match> matches;
-  std::map<int64_t, std::vector<Segment>> segments_of;
-  std::map<int64_t, std::set<int>> samples_of;  // the match's agreeing samples
-  for (auto& [source_id, all_votes] : votes_by_source) {
-    const SourceRecord& src = index_.source(source_id);
-    std::vector<Vote> votes = all_votes;
-    for (int round = 0; round < std::max(1, options_.max_segments_per_source) && !votes.empty(); ++round) {
-      const Alignment best = BestOffset(votes, src.is_still);
-      if (best.support < needed) break;
-      // Narrow the offset to the intersection of the agreeing votes' ranges.
-      double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
-      const Vote* best_vote = nullptr;
-      std::set<int> agreeing;
-      for (const Vote& v : votes) {
-        if (!Covers(v, best.offset)) continue;
-        lo = std::max(lo, v.lo + options_.offset_tolerance_s);
-        hi = std::min(hi, v.hi - options_.offset_tolerance_s);
-        agreeing.insert(v.sample);
-        if (!best_vote || v.score > best_vote->score) best_vote = &v;
-      }
-      double offset = best.offset + options_.offset_tolerance_s;
-      if (lo <= hi && std::isfinite(lo) && std::isfinite(hi)) offset = 0.5 * (lo + hi);
-      // Mean per-sample score over the agreeing samples, scaled by the share
-      // of usable samples that agree (a clip matching in 2 of 40 samples is
-      // weak evidence).
-      const double mean = best.score_sum / best.support;
-      const double share = double(best.support) / usable;
-      const double score = std::clamp(mean * (0.75 + 0.25 * share), 0.0, 1.0);
-      const double source_end = src.duration_s > 0 ? src.duration_s : 1e300;
-      Segment seg;
-      seg.query_start_s = samples[size_t(*agreeing.begin())].time_s;
-      seg.query_end_s = samples[size_t(*agreeing.rbegin())].time_s;
-      seg.production = index_.production(src.production_id).name;
-      seg.source = src.path;
-      seg.source_id = source_id;
-      seg.is_still = src.is_still;
-      if (!src.is_still) {
-        seg.source_start_s = std::clamp(seg.query_start_s + offset, 0.0, source_end);
-        seg.source_end_s = std::clamp(seg.query_end_s + offset, 0.0, source_end);
-      }
-      seg.score = score;
-      seg.samples = best.support;
-      segments_of[source_id].push_back(seg);
-      if (round == 0) {
-        const FrameRecord& fr = index_.frame(best_vote->frame_id);
-        Match m;
-        m.production = seg.production;
-        m.source = src.path;
-        m.source_id = source_id;
-        m.is_still = src.is_still;
-        m.time_s = src.is_still ? 0 : std::max(0.0, offset);
-        // The span: every clip start the agreeing samples allow (their
-        // offsets' intersection, widened by the tolerance), through the end.
-        const double first = std::isfinite(lo) && lo <= hi ? lo : offset;
-        m.span_start_s = src.is_still ? 0 : std::clamp(first - options_.offset_tolerance_s, 0.0, m.time_s);
-        m.span_end_s = src.is_still ? 0 : std::min(source_end, offset + sampled->duration_s);
-        m.score = score;
-        m.evidence.frame_id = best_vote->frame_id;
-        m.evidence.pdq_distance = best_vote->distance;
-        m.evidence.reference_quality = fr.quality;
-        m.evidence.query_quality = best_query_quality;
-        m.evidence.transform = kVariantNames[best_vote->variant];
-        m.evidence.inliers = best_vote->inliers;
-        if (best_vote->inliers > 0) m.evidence.feature_layer = "color";
-        m.evidence.samples_matched = best.support;
-        m.evidence.samples_total = usable;
-        matches.push_back(std::move(m));
-        samples_of[source_id] = agreeing;
-      }
-      if (src.is_still) break;
-      votes.erase(std::remove_if(votes.begin(), votes.end(), [&](const Vote& v) { return agreeing.count(v.sample) > 0; }),
-                  votes.end());
-    }
-  }
-  std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
-    if (a.evidence.samples_matched != b.evidence.samples_matched)
-      return a.evidence.samples_matched > b.evidence.samples_matched;
-    if (a.score != b.score) return a.score > b.score;
-    return a.source_id < b.source_id;
-  });
-  result->tied_sources = CountTied(matches, true);
-  // A weaker source placing mostly the same samples as the best one
-  // competes with it and is discounted; one placing other samples (a clip
-  // cut from two episodes) stands on its own.
-  if (!matches.empty()) {
-    const std::set<int>& best_samples = samples_of[matches.front().source_id];
-    const double best_score = matches.front().score;
-    for (size_t i = size_t(std::max(1, result->tied_sources)); i < matches.size(); ++i) {
-      Match& m = matches[i];
-      const std::set<int>& own = samples_of[m.source_id];
-      int shared = 0;
-      for (int sample : own) shared += best_samples.count(sample) ? 1 : 0;
-      if (2 * shared <= int(own.size())) continue;
-      if (best_score > 0) m.score = std::min(m.score, 0.49 * m.score / best_score);
-      for (Segment& seg : segments_of[m.source_id]) seg.score = std::min(seg.score, m.score);
-    }
-  }
-  if (int(matches.size()) > options_.max_matches) matches.resize(size_t(options_.max_matches));
-  if (!matches.empty() && !matches.front().is_still)
-    set_thumbnail(index_.frame(matches.front().evidence.frame_id).time_s - matches.front().time_s);
-  for (const Match& m : matches) {
-    for (const Segment& seg : segments_of[m.source_id])
-      if (seg.score >= 0.5) result->segments.push_back(seg);
-  }
-  std::sort(result->segments.begin(), result->segments.end(), [](const Segment& a, const Segment& b) {
-    if (a.query_start_s != b.query_start_s) return a.query_start_s < b.query_start_s;
-    return a.score > b.score;
-  });
-  result->matches = std::move(matches);
+  VideoDecision decision =
+      decider_.DecideVideo(votes_by_source, sample_times, usable, best_query_quality, sampled->duration_s);
+  if (!decision.matches.empty() && !decision.matches.front().is_still)
+    set_thumbnail(index_.frame(decision.matches.front().evidence.frame_id).time_s - decision.matches.front().time_s);
+  result->tied_sources = decision.tied_sources;
+  result->segments = std::move(decision.segments);
+  result->matches = std::move(decision.matches);
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
 }
 
 void Matcher::AddVideoFeatureVotes(
     const std::function<Result<std::unique_ptr<VideoDecoder>>()>& open, const std::vector<QuerySample>& samples,
-    const std::function<void(int, int64_t, int, int, int)>& add_vote) const {
+    std::map<int64_t, std::vector<SampleVote>>* votes_by_source) const {
   // Evenly spread usable samples, at most max_video_feature_samples.
   std::vector<int> usable_ids;
   for (size_t i = 0; i < samples.size(); ++i)
@@ -595,7 +341,8 @@ void Matcher::AddVideoFeatureVotes(
     const QueryFeatures q = features_.Describe(f.bgr, cv::Mat());
     for (const VerifiedFrame& v : features_.Retrieve(q)) {
       const FrameRecord& fr = index_.frame(v.frame_id);
-      add_vote(chosen[next], v.frame_id, fr.pdq.Distance(s.pdq[0].hash), v.mirrored ? 4 : 0, v.verification.inliers);
+      (*votes_by_source)[fr.source_id].push_back(SampleVote{chosen[next], v.frame_id, fr.pdq.Distance(s.pdq[0].hash),
+                                                            v.mirrored ? 4 : 0, v.verification.inliers});
     }
     ++next;
   }

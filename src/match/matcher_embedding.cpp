@@ -28,27 +28,12 @@ namespace celmatch {
 
 void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, const QueryFeatures& query,
                                   const PdqHash& query_hash, std::vector<Match>* matches) const {
-  const EmbeddingIndex* embedding = index_.embedding();
-  if (!options_.embedding || !embedding || embedding->size() == 0 || options_.embedding_neighbors <= 0) return;
-  if (options_.embedding->manifest().output_dim != embedding->dim()) return;  // ChooseQueryEmbeddingModel refuses this
-
-  // The picture and its mirror image: the network is not invariant to flips
-  // (PDQ gets them from its dihedral variants).
-  Result<cv::Mat> vectors = [&]() -> Result<cv::Mat> {
-    Result<EmbeddingModelPool::Lease> lease = options_.embedding->Acquire();
-    if (!lease.ok()) return lease.status();
-    return lease->model().EmbedWithMirror(small.empty() ? bgr : small);
-  }();
-  if (!vectors.ok() || vectors->rows != 2) return;
-
-  // Candidates: frame -> (mirrored, similarity), the better orientation kept.
-  std::map<int64_t, std::pair<bool, float>> candidates;
-  for (int row = 0; row < 2; ++row) {
-    for (const EmbeddingNeighbor& nb : embedding->Search({vectors->ptr<float>(row)}, options_.embedding_neighbors)) {
-      auto [it, inserted] = candidates.try_emplace(nb.frame_id, row == 1, nb.similarity);
-      if (!inserted && nb.similarity > it->second.second) it->second = {row == 1, nb.similarity};
-    }
-  }
+  // Proposed from the reduced picture when there is one: the network's
+  // 128-pixel input costs a fraction of reducing the whole picture.
+  // A model that fails on this picture proposes nothing (the other steps' answer stands).
+  Result<std::map<int64_t, EmbeddingCandidate>> proposed =
+      EmbeddingCandidates(index_, options_, small.empty() ? bgr : small);
+  if (!proposed.ok() || proposed->empty()) return;
   std::set<int64_t> matched_sources;
   for (const Match& m : *matches) matched_sources.insert(m.source_id);
 
@@ -92,13 +77,13 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
     auto [it, inserted] = best_of_source.try_emplace(index_.frame(a.verified.frame_id).source_id, a);
     if (!inserted && a > it->second) it->second = a;
   };
-  for (const auto& [frame_id, how] : candidates) {
+  for (const auto& [frame_id, how] : *proposed) {
     if (matched_sources.count(index_.frame(frame_id).source_id)) continue;
     Accepted a;
-    a.verified = features_.Verify(query, frame_id, how.first);
+    a.verified = features_.Verify(query, frame_id, how.mirrored);
     a.by_features = features_.Accepts(a.verified);
     if (!a.by_features) {
-      a.layout = layout_agreement(frame_id, how.first);
+      a.layout = layout_agreement(frame_id, how.mirrored);
       if (a.layout < options_.embedding_min_layout) continue;
     }
     accept(a);
@@ -131,10 +116,10 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
     // Accepted neighbours in time widen the span, as for the other steps.
     Match m = MatchAtFrame(v.frame_id, [&](int64_t id) { return accepted_frames.count(id) > 0; });
     if (entry.second.by_features) {
-      m.score = features_.ScoreForInliers(v.verification.inliers);
+      m.score = decider_.ScoreForInliers(v.verification.inliers);
       SetVerification(v, &m);
     } else {
-      m.score = ScoreAboveThreshold(entry.second.layout, options_.embedding_min_layout);
+      m.score = Decider::ScoreAboveThreshold(entry.second.layout, options_.embedding_min_layout);
       m.evidence.edge_layout = entry.second.layout;
     }
     m.evidence.pdq_distance = index_.frame(v.frame_id).pdq.Distance(query_hash);
@@ -142,7 +127,7 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
     m.evidence.found_by = "embedding";
     matches->push_back(std::move(m));
   }
-  RankImageMatches(matches);
+  Decider::Rank(matches);
 }
 
 }  // namespace celmatch

@@ -16,71 +16,11 @@ namespace celmatch {
 
 namespace {
 
-// An alpha cel's opaque pixels against a reference frame's at the same
-// place: both the normalised correlation (shape) and the mean absolute
-// difference (colour) must say "the same pixels". A flat cel (sky, a wall)
-// is not identifiable this way and is not tried.
-constexpr double kMinCelCorrelation = 0.85;
-constexpr double kMaxCelMeanDifference = 20;   // gray levels per channel
-constexpr double kMinCelStdDev = 8;            // the cel's own contrast
-constexpr double kMinCelOpaqueShare = 0.02;    // of the picture
 constexpr int kCelVotedFrames = 32;            // candidates from feature votes
 constexpr double kCelNeighbourhood_s = 2.0;    // frames around each candidate
 constexpr int kMaxCelFrames = 240;             // thumbnails compared at most
 constexpr int kCelSearchedFrames = 8;          // candidates from the whole-index search
 constexpr double kCelSearchNeighbourhood_s = 1.0;
-
-struct CelPixels {
-  cv::Mat pixels;  // CV_32FC3 at the thumbnail size
-  cv::Mat mask;    // CV_8U, 255 where fully opaque
-  cv::Size size;
-};
-
-// The cel at `size` (the thumbnails' size), or empty when it is too flat or
-// too small to be compared.
-CelPixels PrepareCel(const cv::Mat& bgr, const cv::Mat& alpha, cv::Size size) {
-  CelPixels c;
-  cv::Mat small, a;
-  cv::resize(bgr, small, size, 0, 0, cv::INTER_AREA);
-  cv::resize(alpha, a, size, 0, 0, cv::INTER_AREA);
-  cv::threshold(a, c.mask, 250, 255, cv::THRESH_BINARY);  // interior only: edges mix in the outside
-  if (cv::countNonZero(c.mask) < kMinCelOpaqueShare * size.area()) return CelPixels();
-  cv::Scalar mean, sd;
-  cv::meanStdDev(small, mean, sd, c.mask);
-  if ((sd[0] + sd[1] + sd[2]) / 3 < kMinCelStdDev) return CelPixels();
-  small.convertTo(c.pixels, CV_32FC3);
-  c.size = size;
-  return c;
-}
-
-// Correlation of the cel with `thumb` (CV_8UC3 of the cel's size) over the
-// mask; -1 when the colours differ (mean absolute difference too large).
-double CelCorrelation(const CelPixels& cel, const cv::Mat& thumb) {
-  cv::Mat ref;
-  thumb.convertTo(ref, CV_32FC3);
-  cv::Mat diff;
-  cv::absdiff(cel.pixels, ref, diff);
-  const cv::Scalar mad = cv::mean(diff, cel.mask);
-  if ((mad[0] + mad[1] + mad[2]) / 3 > kMaxCelMeanDifference) return -1;
-  const cv::Scalar mq = cv::mean(cel.pixels, cel.mask), mr = cv::mean(ref, cel.mask);
-  double sqq = 0, srr = 0, sqr = 0;
-  for (int y = 0; y < ref.rows; ++y) {
-    const cv::Vec3f* q = cel.pixels.ptr<cv::Vec3f>(y);
-    const cv::Vec3f* r = ref.ptr<cv::Vec3f>(y);
-    const uint8_t* m = cel.mask.ptr<uint8_t>(y);
-    for (int x = 0; x < ref.cols; ++x) {
-      if (!m[x]) continue;
-      for (int ch = 0; ch < 3; ++ch) {
-        const double dq = q[x][ch] - mq[ch], dr = r[x][ch] - mr[ch];
-        sqq += dq * dq;
-        srr += dr * dr;
-        sqr += dq * dr;
-      }
-    }
-  }
-  if (sqq <= 0 || srr <= 0) return -1;
-  return sqr / std::sqrt(sqq * srr);
-}
 
 }  // namespace
 
@@ -103,29 +43,6 @@ bool Matcher::ShowsWholeFrame(const Match& m) const {
   return area <= 0 || m.region[2] * m.region[3] >= 0.9 * area;
 }
 
-double Matcher::ScoreAboveThreshold(double value, double threshold) {
-  if (value < threshold) return 0.0;
-  return 0.5 + 0.49 * (value - threshold) / std::max(1e-6, 1.0 - threshold);
-}
-
-double Matcher::EvidenceScore(const MatchEvidence& e) const {
-  // Two independent pieces of evidence, each 0.5 at its own decision
-  // threshold: the picture is the reference unless both are wrong.
-  const double pdq = e.pdq_distance <= options_.max_distance ? ScoreForDistance(e.pdq_distance) : 0.0;
-  const double inliers = e.inliers >= options_.features.min_inliers ? features_.ScoreForInliers(e.inliers) : 0.0;
-  // Cel pixels: 0.5 at kMinCelCorrelation, approaching 1 at a perfect match.
-  const double pixels = ScoreAboveThreshold(e.pixel_correlation, kMinCelCorrelation);
-  return 1.0 - (1.0 - pdq) * (1.0 - inliers) * (1.0 - pixels);
-}
-
-void Matcher::RankImageMatches(std::vector<Match>* matches) const {
-  std::stable_sort(matches->begin(), matches->end(), [](const Match& a, const Match& b) {
-    if (a.score != b.score) return a.score > b.score;
-    if (a.evidence.inliers != b.evidence.inliers) return a.evidence.inliers > b.evidence.inliers;
-    return a.evidence.pdq_distance < b.evidence.pdq_distance;
-  });
-}
-
 void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& q,
                                      const PdqHash& query_hash, std::vector<Match>* matches) const {
   // Verify PDQ's proposals, nearest first, at most verify_frames of them: a
@@ -138,11 +55,11 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     const VerifiedFrame v = features_.Verify(q, m.evidence.frame_id, mirrored);
     if (!features_.Accepts(v)) continue;
     SetVerification(v, &m);
-    m.score = EvidenceScore(m.evidence);
+    m.score = decider_.Score(m.evidence);
     confirmed = true;
   }
   if (confirmed) {
-    RankImageMatches(matches);
+    Decider::Rank(matches);
     return;
   }
 
@@ -166,14 +83,14 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     m.evidence.pdq_distance = index_.frame(v->frame_id).pdq.Distance(query_hash);
     m.evidence.transform = v->mirrored ? "flip_x" : "original";
     SetVerification(*v, &m);
-    m.score = EvidenceScore(m.evidence);
+    m.score = decider_.Score(m.evidence);
     auto existing = std::find_if(matches->begin(), matches->end(), [&](const Match& e) { return e.source_id == source_id; });
     if (existing != matches->end() && existing->score >= m.score) continue;
     m.evidence.query_quality = existing != matches->end() ? existing->evidence.query_quality : 0;
     if (existing != matches->end()) *existing = std::move(m);
     else matches->push_back(std::move(m));
   }
-  RankImageMatches(matches);
+  Decider::Rank(matches);
 }
 
 void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, const QueryFeatures& query,
@@ -202,7 +119,7 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, con
     }
   }
   if (int(frames.size()) > kMaxCelFrames) frames.resize(size_t(kMaxCelFrames));
-  CelPixels cel;
+  CelPixelComparison cel(bgr, visible);
   std::map<int64_t, double> agreeing;            // frame -> correlation, over the threshold
   std::map<int64_t, int64_t> best_of_source;     // source -> frame
   for (int64_t id : frames) {
@@ -213,12 +130,9 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, con
       continue;
     Result<cv::Mat> decoded = DecodedThumbnail(index_, id, cv::IMREAD_COLOR);
     if (!decoded.ok() || decoded->empty()) continue;
-    const cv::Mat& thumb = *decoded;
-    if (cel.size != thumb.size()) {
-      cel = PrepareCel(bgr, visible, thumb.size());
-      if (cel.pixels.empty()) return;
-    }
-    const double c = CelCorrelation(cel, thumb);
+    const std::optional<double> correlation = cel.Correlation(*decoded);
+    if (!correlation) return;  // too flat or too little visible to compare with any frame
+    const double c = *correlation;
     if (c < kMinCelCorrelation) continue;
     agreeing[id] = c;
     auto [it, inserted] = best_of_source.try_emplace(src.id, id);
@@ -231,7 +145,7 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, con
     m.evidence.pdq_distance = index_.frame(best_id).pdq.Distance(query_hash);
     m.evidence.pixel_correlation = agreeing[best_id];
     m.evidence.found_by = "pixels";
-    m.score = EvidenceScore(m.evidence);
+    m.score = decider_.Score(m.evidence);
     // A source local features found too: the pixels add their evidence.
     auto existing = std::find_if(matches->begin(), matches->end(),
                                  [&](const Match& e) { return e.source_id == m.source_id; });
@@ -239,22 +153,10 @@ void Matcher::AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, con
       matches->push_back(std::move(m));
     } else if (existing->evidence.pixel_correlation < m.evidence.pixel_correlation) {
       existing->evidence.pixel_correlation = m.evidence.pixel_correlation;
-      existing->score = EvidenceScore(existing->evidence);
+      existing->score = decider_.Score(existing->evidence);
     }
   }
-  RankImageMatches(matches);
-}
-
-void Matcher::DiscountUntied(int tied, std::vector<Match>* matches) const {
-  // A source clearly weaker than the best one (not tied with it) is listed
-  // as a candidate below the match threshold, in proportion to its evidence:
-  // the picture is far more likely to come from the best source.
-  if (matches->empty()) return;
-  const double best = matches->front().score;
-  for (size_t i = size_t(std::max(1, tied)); i < matches->size(); ++i) {
-    Match& m = (*matches)[i];
-    if (best > 0) m.score = std::min(m.score, 0.49 * m.score / best);
-  }
+  Decider::Rank(matches);
 }
 
 }  // namespace celmatch

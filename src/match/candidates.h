@@ -1,0 +1,54 @@
+// The cascade's first stage (match/matcher.h): generators that propose
+// reference frames for a query. None of them decides; verifiers and the
+// Decider do.
+//
+//   PdqCandidates        the query's PDQ hash and its dihedral variants,
+//                        searched within max_distance (index/reference_index.h)
+//   EmbeddingCandidates  the frames nearest to the learned embedding of the
+//                        picture and of its mirror image (index/embedding_index.h)
+//   visual words         FeatureMatcher::Retrieve / VotedFrames
+//                        (match/feature_matcher.h, index/feature_index.h)
+//   cel pixels           CelPixelSearch::Nearest (match/cel_pixels.h)
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/status.h"
+#include "index/reference_index.h"
+#include "match/match_options.h"
+#include "signatures/pdq_hash.h"
+
+namespace celmatch {
+
+// A frame PDQ proposes: its best distance over the searched variants.
+struct FrameCandidate {
+  int64_t frame_id = -1;
+  int distance = 256;
+  int variant = 0;  // PdqHasher dihedral index
+};
+
+// Frames within options.max_distance of any searched variant (all 8 when
+// options.dihedral, else the picture as it is) whose own PDQ quality is at
+// least options.min_quality; nearest first, then by id.
+std::vector<FrameCandidate> PdqCandidates(const ReferenceIndex& index, const MatchOptions& options,
+                                          const std::array<PdqResult, 8>& variants);
+
+// A frame the embedding proposes, in the better of the two orientations.
+struct EmbeddingCandidate {
+  bool mirrored = false;
+  float similarity = 0;
+};
+
+// The options.embedding_neighbors frames nearest to `picture`'s embedding and
+// to its mirror image's (the network is not invariant to flips), by frame id.
+// Empty when the index has no embeddings or the model is not the index's.
+Result<std::map<int64_t, EmbeddingCandidate>> EmbeddingCandidates(const ReferenceIndex& index,
+                                                                  const MatchOptions& options,
+                                                                  const cv::Mat& picture);
+
+}  // namespace celmatch
