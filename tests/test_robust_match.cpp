@@ -449,6 +449,48 @@ TEST_CASE("a flat-coloured region is left out of the picture, a textured picture
   CHECK(cv::countNonZero(outside) >= 0.97 * double(outside.total()));
 }
 
+TEST_CASE("a crop placed on a frame by a homography is compared by its pixels at that place") {
+  // Cartoon-like frames: flat discs of random colours on a flat background.
+  auto frame = [](unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> x(0, 1279), y(0, 719), r(20, 140), c(0, 255);
+    cv::Mat f(720, 1280, CV_8UC3, cv::Scalar(200, 180, 160));
+    for (int i = 0; i < 80; ++i) cv::circle(f, {x(rng), y(rng)}, r(rng), cv::Scalar(c(rng), c(rng), c(rng)), cv::FILLED);
+    return f;
+  };
+  const cv::Mat reference = frame(1), other = frame(2);
+  auto thumbnail = [](const cv::Mat& f) {
+    cv::Mat t;
+    cv::resize(f, t, cv::Size(192, 108), 0, 0, cv::INTER_AREA);
+    return t;
+  };
+  // A half-size crop at (400, 200), shown at 0.8 of its size, through JPEG.
+  const cv::Rect box(400, 200, 640, 360);
+  cv::Mat crop;
+  cv::resize(reference(box), crop, cv::Size(), 0.8, 0.8, cv::INTER_AREA);
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", crop, jpeg, {cv::IMWRITE_JPEG_QUALITY, 70});
+  crop = cv::imdecode(jpeg, cv::IMREAD_COLOR);
+  const cv::Matx33d placed(1 / 0.8, 0, box.x, 0, 1 / 0.8, box.y, 0, 0, 1);  // crop px -> frame px
+
+  const std::optional<double> right = PlacedPixelCorrelation(crop, placed, reference.size(), thumbnail(reference));
+  REQUIRE(right.has_value());
+  CHECK(*right >= kMinCelCorrelation);
+  // The same crop placed 300 px to the left, or on another frame: not the same pixels.
+  const cv::Matx33d shifted(1 / 0.8, 0, box.x - 300, 0, 1 / 0.8, box.y, 0, 0, 1);
+  const std::optional<double> wrong_place = PlacedPixelCorrelation(crop, shifted, reference.size(), thumbnail(reference));
+  REQUIRE(wrong_place.has_value());
+  CHECK(*wrong_place < kMinCelCorrelation);
+  const std::optional<double> wrong_frame = PlacedPixelCorrelation(crop, placed, other.size(), thumbnail(other));
+  REQUIRE(wrong_frame.has_value());
+  CHECK(*wrong_frame < kMinCelCorrelation);
+  // A flat crop (one colour) is not compared at all; nor one placed off the frame.
+  const cv::Mat flat(300, 400, CV_8UC3, cv::Scalar(200, 180, 160));
+  CHECK_FALSE(PlacedPixelCorrelation(flat, placed, reference.size(), thumbnail(reference)).has_value());
+  const cv::Matx33d outside(1, 0, 5000, 0, 1, 0, 0, 0, 1);
+  CHECK_FALSE(PlacedPixelCorrelation(crop, outside, reference.size(), thumbnail(reference)).has_value());
+}
+
 TEST_CASE("the whole-index pixel search ranks a cel's own frame first") {
   TempDir tmp;
   fs::create_directories(tmp.path() / "show");

@@ -208,4 +208,30 @@ std::optional<double> CelPixelComparison::Correlation(const cv::Mat& thumb) {
   return sqr / std::sqrt(sqq * srr);
 }
 
+std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
+                                             cv::Size reference_size, const cv::Mat& thumb) {
+  if (bgr.empty() || thumb.empty() || reference_size.area() <= 0) return std::nullopt;
+  // Query pixels -> thumbnail pixels.
+  const cv::Matx33d to_thumb(double(thumb.cols) / reference_size.width, 0, 0,
+                             0, double(thumb.rows) / reference_size.height, 0, 0, 0, 1);
+  cv::Matx33d h = to_thumb * query_to_reference;
+  // Reduce the picture to about the thumbnail's scale first: a perspective
+  // warp samples, it does not average, and would alias a large picture.
+  const double det = h(0, 0) * h(1, 1) - h(0, 1) * h(1, 0);
+  const double scale = std::sqrt(std::fabs(det));  // thumbnail px per query px
+  cv::Mat src = bgr;
+  if (scale > 0 && scale < 0.5) {
+    cv::resize(bgr, src, cv::Size(), scale, scale, cv::INTER_AREA);
+    const double sx = double(bgr.cols) / src.cols, sy = double(bgr.rows) / src.rows;
+    h = h * cv::Matx33d(sx, 0, 0, 0, sy, 0, 0, 0, 1);
+  }
+  cv::Mat warped, landed;
+  cv::warpPerspective(src, warped, h, thumb.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
+  cv::warpPerspective(cv::Mat(src.size(), CV_8U, cv::Scalar(255)), landed, h, thumb.size(), cv::INTER_NEAREST,
+                      cv::BORDER_CONSTANT);
+  // The picture's own border mixes in the outside under interpolation.
+  cv::erode(landed, landed, cv::Mat());
+  return CelPixelComparison(warped, landed).Correlation(thumb);
+}
+
 }  // namespace celmatch

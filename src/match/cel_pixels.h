@@ -56,6 +56,14 @@ class CelPixelComparison {
   cv::Mat mask_;     // CV_8U, 255 where fully visible
 };
 
+// The same comparison for a picture a homography places on a reference
+// frame (a crop, a picture on a sheet): `bgr` warped by `query_to_reference`
+// (query pixels -> the reference frame's pixels, `reference_size`) onto
+// `thumb`, compared where it lands. nullopt as above: too flat, too little
+// of it lands on the frame.
+std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
+                                             cv::Size reference_size, const cv::Mat& thumb);
+
 class CelPixelSearch {
  public:
   static constexpr int kWidth = 48;

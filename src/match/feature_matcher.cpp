@@ -95,7 +95,8 @@ VerifiedFrame FeatureMatcher::Verify(const QueryFeatures& q, int64_t frame_id, b
   return best;
 }
 
-std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art) const {
+std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
+                                                       std::vector<VerifiedFrame>* placed) const {
   std::vector<VerifiedFrame> out;
   if (f.size() < 4) return out;
   std::vector<FeatureLayer> layers = {FeatureLayer::kColor};
@@ -112,7 +113,11 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
       if (fv.votes < options_.min_votes) break;
       VerifiedFrame v = VerifyIn(f, fv.frame_id, layer, mirrored);
       v.votes = fv.votes;
-      if (Accepts(v)) out.push_back(v);
+      if (Accepts(v)) {
+        out.push_back(v);
+      } else if (placed && v.verification.geometry_ok && v.verification.inliers >= options_.min_placing_inliers) {
+        placed->push_back(v);
+      }
     }
   }
   return out;
@@ -131,8 +136,8 @@ int FeatureMatcher::WordBeam(int descriptors, FeatureLayer layer) const {
   return std::max(least, std::min(options_.max_vote_word_beam, budgeted));
 }
 
-std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) const {
-  std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art);
+std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std::vector<VerifiedFrame>* placed) const {
+  std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art, placed);
   // The mirror image too, unless the picture as it is found a conclusive
   // match: episodes that share a background verify on it with tens of
   // inliers, while a mirrored copy of the true frame is found only through
@@ -141,7 +146,7 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) cons
     return v.verification.inliers >= options_.conclusive_inliers;
   });
   if (options_.try_flip && !conclusive) {
-    std::vector<VerifiedFrame> mirrored = RetrieveOne(Mirrored(q), true, q.line_art);
+    std::vector<VerifiedFrame> mirrored = RetrieveOne(Mirrored(q), true, q.line_art, placed);
     out.insert(out.end(), mirrored.begin(), mirrored.end());
   }
   // Line art that neither description verified: its redrawn strokes.
@@ -149,10 +154,12 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q) cons
     return v.verification.inliers >= options_.min_inliers;
   });
   if (!verified) {
-    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true);
+    // Not placed: the redrawn picture's points are in its own pixels.
+    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true, nullptr);
     out.insert(out.end(), redrawn.begin(), redrawn.end());
   }
   std::sort(out.begin(), out.end(), Better);
+  if (placed) std::sort(placed->begin(), placed->end(), Better);
   return out;
 }
 

@@ -64,6 +64,12 @@ struct FeatureMatchOptions {
   int verify_frames = 8;           // most-voted frames verified
   int min_votes = 6;               // frames with fewer votes are not worth verifying
   int min_inliers = 16;            // the decision threshold (score 0.5)
+  // A homography with fewer inliers than min_inliers but at least these
+  // still places the picture on a frame: Retrieve reports such frames
+  // (`placed`) for a pixel comparison at that place (PlacedPixelCorrelation),
+  // which decides alone. A half-size crop sees a quarter of a frame's 400
+  // reference keypoints and often verifies with 8-15.
+  int min_placing_inliers = 8;
   bool try_flip = true;
   // Retrieval also tries the mirrored picture unless the picture as it is
   // verified with at least this many inliers.
@@ -107,8 +113,13 @@ class FeatureMatcher {
   // `alpha`: CV_8UC1 of the picture's size (255 opaque) or empty.
   QueryFeatures Describe(const cv::Mat& bgr, const cv::Mat& alpha) const;
 
-  // Verified frames with at least min_inliers inliers, best first.
-  std::vector<VerifiedFrame> Retrieve(const QueryFeatures& query) const;
+  // Verified frames with at least min_inliers inliers, best first. When
+  // `placed` is given, it receives the frames whose homography passed its
+  // checks with min_placing_inliers up to min_inliers inliers, best first,
+  // found by the picture as it is or mirrored (points in the query's pixels
+  // or its mirror's).
+  std::vector<VerifiedFrame> Retrieve(const QueryFeatures& query,
+                                      std::vector<VerifiedFrame>* placed = nullptr) const;
 
   // Verification of one frame (the picture as it is, or mirrored when
   // `mirrored`), in the layer the query's kind calls for.
@@ -134,7 +145,8 @@ class FeatureMatcher {
   const FeatureMatchOptions& options() const { return options_; }
 
  private:
-  std::vector<VerifiedFrame> RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art) const;
+  std::vector<VerifiedFrame> RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
+                                         std::vector<VerifiedFrame>* placed) const;
   LocalFeatureExtractor QueryExtractor(bool line_art) const;
   VerifiedFrame VerifyIn(const LocalFeatures& f, int64_t frame_id, FeatureLayer layer, bool mirrored) const;
 

@@ -21,6 +21,7 @@ constexpr double kCelNeighbourhood_s = 2.0;    // frames around each candidate
 constexpr int kMaxCelFrames = 240;             // thumbnails compared at most
 constexpr int kCelSearchedFrames = 8;          // candidates from the whole-index search
 constexpr double kCelSearchNeighbourhood_s = 1.0;
+constexpr int kPlacedFramesCompared = 4;       // weakly placed frames compared by their pixels
 
 }  // namespace
 
@@ -66,7 +67,29 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
   // Nothing confirmed: retrieve by local features. Frames come best first,
   // so the first verified frame of a source is its answer; the others of
   // that source widen its span when they are its neighbours in time.
-  const std::vector<VerifiedFrame> found = features_.Retrieve(q);
+  std::vector<VerifiedFrame> placed;
+  std::vector<VerifiedFrame> found = features_.Retrieve(q, &placed);
+  // Nothing verified with enough inliers: the frames a weaker homography
+  // places the picture on are compared by their pixels at that place (a
+  // crop of a frame sees few of its keypoints); the pixels decide.
+  std::map<int64_t, double> placed_correlation;  // frame -> correlation, over the threshold
+  if (found.empty()) {
+    cv::Mat mirror;
+    int compared = 0;
+    for (const VerifiedFrame& v : placed) {
+      if (v.layer != FeatureLayer::kColor) continue;  // line art has no colour pixels to compare
+      if (compared++ >= kPlacedFramesCompared) break;
+      const SourceRecord& src = index_.source(index_.frame(v.frame_id).source_id);
+      Result<cv::Mat> thumb = DecodedThumbnail(index_, v.frame_id, cv::IMREAD_COLOR);
+      if (!thumb.ok() || thumb->empty()) continue;
+      if (v.mirrored && mirror.empty()) cv::flip(bgr, mirror, 1);
+      const std::optional<double> c = PlacedPixelCorrelation(v.mirrored ? mirror : bgr, v.verification.homography,
+                                                             cv::Size(src.width, src.height), *thumb);
+      if (!c || *c < kMinCelCorrelation) continue;
+      placed_correlation[v.frame_id] = *c;
+      found.push_back(v);
+    }
+  }
   if (found.empty()) return;
   std::map<int64_t, const VerifiedFrame*> best_of_source;
   std::map<int64_t, int> verified_frames;  // frame -> inliers
@@ -83,6 +106,8 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     m.evidence.pdq_distance = index_.frame(v->frame_id).pdq.Distance(query_hash);
     m.evidence.transform = v->mirrored ? "flip_x" : "original";
     SetVerification(*v, &m);
+    if (auto c = placed_correlation.find(v->frame_id); c != placed_correlation.end())
+      m.evidence.pixel_correlation = c->second;
     m.score = decider_.Score(m.evidence);
     auto existing = std::find_if(matches->begin(), matches->end(), [&](const Match& e) { return e.source_id == source_id; });
     if (existing != matches->end() && existing->score >= m.score) continue;
