@@ -65,6 +65,13 @@ Match MatchWith(int64_t source_id, int pdq_distance, int inliers = 0) {
   return m;
 }
 
+// A clip sampled every 0.5 s: the samples' times in the query.
+std::vector<double> SampleTimes(int n) {
+  std::vector<double> times;
+  for (int i = 0; i < n; ++i) times.push_back(0.5 * i);
+  return times;
+}
+
 }  // namespace
 
 TEST_CASE("decider: one score, 0.5 at each decision threshold, more evidence ranks higher, never saturating") {
@@ -192,8 +199,7 @@ TEST_CASE("decider: a video's votes align into the offset most samples agree on,
   // A 10 s clip sampled every 0.5 s: samples 0-9 show ep1 from 30 s,
   // samples 10-19 show ep2 from 5 s (a clip cut from two episodes); sample
   // 3 also has a stray PDQ neighbour in ep2 at an unrelated time.
-  std::vector<double> times;
-  for (int i = 0; i < 20; ++i) times.push_back(0.5 * i);
+  const std::vector<double> times = SampleTimes(20);
   std::map<int64_t, std::vector<SampleVote>> votes;
   for (int i = 0; i < 10; ++i) votes[0].push_back(SampleVote{i, small.at(0, 30 + 0.5 * i), 6, 0, 0});
   for (int i = 10; i < 20; ++i) votes[1].push_back(SampleVote{i, small.at(1, 5 + 0.5 * (i - 10)), 10, 0, 0});
@@ -241,8 +247,7 @@ TEST_CASE("decider: a video source placing the best source's samples at another 
   SmallIndex small;
   MatchOptions options;
   const Decider decider(*small.index, options);
-  std::vector<double> times;
-  for (int i = 0; i < 8; ++i) times.push_back(0.5 * i);
+  const std::vector<double> times = SampleTimes(8);
   std::map<int64_t, std::vector<SampleVote>> votes;
   // All 8 samples agree with ep1 at 20 s; 5 of them also match ep2 (a
   // reused background) at 40 s, further in PDQ.
