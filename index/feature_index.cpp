@@ -188,17 +188,25 @@ void FeatureIndex::Refresh() {
   arrays_.descriptors = codes_.size() / kFeatureBytes;
 }
 
-Vocabulary FeatureIndex::Train(const uint8_t* codes, size_t n) {
-  // An evenly spread sample: every step-th descriptor.
+size_t FeatureIndex::TrainingStep(size_t n) {
   const size_t cap = std::max<size_t>(1, TrainingSample(n));
-  const size_t step = std::max<size_t>(1, (n + cap - 1) / cap);
-  std::vector<uint8_t> sample;
-  sample.reserve((n / step + 1) * kFeatureBytes);
-  for (size_t i = 0; i < n; i += step) sample.insert(sample.end(), codes + i * kFeatureBytes, codes + (i + 1) * kFeatureBytes);
+  return std::max<size_t>(1, (n + cap - 1) / cap);
+}
+
+Vocabulary FeatureIndex::TrainOnSample(const std::vector<uint8_t>& sample, size_t step) {
   // A node becomes a word when it holds about kDescriptorsPerWord of all
   // descriptors (the sample's share of them).
   const size_t leaf = size_t(std::ceil(double(kDescriptorsPerWord) / double(step)));
   return Vocabulary::Train(sample.data(), sample.size() / kFeatureBytes, kBranching, kMaxLevels, kVocabularySeed, leaf);
+}
+
+Vocabulary FeatureIndex::Train(const uint8_t* codes, size_t n) {
+  // An evenly spread sample: every step-th descriptor.
+  const size_t step = TrainingStep(n);
+  std::vector<uint8_t> sample;
+  sample.reserve((n / step + 1) * kFeatureBytes);
+  for (size_t i = 0; i < n; i += step) sample.insert(sample.end(), codes + i * kFeatureBytes, codes + (i + 1) * kFeatureBytes);
+  return TrainOnSample(sample, step);
 }
 
 Status FeatureIndex::AddFrame(const FrameFeaturesRecord& r) {
@@ -365,6 +373,118 @@ Status FeatureIndex::Write(const std::string& dir, const std::string& path) {
   CELMATCH_RETURN_IF_ERROR(f.Pad(8));
   CELMATCH_RETURN_IF_ERROR(f.Append(w->codes, a.descriptors * kFeatureBytes));
   const uint64_t trailer[2] = {uint64_t(vocabulary.size()), layout_at};
+  CELMATCH_RETURN_IF_ERROR(f.Append(trailer, sizeof trailer));
+  CELMATCH_RETURN_IF_ERROR(f.Append(kTrailerMagic, sizeof kTrailerMagic));
+  return f.Commit();
+}
+
+Status FeatureIndex::WriteStreamed(const std::string& dir, const std::string& path,
+                                   const std::vector<FrameFeatureCount>& frames, const FramePass& pass,
+                                   size_t memory_bytes) {
+  // The frames' table, and their count checked against it on every pass.
+  std::vector<int64_t> frame_ids;
+  std::vector<uint64_t> frame_first{0};
+  frame_ids.reserve(frames.size());
+  frame_first.reserve(frames.size() + 1);
+  for (const FrameFeatureCount& f : frames) {
+    if (f.frame_id < 0 || f.count < 0 || (!frame_ids.empty() && f.frame_id <= frame_ids.back()))
+      return Status::InvalidArgument(path + ": frames to write are not in ascending id order");
+    frame_ids.push_back(f.frame_id);
+    frame_first.push_back(frame_first.back() + uint64_t(f.count));
+  }
+  const uint64_t n = frame_first.back();
+  if (n >= (uint64_t(1) << 32)) return Status::InvalidArgument(path + ": a layer holds at most 4,294,967,295 descriptors");
+  // A pass that visits each frame with its descriptors' first number.
+  auto each = [&](const std::function<void(const FrameFeaturesRecord&, uint64_t first)>& use) -> Status {
+    size_t i = 0;
+    CELMATCH_RETURN_IF_ERROR(pass([&](const FrameFeaturesRecord& r) -> Status {
+      if (i >= frames.size() || r.frame_id != frame_ids[i] ||
+          r.descriptors.size() != (frame_first[i + 1] - frame_first[i]) * kFeatureBytes ||
+          r.xy.size() != (frame_first[i + 1] - frame_first[i]) * 2) {
+        return Status::InvalidArgument(path + ": frame " + std::to_string(r.frame_id) +
+                                       " is not the frame or the keypoint count the write was told");
+      }
+      use(r, frame_first[i]);
+      ++i;
+      return Status::Ok();
+    }));
+    if (i != frames.size()) return Status::InvalidArgument(path + ": a pass ended before its last frame");
+    return Status::Ok();
+  };
+
+  // The vocabulary, trained on Train's sample.
+  const size_t step = TrainingStep(size_t(n));
+  std::vector<uint8_t> sample;
+  CELMATCH_RETURN_IF_ERROR(each([&](const FrameFeaturesRecord& r, uint64_t first) {
+    for (uint64_t j = (first + step - 1) / step * step; j < first + r.descriptors.size() / kFeatureBytes; j += step) {
+      const uint8_t* d = r.descriptors.data() + (j - first) * kFeatureBytes;
+      sample.insert(sample.end(), d, d + kFeatureBytes);
+    }
+  }));
+  const Vocabulary vocabulary = TrainOnSample(sample, step);
+  sample = {};
+  const size_t words = size_t(std::max(0, vocabulary.size()));
+
+  Result<std::unique_ptr<SealedFileWriter>> out = SealedFileWriter::Create(dir, path);
+  if (!out.ok()) return out.status();
+  SealedFileWriter& f = **out;
+  const std::string prefix = TrainedPrefix(int64_t(n)), serialized = vocabulary.Serialize();
+  CELMATCH_RETURN_IF_ERROR(f.Append(prefix.data(), prefix.size()));
+  CELMATCH_RETURN_IF_ERROR(f.Append(serialized.data(), serialized.size()));
+  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
+  const uint64_t layout_at = f.size();
+  const uint64_t head[3] = {uint64_t(frame_ids.size()), n, uint64_t(words)};
+  CELMATCH_RETURN_IF_ERROR(f.Append(kLayoutMagic, sizeof kLayoutMagic));
+  CELMATCH_RETURN_IF_ERROR(f.Append(head, sizeof head));
+  CELMATCH_RETURN_IF_ERROR(f.Append(frame_ids.data(), frame_ids.size() * sizeof(int64_t)));
+  CELMATCH_RETURN_IF_ERROR(f.Append(frame_first.data(), frame_first.size() * sizeof(uint64_t)));
+
+  // The descriptors in frame order, each filed under its word as it passes.
+  std::vector<uint32_t> place(static_cast<size_t>(n));  // a descriptor's word, then its place in word order
+  Status written = Status::Ok();
+  CELMATCH_RETURN_IF_ERROR(each([&](const FrameFeaturesRecord& r, uint64_t first) {
+    for (size_t j = 0; j < r.descriptors.size() / kFeatureBytes; ++j)
+      place[size_t(first + j)] = uint32_t(vocabulary.Word(r.descriptors.data() + j * kFeatureBytes));
+    if (written.ok()) written = f.Append(r.descriptors.data(), r.descriptors.size());
+  }));
+  CELMATCH_RETURN_IF_ERROR(written);
+  CELMATCH_RETURN_IF_ERROR(each([&](const FrameFeaturesRecord& r, uint64_t) {
+    if (written.ok()) written = f.Append(r.xy.data(), r.xy.size() * sizeof(float));
+  }));
+  CELMATCH_RETURN_IF_ERROR(written);
+
+  // Counting sort by word: each word's first member, then every
+  // descriptor's place among the members.
+  std::vector<uint32_t> word_first(words + 1, 0);
+  for (uint64_t i = 0; i < n; ++i) ++word_first[size_t(place[size_t(i)]) + 1];
+  for (size_t k = 0; k < words; ++k) word_first[k + 1] += word_first[k];
+  CELMATCH_RETURN_IF_ERROR(f.Append(word_first.data(), word_first.size() * sizeof(uint32_t)));
+  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
+  {
+    std::vector<uint32_t> next(word_first.begin(), word_first.end() - 1), members(static_cast<size_t>(n));
+    for (uint64_t i = 0; i < n; ++i) {
+      place[size_t(i)] = next[place[size_t(i)]]++;
+      members[place[size_t(i)]] = uint32_t(i);
+    }
+    CELMATCH_RETURN_IF_ERROR(f.Append(members.data(), members.size() * sizeof(uint32_t)));
+  }
+  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
+  // The members' descriptors in word order, a share of memory_bytes a pass.
+  const uint64_t share = std::max<uint64_t>(1, memory_bytes / kFeatureBytes);
+  std::vector<uint8_t> run;
+  for (uint64_t begin = 0; begin < n; begin += share) {
+    const uint64_t end = std::min(n, begin + share);
+    run.assign(size_t(end - begin) * kFeatureBytes, 0);
+    CELMATCH_RETURN_IF_ERROR(each([&](const FrameFeaturesRecord& r, uint64_t first) {
+      for (size_t j = 0; j < r.descriptors.size() / kFeatureBytes; ++j) {
+        const uint64_t at = place[size_t(first + j)];
+        if (at >= begin && at < end)
+          std::memcpy(run.data() + (at - begin) * kFeatureBytes, r.descriptors.data() + j * kFeatureBytes, kFeatureBytes);
+      }
+    }));
+    CELMATCH_RETURN_IF_ERROR(f.Append(run.data(), run.size()));
+  }
+  const uint64_t trailer[2] = {uint64_t(serialized.size()), layout_at};
   CELMATCH_RETURN_IF_ERROR(f.Append(trailer, sizeof trailer));
   CELMATCH_RETURN_IF_ERROR(f.Append(kTrailerMagic, sizeof kTrailerMagic));
   return f.Commit();

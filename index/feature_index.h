@@ -36,6 +36,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -116,6 +117,24 @@ class FeatureIndex {
   // rename, fsync of the directory.
   Status Write(const std::string& dir, const std::string& path);
 
+  // One pass over a layer's frames: calls `visit` for each frame of
+  // `frames` (WriteStreamed's), in that order; stops at the first error.
+  using FramePass = std::function<Status(const std::function<Status(const FrameFeaturesRecord&)>& visit)>;
+
+  // Writes the file Write writes for the frames `pass` yields (the same
+  // bytes: the same training sample, vocabulary and filing) without holding
+  // their descriptors: 8 bytes a descriptor (its word, then its place in
+  // word order) and `memory_bytes` of word-ordered descriptors at a time.
+  // `frames` are the frames' ids (ascending) and keypoint counts; each pass
+  // must yield exactly those. Passes: the training sample, the descriptors
+  // (filed under their words), the keypoints, then one a `memory_bytes`
+  // share of the word-ordered copy. For an index larger than memory (the
+  // 1M-frame retrieval benchmark); a frame a pass yields otherwise stops the
+  // write, naming it, and no file is left.
+  static Status WriteStreamed(const std::string& dir, const std::string& path,
+                              const std::vector<FrameFeatureCount>& frames, const FramePass& pass,
+                              size_t memory_bytes = size_t(1) << 32);
+
   int64_t descriptor_count() const { return int64_t(arrays_.descriptors); }
   int64_t frames_with_features() const { return int64_t(arrays_.frames); }
   bool mapped() const { return map_ != nullptr; }
@@ -168,6 +187,10 @@ class FeatureIndex {
   // trained on others; its words filed when `file` is set.
   std::shared_ptr<const Words> CurrentWords(bool file) const;
   static Vocabulary Train(const uint8_t* codes, size_t n);
+  // Train's sample of `n` descriptors is every TrainingStep(n)-th one,
+  // from the first; TrainOnSample trains on it.
+  static size_t TrainingStep(size_t n);
+  static Vocabulary TrainOnSample(const std::vector<uint8_t>& sample, size_t step);
   void Refresh();  // points arrays_ at the vectors
 
   // Built here (writers; readers without a usable file).

@@ -387,6 +387,57 @@ TEST_CASE("feature index: the written file maps to the same index, and one that 
   CHECK(check.message().find("words_color.bin") != std::string::npos);
 }
 
+TEST_CASE("feature index: a streamed write gives the bytes of a write from memory, and stops at a frame it was not told") {
+  celmatch::testing::TempDir tmp;
+  // 112,000 descriptors: past the training cap, so the sample is every second one.
+  std::vector<celmatch::FrameFeaturesRecord> records = RandomFrames(700, 160, 13);
+  records[5].xy.clear();  // frames without keypoints, first and inside
+  records[5].descriptors.clear();
+  records[0].xy.clear();
+  records[0].descriptors.clear();
+  REQUIRE(FeatureIndex::TrainingSample(700 * 160) < 700 * 160);
+  const std::string built_path = tmp.str() + "/built.bin", streamed_path = tmp.str() + "/streamed.bin";
+  bool stale = false;
+  auto built = FeatureIndex::Load(built_path, records, &stale);
+  REQUIRE(built.ok());
+  REQUIRE((*built)->Write(tmp.str(), built_path).ok());
+
+  int passes = 0;
+  const FeatureIndex::FramePass pass = [&](const std::function<celmatch::Status(const celmatch::FrameFeaturesRecord&)>& visit) {
+    ++passes;
+    for (const auto& r : records) CELMATCH_RETURN_IF_ERROR(visit(r));
+    return celmatch::Status::Ok();
+  };
+  // 1 MB at a time: the word-ordered copy (3.4 MB) takes four passes.
+  REQUIRE(FeatureIndex::WriteStreamed(tmp.str(), streamed_path, CountsOf(records), pass, 1 << 20).ok());
+  CHECK(passes == 3 + 4);
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string a = read(built_path), b = read(streamed_path);
+  REQUIRE(a.size() > size_t(700 * 160 * 64));
+  CHECK(a.size() == b.size());
+  CHECK(a == b);
+  std::unique_ptr<FeatureIndex> mapped = FeatureIndex::Map(streamed_path, CountsOf(records));
+  REQUIRE(mapped != nullptr);
+  CHECK(mapped->CheckAgainst(records, streamed_path).ok());
+  const cv::Mat query = NoisyQuery(records[300], 60, 10, 90, 3);
+  CHECK(mapped->Vote(query, 4, 64, 1, 2).at(0).frame_id == records[300].frame_id);
+
+  // A pass that yields another frame than it was told: an error naming the
+  // file and the frame, and no file (nor its temporary) left.
+  const std::string bad_path = tmp.str() + "/bad.bin";
+  std::vector<celmatch::FrameFeatureCount> counts = CountsOf(records);
+  counts[200].count += 1;
+  const celmatch::Status bad = FeatureIndex::WriteStreamed(tmp.str(), bad_path, counts, pass, 1 << 20);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.message().find("bad.bin") != std::string::npos);
+  CHECK(bad.message().find("frame " + std::to_string(records[200].frame_id)) != std::string::npos);
+  CHECK_FALSE(std::ifstream(bad_path).good());
+  CHECK_FALSE(std::ifstream(bad_path + ".tmp").good());
+}
+
 TEST_CASE("feature index: the word search finds most of the exact nearest neighbours, and frames arrive in id order") {
   const std::vector<celmatch::FrameFeaturesRecord> records = RandomFrames(100, 100, 21);
   bool stale = false;
