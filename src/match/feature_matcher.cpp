@@ -115,7 +115,7 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
       v.votes = fv.votes;
       if (Accepts(v)) {
         out.push_back(v);
-      } else if (placed && v.verification.geometry_ok && v.verification.inliers >= options_.min_placing_inliers) {
+      } else if (placed && Places(v)) {
         placed->push_back(v);
       }
     }

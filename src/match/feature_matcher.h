@@ -141,6 +141,11 @@ class FeatureMatcher {
   bool Accepts(const VerifiedFrame& v) const {
     return v.verification.geometry_ok && v.verification.inliers >= options_.min_inliers;
   }
+  // Placed but not accepted: a homography with min_placing_inliers up to
+  // min_inliers inliers (Retrieve's `placed`).
+  bool Places(const VerifiedFrame& v) const {
+    return v.verification.geometry_ok && v.verification.inliers >= options_.min_placing_inliers && !Accepts(v);
+  }
 
   const FeatureMatchOptions& options() const { return options_; }
 

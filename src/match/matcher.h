@@ -125,6 +125,15 @@ class Matcher {
   // matcher_features.cpp.
   void AddCelPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, const QueryFeatures& query,
                           const PdqHash& query_hash, std::vector<Match>* matches) const;
+  // The placed-pixel verifier: a colour-layer frame that a homography too
+  // weak to decide (FeatureMatcher::Places) places the picture on, compared
+  // by its pixels at that place (PlacedPixelCorrelation over the catalog
+  // thumbnail). The correlation when it reaches kMinCelCorrelation, else
+  // nullopt. `mirror`: the picture's mirror image, made here on first need.
+  // Used on the frames of every candidate generator (local-feature
+  // retrieval, the embedding) by the same rule. matcher_features.cpp.
+  std::optional<double> PlacedPixels(const cv::Mat& bgr, cv::Mat* mirror, const VerifiedFrame& v) const;
+  static constexpr int kPlacedFramesCompared = 4;  // weakly placed frames compared a step, at most
   // False for a match verified on part of its reference frame (a crop):
   // whole-frame comparisons (thumbnail time refinement) do not apply.
   bool ShowsWholeFrame(const Match& match) const;

@@ -4,7 +4,8 @@
 // the query's local features too thin for descriptor voting to single out
 // the frame), and verification decides: local features (the same RANSAC
 // test, the same threshold, the same inlier-calibrated score as the rest of
-// the cascade), or, for a picture that covers the frame's whole field, the
+// the cascade), the pixels at the place a weaker homography puts a crop on
+// the frame (Matcher::PlacedPixels, the local-feature step's rule), or, for a picture that covers the frame's whole field, the
 // agreement of their edge layouts (match/edge_layout.h), which survives
 // grading, blur, noise and redrawing as lines where keypoints do not. The
 // embedding's similarity alone never makes a match: unrelated frames reach
@@ -60,14 +61,18 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
   };
 
   // Per source, the best accepted frame: verified by local features (most
-  // inliers) before accepted by layout (best agreement).
+  // inliers), then placed by a weaker homography and agreeing by its pixels
+  // there (best correlation), then accepted by layout (best agreement).
   struct Accepted {
     VerifiedFrame verified;
     bool by_features = false;
+    double pixels = 0;  // the placed-pixel correlation, when that accepted it
     double layout = 0;
     bool operator>(const Accepted& o) const {
       if (by_features != o.by_features) return by_features;
-      return by_features ? verified.verification.inliers > o.verified.verification.inliers : layout > o.layout;
+      if (by_features) return verified.verification.inliers > o.verified.verification.inliers;
+      if ((pixels > 0) != (o.pixels > 0)) return pixels > 0;
+      return pixels > 0 ? pixels > o.pixels : layout > o.layout;
     }
   };
   std::map<int64_t, Accepted> best_of_source;
@@ -77,6 +82,8 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
     auto [it, inserted] = best_of_source.try_emplace(index_.frame(a.verified.frame_id).source_id, a);
     if (!inserted && a > it->second) it->second = a;
   };
+  cv::Mat mirror;
+  int placed_compared = 0;
   for (const auto& [frame_id, how] : *proposed) {
     if (matched_sources.count(index_.frame(frame_id).source_id)) continue;
     Accepted a;
@@ -84,7 +91,16 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
     a.by_features = features_.Accepts(a.verified);
     if (!a.by_features) {
       a.layout = layout_agreement(frame_id, how.mirrored);
-      if (a.layout < options_.embedding_min_layout) continue;
+      if (a.layout < options_.embedding_min_layout) {
+        // A picture a weaker homography places on the frame (a crop): its
+        // pixels at that place decide, by the local-feature step's rule.
+        a.layout = 0;
+        if (!features_.Places(a.verified) || placed_compared >= kPlacedFramesCompared) continue;
+        ++placed_compared;
+        const std::optional<double> c = PlacedPixels(bgr, &mirror, a.verified);
+        if (!c) continue;
+        a.pixels = *c;
+      }
     }
     accept(a);
   }
@@ -96,7 +112,7 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
   // happened to propose.
   std::map<int64_t, bool> duplicates;  // frame -> mirrored; each compared once
   for (const auto& [source_id, a] : best_of_source) {
-    if (a.by_features) continue;
+    if (a.by_features || a.pixels > 0) continue;
     for (const HashNeighbor& nb : index_.Search(index_.frame(a.verified.frame_id).pdq, options_.max_distance, 64)) {
       const int64_t other = index_.frame(nb.frame_id).source_id;
       if (!best_of_source.count(other) && !matched_sources.count(other))
@@ -115,15 +131,19 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
     const VerifiedFrame& v = entry.second.verified;
     // Accepted neighbours in time widen the span, as for the other steps.
     Match m = MatchAtFrame(v.frame_id, [&](int64_t id) { return accepted_frames.count(id) > 0; });
+    m.evidence.pdq_distance = index_.frame(v.frame_id).pdq.Distance(query_hash);
+    m.evidence.transform = v.mirrored ? "flip_x" : "original";
     if (entry.second.by_features) {
       m.score = decider_.ScoreForInliers(v.verification.inliers);
       SetVerification(v, &m);
+    } else if (entry.second.pixels > 0) {
+      SetVerification(v, &m);
+      m.evidence.pixel_correlation = entry.second.pixels;
+      m.score = decider_.Score(m.evidence);
     } else {
       m.score = Decider::ScoreAboveThreshold(entry.second.layout, options_.embedding_min_layout);
       m.evidence.edge_layout = entry.second.layout;
     }
-    m.evidence.pdq_distance = index_.frame(v.frame_id).pdq.Distance(query_hash);
-    m.evidence.transform = v.mirrored ? "flip_x" : "original";
     m.evidence.found_by = "embedding";
     matches->push_back(std::move(m));
   }

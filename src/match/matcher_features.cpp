@@ -21,7 +21,6 @@ constexpr double kCelNeighbourhood_s = 2.0;    // frames around each candidate
 constexpr int kMaxCelFrames = 240;             // thumbnails compared at most
 constexpr int kCelSearchedFrames = 8;          // candidates from the whole-index search
 constexpr double kCelSearchNeighbourhood_s = 1.0;
-constexpr int kPlacedFramesCompared = 4;       // weakly placed frames compared by their pixels
 
 }  // namespace
 
@@ -34,6 +33,18 @@ void Matcher::SetVerification(const VerifiedFrame& v, Match* m) {
   m->region[1] = v.verification.region.y;
   m->region[2] = v.verification.region.width;
   m->region[3] = v.verification.region.height;
+}
+
+std::optional<double> Matcher::PlacedPixels(const cv::Mat& bgr, cv::Mat* mirror, const VerifiedFrame& v) const {
+  if (v.layer != FeatureLayer::kColor || !features_.Places(v)) return std::nullopt;  // line art has no colour pixels
+  const SourceRecord& src = index_.source(index_.frame(v.frame_id).source_id);
+  Result<cv::Mat> thumb = DecodedThumbnail(index_, v.frame_id, cv::IMREAD_COLOR);
+  if (!thumb.ok() || thumb->empty()) return std::nullopt;
+  if (v.mirrored && mirror->empty()) cv::flip(bgr, *mirror, 1);
+  const std::optional<double> c = PlacedPixelCorrelation(v.mirrored ? *mirror : bgr, v.verification.homography,
+                                                         cv::Size(src.width, src.height), *thumb);
+  if (!c || *c < kMinCelCorrelation) return std::nullopt;
+  return c;
 }
 
 bool Matcher::ShowsWholeFrame(const Match& m) const {
@@ -77,15 +88,10 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     cv::Mat mirror;
     int compared = 0;
     for (const VerifiedFrame& v : placed) {
-      if (v.layer != FeatureLayer::kColor) continue;  // line art has no colour pixels to compare
+      if (v.layer != FeatureLayer::kColor) continue;
       if (compared++ >= kPlacedFramesCompared) break;
-      const SourceRecord& src = index_.source(index_.frame(v.frame_id).source_id);
-      Result<cv::Mat> thumb = DecodedThumbnail(index_, v.frame_id, cv::IMREAD_COLOR);
-      if (!thumb.ok() || thumb->empty()) continue;
-      if (v.mirrored && mirror.empty()) cv::flip(bgr, mirror, 1);
-      const std::optional<double> c = PlacedPixelCorrelation(v.mirrored ? mirror : bgr, v.verification.homography,
-                                                             cv::Size(src.width, src.height), *thumb);
-      if (!c || *c < kMinCelCorrelation) continue;
+      const std::optional<double> c = PlacedPixels(bgr, &mirror, v);
+      if (!c) continue;
       placed_correlation[v.frame_id] = *c;
       found.push_back(v);
     }
