@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <opencv2/features2d.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -489,6 +490,63 @@ TEST_CASE("a crop placed on a frame by a homography is compared by its pixels at
   CHECK_FALSE(PlacedPixelCorrelation(flat, placed, reference.size(), thumbnail(reference)).has_value());
   const cv::Matx33d outside(1, 0, 5000, 0, 1, 0, 0, 0, 1);
   CHECK_FALSE(PlacedPixelCorrelation(crop, outside, reference.size(), thumbnail(reference)).has_value());
+}
+
+TEST_CASE("a crop of a quiet region is located on its frame by its pixels, without keypoints") {
+  // A quiet frame: soft gradients and a few blurred blobs (sky and hills),
+  // where FAST finds almost no corners.
+  auto frame = [](unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> x(0, 1279), y(0, 719), r(60, 220), c(60, 230);
+    cv::Mat f(720, 1280, CV_8UC3);
+    for (int row = 0; row < f.rows; ++row)
+      f.row(row).setTo(cv::Scalar(120 + row / 8, 150 + row / 10, 200 - row / 9));
+    for (int i = 0; i < 12; ++i) cv::circle(f, {x(rng), y(rng)}, r(rng), cv::Scalar(c(rng), c(rng), c(rng)), cv::FILLED);
+    cv::GaussianBlur(f, f, cv::Size(), 25);
+    return f;
+  };
+  const cv::Mat reference = frame(3), other = frame(4);
+  auto thumbnail = [](const cv::Mat& f) {
+    cv::Mat t;
+    cv::resize(f, t, cv::Size(192, 108), 0, 0, cv::INTER_AREA);
+    return t;
+  };
+  auto gray = [](const cv::Mat& bgr) {
+    cv::Mat g;
+    cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
+    return g;
+  };
+  // Half of each side, at (520, 300), through JPEG.
+  const cv::Rect box(520, 300, 640, 360);
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", reference(box), jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
+  const cv::Mat crop = cv::imdecode(jpeg, cv::IMREAD_COLOR);
+  std::vector<cv::KeyPoint> corners;
+  cv::FAST(gray(crop), corners, 12);
+  CHECK(corners.size() < 20);  // what makes it a case for pixels: no homography from so few
+
+  double ncc = 0;
+  const std::optional<cv::Matx33d> place = LocatePicture(gray(crop), reference.size(), gray(thumbnail(reference)), &ncc);
+  REQUIRE(place.has_value());
+  CHECK(ncc > 0.95);
+  // Found where it was cut, at its scale: within a thumbnail pixel (6.7 frame pixels).
+  const cv::Matx33d& h = *place;
+  CHECK(std::fabs(h(0, 2) - box.x) < 14);
+  CHECK(std::fabs(h(1, 2) - box.y) < 14);
+  CHECK(std::fabs(h(0, 0) * crop.cols - box.width) < 0.1 * box.width);
+  const std::optional<double> there = PlacedPixelCorrelation(crop, h, reference.size(), thumbnail(reference));
+  REQUIRE(there.has_value());
+  CHECK(*there >= kMinCelCorrelation);
+  // On another quiet frame some place correlates too (so the place alone
+  // proves nothing), but the colour pixels there are not the crop's.
+  double other_ncc = 0;
+  const std::optional<cv::Matx33d> elsewhere = LocatePicture(gray(crop), other.size(), gray(thumbnail(other)), &other_ncc);
+  REQUIRE(elsewhere.has_value());
+  const std::optional<double> wrong = PlacedPixelCorrelation(crop, *elsewhere, other.size(), thumbnail(other));
+  CHECK((!wrong.has_value() || *wrong < kMinCelCorrelation));
+  // A picture wider than the frame's shape allows at the smallest width does not fit.
+  const cv::Mat strip(40, 4000, CV_8U, cv::Scalar(128));
+  CHECK_FALSE(LocatePicture(strip, reference.size(), gray(thumbnail(reference)), &ncc).has_value());
 }
 
 TEST_CASE("the whole-index pixel search ranks a cel's own frame first") {

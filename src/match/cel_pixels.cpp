@@ -208,6 +208,31 @@ std::optional<double> CelPixelComparison::Correlation(const cv::Mat& thumb) {
   return sqr / std::sqrt(sqq * srr);
 }
 
+std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+                                         double* ncc) {
+  *ncc = -1;
+  if (gray.empty() || thumb_gray.empty() || reference_size.area() <= 0) return std::nullopt;
+  std::optional<cv::Matx33d> best;
+  cv::Mat small, scores;
+  for (double share = kLocateMinShare; share <= 1.0 + 1e-9; share *= kLocateStep) {
+    const int w = int(std::lround(share * thumb_gray.cols));
+    const int h = int(std::lround(double(w) * gray.rows / gray.cols));
+    if (w < 8 || h < 8 || w > thumb_gray.cols || h > thumb_gray.rows) continue;
+    cv::resize(gray, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    cv::matchTemplate(thumb_gray, small, scores, cv::TM_CCOEFF_NORMED);
+    double max_value = 0;
+    cv::Point at;
+    cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
+    if (!std::isfinite(max_value) || max_value <= *ncc) continue;
+    *ncc = max_value;
+    // Query pixels -> thumbnail pixels -> reference pixels.
+    const double rx = double(reference_size.width) / thumb_gray.cols, ry = double(reference_size.height) / thumb_gray.rows;
+    const double ax = double(w) / gray.cols, ay = double(h) / gray.rows;
+    best = cv::Matx33d(ax * rx, 0, at.x * rx, 0, ay * ry, at.y * ry, 0, 0, 1);
+  }
+  return best;
+}
+
 std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
                                              cv::Size reference_size, const cv::Mat& thumb) {
   if (bgr.empty() || thumb.empty() || reference_size.area() <= 0) return std::nullopt;

@@ -64,6 +64,24 @@ class CelPixelComparison {
 std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
                                              cv::Size reference_size, const cv::Mat& thumb);
 
+// Where a picture that shows part of a reference frame's field, upright and
+// unstretched (a crop at an unknown place and scale), lies on the frame,
+// found without keypoints: the picture's gray levels reduced to each of a
+// range of widths (kLocateMinShare of the thumbnail's width up to all of
+// it, steps of kLocateStep) are correlated (normalised, OpenCV's
+// TM_CCOEFF_NORMED) at every position of `thumb_gray` (the frame's catalog
+// thumbnail, gray). A crop of a flat region holds few keypoints, so no
+// homography places it; its pixels still do when it has some contrast. The
+// place that correlates best, as query pixels -> the reference frame's
+// pixels (`reference_size`), and that correlation in `*ncc`; nullopt when
+// the picture does not fit the thumbnail at any width. The place proves
+// nothing alone (a search over every place and width finds some agreement
+// anywhere): PlacedPixelCorrelation compares the colour picture there.
+constexpr double kLocateMinShare = 0.25;
+constexpr double kLocateStep = 1.12;
+std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+                                         double* ncc);
+
 class CelPixelSearch {
  public:
   static constexpr int kWidth = 48;

@@ -96,7 +96,8 @@ VerifiedFrame FeatureMatcher::Verify(const QueryFeatures& q, int64_t frame_id, b
 }
 
 std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
-                                                       std::vector<VerifiedFrame>* placed) const {
+                                                       std::vector<VerifiedFrame>* placed,
+                                                       std::vector<int64_t>* voted) const {
   std::vector<VerifiedFrame> out;
   if (f.size() < 4) return out;
   std::vector<FeatureLayer> layers = {FeatureLayer::kColor};
@@ -111,6 +112,7 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
         voters, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames, beam);
     for (const FrameVotes& fv : votes) {
       if (fv.votes < options_.min_votes) break;
+      if (voted && layer == FeatureLayer::kColor) voted->push_back(fv.frame_id);
       VerifiedFrame v = VerifyIn(f, fv.frame_id, layer, mirrored);
       v.votes = fv.votes;
       if (Accepts(v)) {
@@ -136,8 +138,9 @@ int FeatureMatcher::WordBeam(int descriptors, FeatureLayer layer) const {
   return std::max(least, std::min(options_.max_vote_word_beam, budgeted));
 }
 
-std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std::vector<VerifiedFrame>* placed) const {
-  std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art, placed);
+std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std::vector<VerifiedFrame>* placed,
+                                                    std::vector<int64_t>* voted) const {
+  std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art, placed, voted);
   // The mirror image too, unless the picture as it is found a conclusive
   // match: episodes that share a background verify on it with tens of
   // inliers, while a mirrored copy of the true frame is found only through

@@ -117,9 +117,11 @@ class FeatureMatcher {
   // `placed` is given, it receives the frames whose homography passed its
   // checks with min_placing_inliers up to min_inliers inliers, best first,
   // found by the picture as it is or mirrored (points in the query's pixels
-  // or its mirror's).
-  std::vector<VerifiedFrame> Retrieve(const QueryFeatures& query,
-                                      std::vector<VerifiedFrame>* placed = nullptr) const;
+  // or its mirror's). When `voted` is given, it receives the colour-layer
+  // frames the picture as it is voted for and verified, placed or not, most
+  // voted first (candidates for a search of their pixels).
+  std::vector<VerifiedFrame> Retrieve(const QueryFeatures& query, std::vector<VerifiedFrame>* placed = nullptr,
+                                      std::vector<int64_t>* voted = nullptr) const;
 
   // Verification of one frame (the picture as it is, or mirrored when
   // `mirrored`), in the layer the query's kind calls for.
@@ -151,7 +153,8 @@ class FeatureMatcher {
 
  private:
   std::vector<VerifiedFrame> RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
-                                         std::vector<VerifiedFrame>* placed) const;
+                                         std::vector<VerifiedFrame>* placed,
+                                         std::vector<int64_t>* voted = nullptr) const;
   LocalFeatureExtractor QueryExtractor(bool line_art) const;
   VerifiedFrame VerifyIn(const LocalFeatures& f, int64_t frame_id, FeatureLayer layer, bool mirrored) const;
 

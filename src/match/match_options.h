@@ -68,6 +68,11 @@ struct MatchOptions {
   // heavy grading, blur and noise, small line drawings. Score 0.5 there,
   // rising to 0.99 at full agreement. Above 1: never.
   double embedding_min_layout = 0.8;
+  // The located-pixel step (Matcher::AddLocatedPixelMatches): an image no
+  // other step matched is searched for on the frames the others proposed,
+  // by its pixels (a crop of a quiet region). Off: the cascade without it,
+  // as `celmatch bench throughput` times it beside the full one.
+  bool located_pixels = true;
   // Cels and pictures with a blanked part (match/cel_pixels.h): when nothing
   // else placed an image with transparency or with a large flat-coloured
   // region, its visible pixels are compared with every reference frame's at

@@ -214,7 +214,8 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     if (Status st = index_.LoadFeatures(); !st.ok()) return fail(st);  // loaded at the first such file
     // Described once; the embedding step verifies its candidates with the same features.
     const QueryFeatures query = features_.Describe(*img, alpha);
-    AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches);
+    std::vector<int64_t> candidates;  // frames the steps proposed, for the located-pixel step
+    AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches, &candidates);
     // A cel (transparent, or flattened onto a flat colour) or a frame with a
     // blanked part: its visible pixels, at their place, unless PDQ or many
     // inliers already placed it. Characters recur across episodes, so a
@@ -225,7 +226,9 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
     }
     if (options_.embedding && result->matches.empty())
-      AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches);
+      AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches, &candidates);
+    if (options_.located_pixels && result->matches.empty() && !query.line_art && !HasTransparency(alpha))
+      AddLocatedPixelMatches(*img, candidates, variants[0].hash, &result->matches);
   }
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;

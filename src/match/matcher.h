@@ -106,16 +106,32 @@ class Matcher {
 
   // Verification of the PDQ matches of an image query by local features,
   // and when none is confirmed, retrieval by local features (merged into
-  // `matches`, one per source, best score first). matcher_features.cpp.
+  // `matches`, one per source, best score first); the frames retrieval
+  // voted for are appended to `candidates`. matcher_features.cpp.
   void AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& query,
-                              const PdqHash& query_hash, std::vector<Match>* matches) const;
+                              const PdqHash& query_hash, std::vector<Match>* matches,
+                              std::vector<int64_t>* candidates) const;
   // The embedding step (see MatchOptions::embedding): verified embedding
   // neighbours join `matches`, one per source. `small`: the picture reduced
   // to at least kEarlyDecodeMinSide (the early decode of a large JPEG), or
   // empty; the network's 128-pixel input is made from it when given, which
   // costs a fraction of reducing the whole picture. matcher_embedding.cpp.
+  // The frames it proposed for the picture as it is are appended to `candidates`.
   void AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, const QueryFeatures& query,
-                           const PdqHash& query_hash, std::vector<Match>* matches) const;
+                           const PdqHash& query_hash, std::vector<Match>* matches,
+                           std::vector<int64_t>* candidates) const;
+  // The last image step, for a picture no step matched: the frames the
+  // others proposed (`candidates`: votes, embedding neighbours; at most
+  // kLocatedFramesCompared) are searched for the place the picture shows
+  // (LocatePicture: a crop of a quiet region holds too few keypoints for a
+  // homography), and its colour pixels there decide (PlacedPixelCorrelation
+  // at kMinLocatedCorrelation). matcher_features.cpp.
+  void AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& candidates, const PdqHash& query_hash,
+                              std::vector<Match>* matches) const;
+  static constexpr int kLocatedFramesCompared = 12;
+  // Stricter than kMinCelCorrelation: the place was searched for, not given.
+  static constexpr double kMinLocatedCorrelation = 0.9;
+  static constexpr int kLocatedMaxSide = 256;  // the picture reduced to this first
   // A cel (or a picture with a blanked part) nothing else placed: `visible`
   // (CV_8U, 255 where the picture shows content: a cel's opaque pixels, or
   // FlatRegionMask) is compared pixel by pixel with reference frames at the

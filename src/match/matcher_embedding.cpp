@@ -28,13 +28,16 @@
 namespace celmatch {
 
 void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, const QueryFeatures& query,
-                                  const PdqHash& query_hash, std::vector<Match>* matches) const {
+                                  const PdqHash& query_hash, std::vector<Match>* matches,
+                                  std::vector<int64_t>* candidates) const {
   // Proposed from the reduced picture when there is one: the network's
   // 128-pixel input costs a fraction of reducing the whole picture.
   // A model that fails on this picture proposes nothing (the other steps' answer stands).
   Result<std::map<int64_t, EmbeddingCandidate>> proposed =
       EmbeddingCandidates(index_, options_, small.empty() ? bgr : small);
   if (!proposed.ok() || proposed->empty()) return;
+  for (const auto& [frame_id, how] : *proposed)
+    if (!how.mirrored) candidates->push_back(frame_id);
   std::set<int64_t> matched_sources;
   for (const Match& m : *matches) matched_sources.insert(m.source_id);
 

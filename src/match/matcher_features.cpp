@@ -56,7 +56,8 @@ bool Matcher::ShowsWholeFrame(const Match& m) const {
 }
 
 void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, const QueryFeatures& q,
-                                     const PdqHash& query_hash, std::vector<Match>* matches) const {
+                                     const PdqHash& query_hash, std::vector<Match>* matches,
+                                     std::vector<int64_t>* candidates) const {
   // Verify PDQ's proposals, nearest first, at most verify_frames of them: a
   // verified one gains the region and the inliers' evidence in its score.
   bool confirmed = false;
@@ -79,7 +80,7 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
   // so the first verified frame of a source is its answer; the others of
   // that source widen its span when they are its neighbours in time.
   std::vector<VerifiedFrame> placed;
-  std::vector<VerifiedFrame> found = features_.Retrieve(q, &placed);
+  std::vector<VerifiedFrame> found = features_.Retrieve(q, &placed, candidates);
   // Nothing verified with enough inliers: the frames a weaker homography
   // places the picture on are compared by their pixels at that place (a
   // crop of a frame sees few of its keypoints); the pixels decide.
@@ -120,6 +121,69 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     m.evidence.query_quality = existing != matches->end() ? existing->evidence.query_quality : 0;
     if (existing != matches->end()) *existing = std::move(m);
     else matches->push_back(std::move(m));
+  }
+  Decider::Rank(matches);
+}
+
+void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& candidates,
+                                     const PdqHash& query_hash, std::vector<Match>* matches) const {
+  if (candidates.empty() || bgr.empty()) return;
+  // Reduced once: every place is searched at the thumbnails' scale.
+  cv::Mat small = bgr, gray;
+  const int side = std::max(bgr.cols, bgr.rows);
+  if (side > kLocatedMaxSide) {
+    const double f = double(kLocatedMaxSide) / side;
+    cv::resize(bgr, small, cv::Size(), f, f, cv::INTER_AREA);
+  }
+  cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
+  cv::resize(gray, gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+  const cv::Matx33d gray_to_small(2, 0, 0, 0, 2, 0, 0, 0, 1);
+  struct Located {
+    int64_t frame_id = -1;
+    double correlation = 0;
+    cv::Rect2d region;
+  };
+  std::map<int64_t, Located> best_of_source;
+  std::set<int64_t> seen, agreeing;
+  int compared = 0;
+  for (int64_t id : candidates) {
+    if (!seen.insert(id).second) continue;
+    if (compared++ >= kLocatedFramesCompared) break;
+    const SourceRecord& src = index_.source(index_.frame(id).source_id);
+    Result<cv::Mat> thumb = DecodedThumbnail(index_, id, cv::IMREAD_COLOR);
+    if (!thumb.ok() || thumb->empty()) continue;
+    // Searched at half the thumbnail's size (a quarter of the cost), compared at its full size.
+    cv::Mat thumb_gray;
+    cv::cvtColor(*thumb, thumb_gray, cv::COLOR_BGR2GRAY);
+    cv::resize(thumb_gray, thumb_gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+    const cv::Size reference_size(src.width, src.height);
+    double ncc = -1;
+    const std::optional<cv::Matx33d> place = LocatePicture(gray, reference_size, thumb_gray, &ncc);
+    if (!place || ncc < kMinCelCorrelation) continue;
+    const cv::Matx33d h = *place * gray_to_small.inv();
+    const std::optional<double> c = PlacedPixelCorrelation(small, h, reference_size, *thumb);
+    if (!c) return;  // too flat to compare with any frame: nothing identifies it
+    if (*c < kMinLocatedCorrelation) continue;
+    agreeing.insert(id);
+    Located l{id, *c, cv::Rect2d(h(0, 2), h(1, 2), h(0, 0) * small.cols, h(1, 1) * small.rows)};
+    auto [it, inserted] = best_of_source.try_emplace(src.id, l);
+    if (!inserted && l.correlation > it->second.correlation) it->second = l;
+  }
+  for (const auto& entry : best_of_source) {
+    const Located& l = entry.second;
+    // A quiet region often stays the same over a shot: the frames that
+    // agree as well widen the span, as in the other steps.
+    Match m = MatchAtFrame(l.frame_id, [&](int64_t id) { return agreeing.count(id) > 0; });
+    m.evidence.pdq_distance = index_.frame(l.frame_id).pdq.Distance(query_hash);
+    m.evidence.transform = "original";
+    m.evidence.pixel_correlation = l.correlation;
+    m.has_region = true;
+    m.region[0] = l.region.x;
+    m.region[1] = l.region.y;
+    m.region[2] = l.region.width;
+    m.region[3] = l.region.height;
+    m.score = decider_.Score(m.evidence);
+    matches->push_back(std::move(m));
   }
   Decider::Rank(matches);
 }
