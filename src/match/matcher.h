@@ -9,7 +9,8 @@
 //               embedding, cel pixels (match/candidates.h)
 //   verify      verifiers attach typed evidence to a proposed frame:
 //               homography inliers (match/feature_matcher.h,
-//               match/geometric_verifier.h), cel pixels (match/cel_pixels.h),
+//               match/geometric_verifier.h), cel pixels, placed and located
+//               pixels (match/cel_pixels.h),
 //               edge layout (match/edge_layout.h), thumbnail time
 //               (RefineTimeWithThumbnails)
 //   decide      one score from the evidence, ranking, ties, the early PDQ
@@ -20,8 +21,12 @@
 // candidates and, when none is confirmed, retrieve by visual words
 // (matcher_features.cpp); a cel or a partly blanked picture nothing placed
 // conclusively is compared by its pixels; a picture nothing placed at all
-// goes to the embedding (matcher_embedding.cpp). Each step adds one match
-// per source; the Decider ranks, ties and trims them.
+// goes to the embedding (matcher_embedding.cpp); one still unmatched is
+// searched for by its pixels on the frames the vote and the embedding
+// proposed (located pixels, matcher_features.cpp). A frame a homography too
+// weak to decide places a picture on is compared by its pixels there, by
+// one rule whichever generator proposed it (PlacedPixels). Each step adds
+// one match per source; the Decider ranks, ties and trims them.
 // The flow of a video (MatchVideo): samples every video_sample_interval_s,
 // each sample's PDQ candidates vote for (source, offset); when no source
 // has the support a match needs, a few samples are retrieved by local
