@@ -82,6 +82,48 @@ struct FileParts {
   const uint8_t* word_codes = nullptr;
 };
 
+// Writes the file's payload up to the descriptors: the training prefix, the
+// vocabulary, the layout's head and the frames' table. `*layout_at`: the
+// layout's offset, for the trailer.
+Status WriteHead(SealedFileWriter& f, int64_t trained_on, const std::string& vocabulary, uint64_t frames,
+                 uint64_t descriptors, uint64_t words, const int64_t* frame_ids, const uint64_t* frame_first,
+                 uint64_t* layout_at) {
+  const std::string prefix = TrainedPrefix(trained_on);
+  CELMATCH_RETURN_IF_ERROR(f.Append(prefix.data(), prefix.size()));
+  CELMATCH_RETURN_IF_ERROR(f.Append(vocabulary.data(), vocabulary.size()));
+  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
+  *layout_at = f.size();
+  const uint64_t head[3] = {frames, descriptors, words};
+  CELMATCH_RETURN_IF_ERROR(f.Append(kLayoutMagic, sizeof kLayoutMagic));
+  CELMATCH_RETURN_IF_ERROR(f.Append(head, sizeof head));
+  CELMATCH_RETURN_IF_ERROR(f.Append(frame_ids, frames * sizeof(int64_t)));
+  return f.Append(frame_first, (frames + 1) * sizeof(uint64_t));
+}
+
+// The trailer after the members' descriptors, and the commit.
+Status WriteTrailer(SealedFileWriter& f, size_t vocabulary_bytes, uint64_t layout_at) {
+  const uint64_t trailer[2] = {uint64_t(vocabulary_bytes), layout_at};
+  CELMATCH_RETURN_IF_ERROR(f.Append(trailer, sizeof trailer));
+  CELMATCH_RETURN_IF_ERROR(f.Append(kTrailerMagic, sizeof kTrailerMagic));
+  return f.Commit();
+}
+
+// Counting sort of `n` descriptors by word: each word's first member (words
+// + 1 entries), and `place` turned from each descriptor's word into its place
+// among the members; `members` (when given) gets each place's descriptor.
+std::vector<uint32_t> FileByWord(size_t words, std::vector<uint32_t>& place, std::vector<uint32_t>* members) {
+  std::vector<uint32_t> first(words + 1, 0);
+  for (uint32_t w : place) ++first[size_t(w) + 1];
+  for (size_t k = 0; k < words; ++k) first[k + 1] += first[k];
+  std::vector<uint32_t> next(first.begin(), first.end() - 1);
+  if (members) members->resize(place.size());
+  for (size_t i = 0; i < place.size(); ++i) {
+    place[i] = next[place[i]]++;
+    if (members) (*members)[place[i]] = uint32_t(i);
+  }
+  return first;
+}
+
 // memcmp over `n` bytes that may be none (an empty layer's arrays are null).
 bool SameBytes(const void* a, const void* b, size_t n) { return n == 0 || std::memcmp(a, b, n) == 0; }
 
@@ -320,16 +362,10 @@ std::shared_ptr<const FeatureIndex::Words> FeatureIndex::CurrentWords(bool file)
   if (file) {
     // Counting sort of the descriptors by word.
     const size_t words = size_t(std::max(0, w->vocabulary.size()));
-    std::vector<int> word_of(static_cast<size_t>(n));
-    w->own_first.assign(words + 1, 0);
-    for (int64_t i = 0; i < n; ++i) {
-      word_of[size_t(i)] = w->vocabulary.Word(arrays_.codes + size_t(i) * kFeatureBytes);
-      ++w->own_first[size_t(word_of[size_t(i)]) + 1];
-    }
-    for (size_t k = 0; k < words; ++k) w->own_first[k + 1] += w->own_first[k];
-    w->own_members.resize(size_t(n));
-    std::vector<uint32_t> next(w->own_first.begin(), w->own_first.begin() + std::ptrdiff_t(words));
-    for (int64_t i = 0; i < n; ++i) w->own_members[next[size_t(word_of[size_t(i)])]++] = uint32_t(i);
+    std::vector<uint32_t> place(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      place[size_t(i)] = uint32_t(w->vocabulary.Word(arrays_.codes + size_t(i) * kFeatureBytes));
+    w->own_first = FileByWord(words, place, &w->own_members);
     // The members' descriptors copied in the same order: a word's scan reads
     // one run of memory instead of descriptors scattered over all of them.
     w->own_codes.resize(size_t(n) * kFeatureBytes);
@@ -354,17 +390,11 @@ Status FeatureIndex::Write(const std::string& dir, const std::string& path) {
   Result<std::unique_ptr<SealedFileWriter>> out = SealedFileWriter::Create(dir, path);
   if (!out.ok()) return out.status();
   SealedFileWriter& f = **out;
-  const std::string prefix = TrainedPrefix(w->trained_on), vocabulary = w->vocabulary.Serialize();
-  CELMATCH_RETURN_IF_ERROR(f.Append(prefix.data(), prefix.size()));
-  CELMATCH_RETURN_IF_ERROR(f.Append(vocabulary.data(), vocabulary.size()));
-  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
-  const uint64_t layout_at = f.size();
+  const std::string vocabulary = w->vocabulary.Serialize();
   const Arrays& a = arrays_;
-  const uint64_t head[3] = {uint64_t(a.frames), uint64_t(a.descriptors), uint64_t(w->words)};
-  CELMATCH_RETURN_IF_ERROR(f.Append(kLayoutMagic, sizeof kLayoutMagic));
-  CELMATCH_RETURN_IF_ERROR(f.Append(head, sizeof head));
-  CELMATCH_RETURN_IF_ERROR(f.Append(a.frame_ids, a.frames * sizeof(int64_t)));
-  CELMATCH_RETURN_IF_ERROR(f.Append(a.frame_first, (a.frames + 1) * sizeof(uint64_t)));
+  uint64_t layout_at = 0;
+  CELMATCH_RETURN_IF_ERROR(WriteHead(f, w->trained_on, vocabulary, a.frames, a.descriptors, w->words, a.frame_ids,
+                                     a.frame_first, &layout_at));
   CELMATCH_RETURN_IF_ERROR(f.Append(a.codes, a.descriptors * kFeatureBytes));
   CELMATCH_RETURN_IF_ERROR(f.Append(a.xy, a.descriptors * 2 * sizeof(float)));
   CELMATCH_RETURN_IF_ERROR(f.Append(w->first, (w->words + 1) * sizeof(uint32_t)));
@@ -372,10 +402,7 @@ Status FeatureIndex::Write(const std::string& dir, const std::string& path) {
   CELMATCH_RETURN_IF_ERROR(f.Append(w->members, a.descriptors * sizeof(uint32_t)));
   CELMATCH_RETURN_IF_ERROR(f.Pad(8));
   CELMATCH_RETURN_IF_ERROR(f.Append(w->codes, a.descriptors * kFeatureBytes));
-  const uint64_t trailer[2] = {uint64_t(vocabulary.size()), layout_at};
-  CELMATCH_RETURN_IF_ERROR(f.Append(trailer, sizeof trailer));
-  CELMATCH_RETURN_IF_ERROR(f.Append(kTrailerMagic, sizeof kTrailerMagic));
-  return f.Commit();
+  return WriteTrailer(f, vocabulary.size(), layout_at);
 }
 
 Status FeatureIndex::WriteStreamed(const std::string& dir, const std::string& path,
@@ -428,16 +455,10 @@ Status FeatureIndex::WriteStreamed(const std::string& dir, const std::string& pa
   Result<std::unique_ptr<SealedFileWriter>> out = SealedFileWriter::Create(dir, path);
   if (!out.ok()) return out.status();
   SealedFileWriter& f = **out;
-  const std::string prefix = TrainedPrefix(int64_t(n)), serialized = vocabulary.Serialize();
-  CELMATCH_RETURN_IF_ERROR(f.Append(prefix.data(), prefix.size()));
-  CELMATCH_RETURN_IF_ERROR(f.Append(serialized.data(), serialized.size()));
-  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
-  const uint64_t layout_at = f.size();
-  const uint64_t head[3] = {uint64_t(frame_ids.size()), n, uint64_t(words)};
-  CELMATCH_RETURN_IF_ERROR(f.Append(kLayoutMagic, sizeof kLayoutMagic));
-  CELMATCH_RETURN_IF_ERROR(f.Append(head, sizeof head));
-  CELMATCH_RETURN_IF_ERROR(f.Append(frame_ids.data(), frame_ids.size() * sizeof(int64_t)));
-  CELMATCH_RETURN_IF_ERROR(f.Append(frame_first.data(), frame_first.size() * sizeof(uint64_t)));
+  const std::string serialized = vocabulary.Serialize();
+  uint64_t layout_at = 0;
+  CELMATCH_RETURN_IF_ERROR(WriteHead(f, int64_t(n), serialized, frame_ids.size(), n, words, frame_ids.data(),
+                                     frame_first.data(), &layout_at));
 
   // The descriptors in frame order, each filed under its word as it passes.
   std::vector<uint32_t> place(static_cast<size_t>(n));  // a descriptor's word, then its place in word order
@@ -455,17 +476,11 @@ Status FeatureIndex::WriteStreamed(const std::string& dir, const std::string& pa
 
   // Counting sort by word: each word's first member, then every
   // descriptor's place among the members.
-  std::vector<uint32_t> word_first(words + 1, 0);
-  for (uint64_t i = 0; i < n; ++i) ++word_first[size_t(place[size_t(i)]) + 1];
-  for (size_t k = 0; k < words; ++k) word_first[k + 1] += word_first[k];
-  CELMATCH_RETURN_IF_ERROR(f.Append(word_first.data(), word_first.size() * sizeof(uint32_t)));
-  CELMATCH_RETURN_IF_ERROR(f.Pad(8));
   {
-    std::vector<uint32_t> next(word_first.begin(), word_first.end() - 1), members(static_cast<size_t>(n));
-    for (uint64_t i = 0; i < n; ++i) {
-      place[size_t(i)] = next[place[size_t(i)]]++;
-      members[place[size_t(i)]] = uint32_t(i);
-    }
+    std::vector<uint32_t> members;
+    const std::vector<uint32_t> word_first = FileByWord(words, place, &members);
+    CELMATCH_RETURN_IF_ERROR(f.Append(word_first.data(), word_first.size() * sizeof(uint32_t)));
+    CELMATCH_RETURN_IF_ERROR(f.Pad(8));
     CELMATCH_RETURN_IF_ERROR(f.Append(members.data(), members.size() * sizeof(uint32_t)));
   }
   CELMATCH_RETURN_IF_ERROR(f.Pad(8));
@@ -484,10 +499,7 @@ Status FeatureIndex::WriteStreamed(const std::string& dir, const std::string& pa
     }));
     CELMATCH_RETURN_IF_ERROR(f.Append(run.data(), run.size()));
   }
-  const uint64_t trailer[2] = {uint64_t(serialized.size()), layout_at};
-  CELMATCH_RETURN_IF_ERROR(f.Append(trailer, sizeof trailer));
-  CELMATCH_RETURN_IF_ERROR(f.Append(kTrailerMagic, sizeof kTrailerMagic));
-  return f.Commit();
+  return WriteTrailer(f, serialized.size(), layout_at);
 }
 
 int FeatureIndex::words() const { return CurrentWords(true)->vocabulary.size(); }

@@ -33,6 +33,13 @@ using namespace celmatch::testing;
 
 namespace {
 
+// A 1280x720 frame's catalog thumbnail (index_params.h: 192 pixels on the longer side).
+cv::Mat Thumbnail(const cv::Mat& frame) {
+  cv::Mat t;
+  cv::resize(frame, t, cv::Size(192, 108), 0, 0, cv::INTER_AREA);
+  return t;
+}
+
 cv::Mat Rotated(const cv::Mat& img, double degrees, double scale) {
   cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(img.cols / 2.f, img.rows / 2.f), degrees, scale);
   cv::Mat out;
@@ -460,11 +467,6 @@ TEST_CASE("a crop placed on a frame by a homography is compared by its pixels at
     return f;
   };
   const cv::Mat reference = frame(1), other = frame(2);
-  auto thumbnail = [](const cv::Mat& f) {
-    cv::Mat t;
-    cv::resize(f, t, cv::Size(192, 108), 0, 0, cv::INTER_AREA);
-    return t;
-  };
   // A half-size crop at (400, 200), shown at 0.8 of its size, through JPEG.
   const cv::Rect box(400, 200, 640, 360);
   cv::Mat crop;
@@ -474,22 +476,22 @@ TEST_CASE("a crop placed on a frame by a homography is compared by its pixels at
   crop = cv::imdecode(jpeg, cv::IMREAD_COLOR);
   const cv::Matx33d placed(1 / 0.8, 0, box.x, 0, 1 / 0.8, box.y, 0, 0, 1);  // crop px -> frame px
 
-  const std::optional<double> right = PlacedPixelCorrelation(crop, placed, reference.size(), thumbnail(reference));
+  const std::optional<double> right = PlacedPixelCorrelation(crop, placed, reference.size(), Thumbnail(reference));
   REQUIRE(right.has_value());
   CHECK(*right >= kMinCelCorrelation);
   // The same crop placed 300 px to the left, or on another frame: not the same pixels.
   const cv::Matx33d shifted(1 / 0.8, 0, box.x - 300, 0, 1 / 0.8, box.y, 0, 0, 1);
-  const std::optional<double> wrong_place = PlacedPixelCorrelation(crop, shifted, reference.size(), thumbnail(reference));
+  const std::optional<double> wrong_place = PlacedPixelCorrelation(crop, shifted, reference.size(), Thumbnail(reference));
   REQUIRE(wrong_place.has_value());
   CHECK(*wrong_place < kMinCelCorrelation);
-  const std::optional<double> wrong_frame = PlacedPixelCorrelation(crop, placed, other.size(), thumbnail(other));
+  const std::optional<double> wrong_frame = PlacedPixelCorrelation(crop, placed, other.size(), Thumbnail(other));
   REQUIRE(wrong_frame.has_value());
   CHECK(*wrong_frame < kMinCelCorrelation);
   // A flat crop (one colour) is not compared at all; nor one placed off the frame.
   const cv::Mat flat(300, 400, CV_8UC3, cv::Scalar(200, 180, 160));
-  CHECK_FALSE(PlacedPixelCorrelation(flat, placed, reference.size(), thumbnail(reference)).has_value());
+  CHECK_FALSE(PlacedPixelCorrelation(flat, placed, reference.size(), Thumbnail(reference)).has_value());
   const cv::Matx33d outside(1, 0, 5000, 0, 1, 0, 0, 0, 1);
-  CHECK_FALSE(PlacedPixelCorrelation(crop, outside, reference.size(), thumbnail(reference)).has_value());
+  CHECK_FALSE(PlacedPixelCorrelation(crop, outside, reference.size(), Thumbnail(reference)).has_value());
 }
 
 TEST_CASE("a crop of a quiet region is located on its frame by its pixels, without keypoints") {
@@ -506,11 +508,6 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
     return f;
   };
   const cv::Mat reference = frame(3), other = frame(4);
-  auto thumbnail = [](const cv::Mat& f) {
-    cv::Mat t;
-    cv::resize(f, t, cv::Size(192, 108), 0, 0, cv::INTER_AREA);
-    return t;
-  };
   auto gray = [](const cv::Mat& bgr) {
     cv::Mat g;
     cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
@@ -526,7 +523,7 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   CHECK(corners.size() < 20);  // what makes it a case for pixels: no homography from so few
 
   double ncc = 0;
-  const std::optional<cv::Matx33d> place = LocatePicture(gray(crop), reference.size(), gray(thumbnail(reference)), &ncc);
+  const std::optional<cv::Matx33d> place = LocatePicture(gray(crop), reference.size(), gray(Thumbnail(reference)), &ncc);
   REQUIRE(place.has_value());
   CHECK(ncc > 0.95);
   // Found where it was cut, at its scale: within a thumbnail pixel (6.7 frame pixels).
@@ -534,19 +531,19 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   CHECK(std::fabs(h(0, 2) - box.x) < 14);
   CHECK(std::fabs(h(1, 2) - box.y) < 14);
   CHECK(std::fabs(h(0, 0) * crop.cols - box.width) < 0.1 * box.width);
-  const std::optional<double> there = PlacedPixelCorrelation(crop, h, reference.size(), thumbnail(reference));
+  const std::optional<double> there = PlacedPixelCorrelation(crop, h, reference.size(), Thumbnail(reference));
   REQUIRE(there.has_value());
   CHECK(*there >= kMinCelCorrelation);
   // On another quiet frame some place correlates too (so the place alone
   // proves nothing), but the colour pixels there are not the crop's.
   double other_ncc = 0;
-  const std::optional<cv::Matx33d> elsewhere = LocatePicture(gray(crop), other.size(), gray(thumbnail(other)), &other_ncc);
+  const std::optional<cv::Matx33d> elsewhere = LocatePicture(gray(crop), other.size(), gray(Thumbnail(other)), &other_ncc);
   REQUIRE(elsewhere.has_value());
-  const std::optional<double> wrong = PlacedPixelCorrelation(crop, *elsewhere, other.size(), thumbnail(other));
+  const std::optional<double> wrong = PlacedPixelCorrelation(crop, *elsewhere, other.size(), Thumbnail(other));
   CHECK((!wrong.has_value() || *wrong < kMinCelCorrelation));
   // A picture wider than the frame's shape allows at the smallest width does not fit.
   const cv::Mat strip(40, 4000, CV_8U, cv::Scalar(128));
-  CHECK_FALSE(LocatePicture(strip, reference.size(), gray(thumbnail(reference)), &ncc).has_value());
+  CHECK_FALSE(LocatePicture(strip, reference.size(), gray(Thumbnail(reference)), &ncc).has_value());
 }
 
 TEST_CASE("the whole-index pixel search ranks a cel's own frame first") {

@@ -137,7 +137,7 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
   }
   cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
   cv::resize(gray, gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
-  const cv::Matx33d gray_to_small(2, 0, 0, 0, 2, 0, 0, 0, 1);
+  const cv::Matx33d small_to_gray(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
   struct Located {
     int64_t frame_id = -1;
     double correlation = 0;
@@ -160,7 +160,7 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     double ncc = -1;
     const std::optional<cv::Matx33d> place = LocatePicture(gray, reference_size, thumb_gray, &ncc);
     if (!place || ncc < kMinCelCorrelation) continue;
-    const cv::Matx33d h = *place * gray_to_small.inv();
+    const cv::Matx33d h = *place * small_to_gray;  // the small picture's pixels -> the frame's
     const std::optional<double> c = PlacedPixelCorrelation(small, h, reference_size, *thumb);
     if (!c) return;  // too flat to compare with any frame: nothing identifies it
     if (*c < kMinLocatedCorrelation) continue;
