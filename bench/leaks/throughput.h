@@ -39,7 +39,7 @@ struct MatchThroughput {
   // (MatchOptions::early_pdq_distance = -1): the cascade before the early
   // PDQ decision, in the same run.
   double verify_all_match_s = 0;
-  double without_located_s = 0;   // the same files without the located-pixel step (MatchOptions::located_pixels)
+  double without_last_steps_s = 0;  // the same files without the line-drawing and located-pixel steps (MatchOptions)
   int decided_early = 0;          // files whose best match carries no inliers at PDQ <= early distance
   int64_t peak_rss_bytes = 0;     // this process's peak resident memory at the end
   int repeats = 1;                // passes of decode and of match; the fastest counts

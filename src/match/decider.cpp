@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "match/cel_pixels.h"
+#include "match/line_drawing.h"
 
 namespace celmatch {
 
@@ -40,7 +41,8 @@ double Decider::Score(const MatchEvidence& e) const {
   const double pdq = e.pdq_distance <= options_.max_distance ? ScoreForDistance(e.pdq_distance) : 0.0;
   const double inliers = e.inliers >= options_.features.min_inliers ? ScoreForInliers(e.inliers) : 0.0;
   const double pixels = ScoreAboveThreshold(e.pixel_correlation, kMinCelCorrelation);
-  return 1.0 - (1.0 - pdq) * (1.0 - inliers) * (1.0 - pixels);
+  const double lines = ScoreAboveThreshold(e.line_agreement, kMinLineAgreement);
+  return 1.0 - (1.0 - pdq) * (1.0 - inliers) * (1.0 - pixels) * (1.0 - lines);
 }
 
 bool Decider::PdqDecides(const std::vector<Match>& matches) const {
@@ -83,6 +85,11 @@ int Decider::CountTied(const std::vector<Match>& matches, bool video) const {
       // Placed by its pixels (a cel): another source showing the same pixels
       // (an intro shared by episodes) is as good.
       same = m.evidence.pixel_correlation >= best.evidence.pixel_correlation - 0.01;
+    } else if (best.evidence.inliers < min_inliers && best.evidence.line_agreement > 0) {
+      // Placed by its lines (line-drawing step): likewise. The same picture
+      // in two sources' thumbnails agrees up to about 0.02 apart (edges of
+      // small thumbnails shift with their encoding).
+      same = m.evidence.line_agreement >= best.evidence.line_agreement - kLineTieMargin;
     } else if (best.evidence.inliers < min_inliers && best.evidence.edge_layout > 0) {
       // Placed by its edge layout (embedding step): likewise.
       same = m.evidence.edge_layout >= best.evidence.edge_layout - 0.01;

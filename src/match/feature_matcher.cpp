@@ -112,7 +112,7 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
         voters, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames, beam);
     for (const FrameVotes& fv : votes) {
       if (fv.votes < options_.min_votes) break;
-      if (voted && layer == FeatureLayer::kColor) voted->push_back(fv.frame_id);
+      if (voted) voted->push_back(fv.frame_id);
       VerifiedFrame v = VerifyIn(f, fv.frame_id, layer, mirrored);
       v.votes = fv.votes;
       if (Accepts(v)) {
@@ -158,7 +158,7 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std:
   });
   if (!verified) {
     // Not placed: the redrawn picture's points are in its own pixels.
-    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true, nullptr);
+    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true, nullptr, voted);
     out.insert(out.end(), redrawn.begin(), redrawn.end());
   }
   std::sort(out.begin(), out.end(), Better);

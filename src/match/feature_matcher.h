@@ -117,9 +117,10 @@ class FeatureMatcher {
   // `placed` is given, it receives the frames whose homography passed its
   // checks with min_placing_inliers up to min_inliers inliers, best first,
   // found by the picture as it is or mirrored (points in the query's pixels
-  // or its mirror's). When `voted` is given, it receives the colour-layer
-  // frames the picture as it is voted for and verified, placed or not, most
-  // voted first (candidates for a search of their pixels).
+  // or its mirror's). When `voted` is given, it receives the frames the
+  // picture as it is (and its redrawn lines, when those were searched)
+  // voted for and verified, placed or not, layer by layer, most voted first
+  // (candidates for a search of their pixels or their lines).
   std::vector<VerifiedFrame> Retrieve(const QueryFeatures& query, std::vector<VerifiedFrame>* placed = nullptr,
                                       std::vector<int64_t>* voted = nullptr) const;
 

@@ -73,6 +73,11 @@ struct MatchOptions {
   // by its pixels (a crop of a quiet region). Off: the cascade without it,
   // as `celmatch bench throughput` times it beside the full one.
   bool located_pixels = true;
+  // The line-drawing step (Matcher::AddLineDrawingMatches): a picture that
+  // looks like lines on paper, covers a frame's whole field and that no
+  // other step matched is compared by its lines with the frames the others
+  // proposed. Off: the cascade without it.
+  bool line_drawings = true;
   // Cels and pictures with a blanked part (match/cel_pixels.h): when nothing
   // else placed an image with transparency or with a large flat-coloured
   // region, its visible pixels are compared with every reference frame's at

@@ -28,6 +28,10 @@ struct MatchEvidence {
   // not verify: agreement of the picture's edge layout with the reference
   // frame's (match/edge_layout.h; 0: not compared).
   double edge_layout = 0;
+  // Line drawings: agreement of the picture's strokes with the reference
+  // frame's edges, place and orientation (match/line_drawing.h; 0..1, 0: not
+  // compared).
+  double line_agreement = 0;
   // "embedding" when the learned embedding proposed the frame (verified by
   // local features or by its edge layout); empty for PDQ and local-feature
   // retrieval.

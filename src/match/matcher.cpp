@@ -156,6 +156,14 @@ void Matcher::RefineTimeWithThumbnails(const cv::Mat& query_bgr, const PdqHash& 
   match->evidence.reference_quality = fr.quality;
 }
 
+std::vector<int64_t> Matcher::SharedPictureFrames(int64_t frame_id) const {
+  std::vector<int64_t> out;
+  const int64_t source_id = index_.frame(frame_id).source_id;
+  for (const HashNeighbor& nb : index_.Search(index_.frame(frame_id).pdq, options_.max_distance, 64))
+    if (index_.frame(nb.frame_id).source_id != source_id) out.push_back(nb.frame_id);
+  return out;
+}
+
 namespace {
 
 // Some of the picture is see-through (2% or more below full opacity).
@@ -227,6 +235,9 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     }
     if (options_.embedding && result->matches.empty())
       AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches, &candidates);
+    if (options_.line_drawings && result->matches.empty() && !HasTransparency(alpha) &&
+        (query.line_art || LooksLikeLinesOnPaper(*img)))
+      AddLineDrawingMatches(*img, candidates, variants[0].hash, &result->matches);
     if (options_.located_pixels && result->matches.empty() && !query.line_art && !HasTransparency(alpha))
       AddLocatedPixelMatches(*img, candidates, variants[0].hash, &result->matches);
   }

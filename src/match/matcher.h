@@ -11,7 +11,8 @@
 //               homography inliers (match/feature_matcher.h,
 //               match/geometric_verifier.h), cel pixels, placed and located
 //               pixels (match/cel_pixels.h),
-//               edge layout (match/edge_layout.h), thumbnail time
+//               edge layout (match/edge_layout.h), line drawings
+//               (match/line_drawing.h), thumbnail time
 //               (RefineTimeWithThumbnails)
 //   decide      one score from the evidence, ranking, ties, the early PDQ
 //               decision, a video's sample alignment (match/decider.h)
@@ -21,9 +22,10 @@
 // candidates and, when none is confirmed, retrieve by visual words
 // (matcher_features.cpp); a cel or a partly blanked picture nothing placed
 // conclusively is compared by its pixels; a picture nothing placed at all
-// goes to the embedding (matcher_embedding.cpp); one still unmatched is
-// searched for by its pixels on the frames the vote and the embedding
-// proposed (located pixels, matcher_features.cpp). A frame a homography too
+// goes to the embedding (matcher_embedding.cpp); a line drawing still
+// unmatched is compared by its lines with the frames the vote and the
+// embedding proposed (line drawings); one still unmatched is searched for by
+// its pixels on those frames (located pixels, matcher_features.cpp). A frame a homography too
 // weak to decide places a picture on is compared by its pixels there, by
 // one rule whichever generator proposed it (PlacedPixels). Each step adds
 // one match per source; the Decider ranks, ties and trims them.
@@ -137,6 +139,17 @@ class Matcher {
   // Stricter than kMinCelCorrelation: the place was searched for, not given.
   static constexpr double kMinLocatedCorrelation = 0.9;
   static constexpr int kLocatedMaxSide = 256;  // the picture reduced to this first
+  // The line-drawing step, for a picture that looks like lines on paper and
+  // covers a reference frame's whole field, when no step before it matched:
+  // the frames the others proposed (`candidates`, at most
+  // kLineFramesCompared) are compared by their lines (match/line_drawing.h:
+  // strokes against the thumbnail's edges, place and orientation, whatever
+  // drew the strokes), and an agreement of kMinLineAgreement
+  // (line_drawing.h) decides.
+  // matcher_features.cpp.
+  void AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_t>& candidates, const PdqHash& query_hash,
+                             std::vector<Match>* matches) const;
+  static constexpr int kLineFramesCompared = 48;
   // A cel (or a picture with a blanked part) nothing else placed: `visible`
   // (CV_8U, 255 where the picture shows content: a cel's opaque pixels, or
   // FlatRegionMask) is compared pixel by pixel with reference frames at the
@@ -165,6 +178,12 @@ class Matcher {
   // (none when it is empty): the true time is inside it even when the best
   // frame is the next one.
   Match MatchAtFrame(int64_t frame_id, const std::function<bool(int64_t)>& also_matches) const;
+  // Frames of other sources that show the picture `frame_id` shows (PDQ
+  // within max_distance of its hash: an intro or a shot every episode
+  // shares), at most 64. A step that accepted a frame by a comparison with
+  // its thumbnail compares these too, so that a tie names the production
+  // rather than whichever episode happened to be proposed.
+  std::vector<int64_t> SharedPictureFrames(int64_t frame_id) const;
   // Copies a local-feature verification (inliers, ratio, layer, region) into `m`.
   static void SetVerification(const VerifiedFrame& v, Match* m);
 

@@ -109,17 +109,14 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
   }
 
   // A frame accepted by its layout may show a picture other sources show too
-  // (an intro all episodes share): its near-duplicates there (PDQ within
-  // max_distance of the frame's own hash) are compared as well, so that a
-  // tie names the production rather than whichever episode the embedding
-  // happened to propose.
+  // (an intro all episodes share): those are compared as well.
   std::map<int64_t, bool> duplicates;  // frame -> mirrored; each compared once
   for (const auto& [source_id, a] : best_of_source) {
     if (a.by_features || a.pixels > 0) continue;
-    for (const HashNeighbor& nb : index_.Search(index_.frame(a.verified.frame_id).pdq, options_.max_distance, 64)) {
-      const int64_t other = index_.frame(nb.frame_id).source_id;
+    for (int64_t frame_id : SharedPictureFrames(a.verified.frame_id)) {
+      const int64_t other = index_.frame(frame_id).source_id;
       if (!best_of_source.count(other) && !matched_sources.count(other))
-        duplicates.try_emplace(nb.frame_id, a.verified.mirrored);
+        duplicates.try_emplace(frame_id, a.verified.mirrored);
     }
   }
   for (const auto& [frame_id, mirrored] : duplicates) {

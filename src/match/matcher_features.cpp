@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "match/line_drawing.h"
 #include "match/matcher.h"
 #include "match/thumbnails.h"
 
@@ -182,6 +183,60 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     m.region[1] = l.region.y;
     m.region[2] = l.region.width;
     m.region[3] = l.region.height;
+    m.score = decider_.Score(m.evidence);
+    matches->push_back(std::move(m));
+  }
+  Decider::Rank(matches);
+}
+
+void Matcher::AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_t>& candidates,
+                                    const PdqHash& query_hash, std::vector<Match>* matches) const {
+  if (candidates.empty() || bgr.empty()) return;
+  const double aspect = double(bgr.cols) / bgr.rows;
+  std::map<std::pair<int, int>, LineDrawing> drawn;  // the picture's lines at each thumbnail size met
+  std::map<int64_t, std::pair<int64_t, double>> best_of_source;  // source -> (frame, agreement)
+  std::set<int64_t> seen, agreeing;
+  // The agreement of the picture's lines with a frame's edges; -1 when the
+  // picture has no lines to compare with any frame.
+  auto agreement_with = [&](int64_t id) -> double {
+    Result<cv::Mat> thumb = DecodedThumbnail(index_, id, cv::IMREAD_GRAYSCALE);
+    if (!thumb.ok() || thumb->empty()) return 0;
+    auto [mine, fresh] = drawn.try_emplace({thumb->cols, thumb->rows});
+    if (fresh) mine->second = LineDrawing::OfStrokes(bgr, thumb->size());
+    if (mine->second.empty()) return -1;
+    return mine->second.Agreement(LineDrawing::OfFrame(*thumb));
+  };
+  auto accept = [&](int64_t id, double agreement) {
+    agreeing.insert(id);
+    auto [it, inserted] = best_of_source.try_emplace(index_.frame(id).source_id, id, agreement);
+    if (!inserted && agreement > it->second.second) it->second = {id, agreement};
+  };
+  int compared = 0;
+  for (int64_t id : candidates) {
+    if (!seen.insert(id).second) continue;
+    const SourceRecord& src = index_.source(index_.frame(id).source_id);
+    if (src.height <= 0 || !CelPixelSearch::SameField(aspect, double(src.width) / src.height)) continue;
+    if (compared++ >= kLineFramesCompared) break;
+    const double agreement = agreement_with(id);
+    if (agreement < 0) return;
+    if (agreement >= kMinLineAgreement) accept(id, agreement);
+  }
+  // An accepted frame may show a picture other sources show too (an intro
+  // all episodes share): those are compared as well.
+  std::set<int64_t> shared;
+  for (const auto& entry : best_of_source)
+    for (int64_t id : SharedPictureFrames(entry.second.first))
+      if (!seen.count(id) && !best_of_source.count(index_.frame(id).source_id)) shared.insert(id);
+  for (int64_t id : shared) {
+    const double agreement = agreement_with(id);
+    if (agreement >= kMinLineAgreement) accept(id, agreement);
+  }
+  for (const auto& entry : best_of_source) {
+    const auto [frame_id, agreement] = entry.second;
+    Match m = MatchAtFrame(frame_id, [&](int64_t id) { return agreeing.count(id) > 0; });
+    m.evidence.pdq_distance = index_.frame(frame_id).pdq.Distance(query_hash);
+    m.evidence.transform = "original";
+    m.evidence.line_agreement = agreement;
     m.score = decider_.Score(m.evidence);
     matches->push_back(std::move(m));
   }

@@ -540,7 +540,8 @@ void RenderControls(const std::set<std::string>& names, std::string& html) {
 }
 
 // The evidence that placed `m`, as a sentence: local-feature inliers, cel
-// pixels, the edge layout of an embedding proposal, agreeing clip samples,
+// pixels, a line drawing's strokes, the edge layout of an embedding
+// proposal, agreeing clip samples,
 // or the PDQ distance.
 std::string DecidingEvidence(const FileResult& r, const Match& m) {
   const MatchEvidence& e = m.evidence;
@@ -551,6 +552,9 @@ std::string DecidingEvidence(const FileResult& r, const Match& m) {
         (e.feature_layer == "line" ? ", line drawing against line drawing" : "") + ")";
   } else if (e.pixel_correlation > 0) {
     s = "cel pixels: correlation " + Fixed(e.pixel_correlation, 3) + " of the visible pixels at their place";
+  } else if (e.line_agreement > 0) {
+    s = "line drawing: " + Fixed(100 * e.line_agreement, 0) +
+        "% agreement of its strokes with the frame's edges (place and orientation)";
   } else if (e.edge_layout > 0) {
     s = "edge layout agreement " + Fixed(e.edge_layout, 3) + " with the frame the learned embedding proposed";
   } else {

@@ -43,7 +43,8 @@ bool ReadMatch(const nlohmann::json& mj, Match* m) {
          Get(*ev, "transform", &e.transform) && Get(*ev, "inliers", &e.inliers) &&
          Get(*ev, "inlier_ratio", &e.inlier_ratio) && Get(*ev, "features", &e.feature_layer) &&
          Get(*ev, "found_by", &e.found_by) && Get(*ev, "pixel_correlation", &e.pixel_correlation) &&
-         Get(*ev, "edge_layout", &e.edge_layout) && Get(*ev, "samples_matched", &e.samples_matched) &&
+         Get(*ev, "edge_layout", &e.edge_layout) &&
+         Get(*ev, "line_agreement", &e.line_agreement) && Get(*ev, "samples_matched", &e.samples_matched) &&
          Get(*ev, "samples_total", &e.samples_total);
   }
   return ok;

@@ -56,6 +56,7 @@ nlohmann::json FileResultToJson(const FileResult& r) {
     if (!m.evidence.found_by.empty()) ev["found_by"] = m.evidence.found_by;
     if (m.evidence.pixel_correlation > 0) ev["pixel_correlation"] = Round3(m.evidence.pixel_correlation);
     if (m.evidence.edge_layout > 0) ev["edge_layout"] = Round3(m.evidence.edge_layout);
+    if (m.evidence.line_agreement > 0) ev["line_agreement"] = Round3(m.evidence.line_agreement);
     if (r.kind == MediaKind::kVideo) {
       ev["samples_matched"] = m.evidence.samples_matched;
       ev["samples_total"] = m.evidence.samples_total;

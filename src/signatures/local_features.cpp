@@ -152,7 +152,7 @@ cv::Mat DarkestChannel(const cv::Mat& image) {
 // How much darker than the paper around it each pixel is (CV_8U). The paper
 // is the local maximum of the darkest channel over `radius`, smoothed: it
 // follows a tint and light falling off across a scan.
-cv::Mat InkOverPaper(const cv::Mat& darkest, int radius, cv::Mat* paper_out = nullptr) {
+cv::Mat InkOfDarkest(const cv::Mat& darkest, int radius, cv::Mat* paper_out = nullptr) {
   cv::Mat paper;
   cv::dilate(darkest, paper, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
   cv::blur(paper, paper, cv::Size(2 * radius + 1, 2 * radius + 1));
@@ -176,6 +176,8 @@ cv::Mat SmallBgr(const cv::Mat& image) {
 }
 
 }  // namespace
+
+cv::Mat InkOverPaper(const cv::Mat& image, int radius) { return InkOfDarkest(DarkestChannel(image), radius); }
 
 bool LooksLikeLineArt(const cv::Mat& bgr) {
   if (bgr.empty()) return false;
@@ -204,7 +206,7 @@ bool LooksLikeLinesOnPaper(const cv::Mat& bgr) {
   // their colour. A coloured frame has large areas that are neither light
   // paper nor strokes: fills of saturated or mid-tone colour.
   cv::Mat paper;
-  const cv::Mat ink = InkOverPaper(DarkestChannel(small), 6, &paper);
+  const cv::Mat ink = InkOfDarkest(DarkestChannel(small), 6, &paper);
   cv::Mat hsv;
   cv::cvtColor(small, hsv, cv::COLOR_BGR2HSV);
   const double n = double(small.total());
@@ -233,7 +235,7 @@ cv::Mat CanonicalLineArt(const cv::Mat& image, int max_side) {
                0, 0, cv::INTER_AREA);
   }
   const int longer = std::max(work.cols, work.rows);
-  const cv::Mat ink = InkOverPaper(DarkestChannel(work), std::max(4, longer / 60));
+  const cv::Mat ink = InkOfDarkest(DarkestChannel(work), std::max(4, longer / 60));
   cv::Mat strokes;
   cv::threshold(ink, strokes, 45, 255, cv::THRESH_BINARY);
   // Filled areas (a threshold pipeline inks whole dark regions) keep their

@@ -106,4 +106,10 @@ bool LooksLikeLinesOnPaper(const cv::Mat& bgr);
 // on the picture's resolution; the result has that copy's size.
 cv::Mat CanonicalLineArt(const cv::Mat& image, int max_side);
 
+// How much darker each pixel of a drawing is than the paper around it
+// (CV_8U, 0 on paper), in the picture's darkest channel: strokes in any
+// pencil colour are ink, a tint or light falling off across a scan is not.
+// `radius` (pixels) is the widest stroke measured whole.
+cv::Mat InkOverPaper(const cv::Mat& image, int radius);
+
 }  // namespace celmatch
