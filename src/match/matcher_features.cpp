@@ -194,7 +194,8 @@ void Matcher::AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_
   if (candidates.empty() || bgr.empty()) return;
   const double aspect = double(bgr.cols) / bgr.rows;
   std::map<std::pair<int, int>, LineDrawing> drawn;  // the picture's lines at each thumbnail size met
-  std::map<int64_t, std::pair<int64_t, double>> best_of_source;  // source -> (frame, agreement)
+  // source -> (frame, agreement): the accepted frames, and every compared one
+  std::map<int64_t, std::pair<int64_t, double>> best_of_source, compared_of_source;
   std::set<int64_t> seen, agreeing;
   // The agreement of the picture's lines with a frame's edges; -1 when the
   // picture has no lines to compare with any frame.
@@ -206,10 +207,19 @@ void Matcher::AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_
     if (mine->second.empty()) return -1;
     return mine->second.Agreement(LineDrawing::OfFrame(*thumb));
   };
-  auto accept = [&](int64_t id, double agreement) {
-    agreeing.insert(id);
-    auto [it, inserted] = best_of_source.try_emplace(index_.frame(id).source_id, id, agreement);
+  auto keep_best = [&](std::map<int64_t, std::pair<int64_t, double>>* of_source, int64_t id, double agreement) {
+    auto [it, inserted] = of_source->try_emplace(index_.frame(id).source_id, id, agreement);
     if (!inserted && agreement > it->second.second) it->second = {id, agreement};
+  };
+  auto compare = [&](int64_t id) {
+    const double agreement = agreement_with(id);
+    if (agreement < 0) return false;
+    keep_best(&compared_of_source, id, agreement);
+    if (agreement >= kMinLineAgreement) {
+      agreeing.insert(id);
+      keep_best(&best_of_source, id, agreement);
+    }
+    return true;
   };
   int compared = 0;
   for (int64_t id : candidates) {
@@ -217,19 +227,26 @@ void Matcher::AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_
     const SourceRecord& src = index_.source(index_.frame(id).source_id);
     if (src.height <= 0 || !CelPixelSearch::SameField(aspect, double(src.width) / src.height)) continue;
     if (compared++ >= kLineFramesCompared) break;
-    const double agreement = agreement_with(id);
-    if (agreement < 0) return;
-    if (agreement >= kMinLineAgreement) accept(id, agreement);
+    if (!compare(id)) return;
   }
+  if (best_of_source.empty()) return;
   // An accepted frame may show a picture other sources show too (an intro
   // all episodes share): those are compared as well.
   std::set<int64_t> shared;
   for (const auto& entry : best_of_source)
     for (int64_t id : SharedPictureFrames(entry.second.first))
       if (!seen.count(id) && !best_of_source.count(index_.frame(id).source_id)) shared.insert(id);
-  for (int64_t id : shared) {
-    const double agreement = agreement_with(id);
-    if (agreement >= kMinLineAgreement) accept(id, agreement);
+  for (int64_t id : shared) compare(id);
+  // Lines are weaker evidence than keypoints: when a frame showing another
+  // picture agrees about as well as the best one, the drawing does not tell
+  // them apart, and nothing is decided.
+  const auto top = std::max_element(best_of_source.begin(), best_of_source.end(), [](const auto& a, const auto& b) {
+    return a.second.second < b.second.second;
+  });
+  const FrameRecord& top_frame = index_.frame(top->second.first);
+  for (const auto& [source_id, frame_agreement] : compared_of_source) {
+    if (source_id == top->first || frame_agreement.second < top->second.second - kLineTieMargin) continue;
+    if (index_.frame(frame_agreement.first).pdq.Distance(top_frame.pdq) > options_.max_distance) return;
   }
   for (const auto& entry : best_of_source) {
     const auto [frame_id, agreement] = entry.second;
