@@ -95,6 +95,16 @@ VerifiedFrame FeatureMatcher::Verify(const QueryFeatures& q, int64_t frame_id, b
   return best;
 }
 
+VerifiedFrame FeatureMatcher::VerifyAsRetrieved(const QueryFeatures& q, int64_t frame_id, bool mirrored) const {
+  VerifiedFrame best = Verify(q, frame_id, mirrored);
+  if (Accepts(best) || mirrored || !q.redrawn_ready || q.redrawn.size() < 4) return best;
+  for (FeatureLayer layer : {FeatureLayer::kColor, FeatureLayer::kLine}) {
+    VerifiedFrame v = VerifyIn(q.redrawn, frame_id, layer, false);
+    if (Better(v, best)) best = v;
+  }
+  return best;
+}
+
 std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
                                                        std::vector<VerifiedFrame>* placed,
                                                        std::vector<int64_t>* voted) const {

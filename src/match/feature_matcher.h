@@ -127,6 +127,10 @@ class FeatureMatcher {
   // Verification of one frame (the picture as it is, or mirrored when
   // `mirrored`), in the layer the query's kind calls for.
   VerifiedFrame Verify(const QueryFeatures& query, int64_t frame_id, bool mirrored) const;
+  // The same, and when that is not accepted, with the redrawn lines too if
+  // Retrieve described them: every description Retrieve may have verified
+  // a frame with.
+  VerifiedFrame VerifyAsRetrieved(const QueryFeatures& query, int64_t frame_id, bool mirrored) const;
 
   // Reference frames most voted for by `query`'s descriptors in the colour
   // layer, however few votes (a cel's candidates), at most `max_frames`.

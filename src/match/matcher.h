@@ -184,6 +184,7 @@ class Matcher {
   // its thumbnail compares these too, so that a tie names the production
   // rather than whichever episode happened to be proposed.
   std::vector<int64_t> SharedPictureFrames(int64_t frame_id) const;
+  static constexpr int kSharedPictureFramesVerified = 4;  // local-feature step: of its best verified frames
   // Copies a local-feature verification (inliers, ratio, layer, region) into `m`.
   static void SetVerification(const VerifiedFrame& v, Match* m);
 

@@ -99,6 +99,27 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
     }
   }
   if (found.empty()) return;
+  // A verified frame may show a picture other sources show too (an intro
+  // all episodes share): those frames are verified as well, so that a tie
+  // names the production rather than whichever episode the vote ranked
+  // first. The best few verified frames only: a picture is rarely shared.
+  {
+    std::set<int64_t> sources, tried;
+    for (const VerifiedFrame& v : found) sources.insert(index_.frame(v.frame_id).source_id);
+    std::vector<VerifiedFrame> shared;
+    for (size_t i = 0; i < found.size() && i < size_t(kSharedPictureFramesVerified); ++i) {
+      const VerifiedFrame& v = found[i];
+      if (!features_.Accepts(v)) continue;  // placed by its pixels: compared there only
+      for (int64_t id : SharedPictureFrames(v.frame_id)) {
+        if (sources.count(index_.frame(id).source_id) || !tried.insert(id).second) continue;
+        const VerifiedFrame w = features_.VerifyAsRetrieved(q, id, v.mirrored);
+        if (!features_.Accepts(w)) continue;
+        sources.insert(index_.frame(id).source_id);
+        shared.push_back(w);
+      }
+    }
+    found.insert(found.end(), shared.begin(), shared.end());
+  }
   std::map<int64_t, const VerifiedFrame*> best_of_source;
   std::map<int64_t, int> verified_frames;  // frame -> inliers
   for (const VerifiedFrame& v : found) {
