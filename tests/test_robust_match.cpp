@@ -22,6 +22,7 @@
 #include "leaks/leak_transforms.h"
 #include "match/cel_pixels.h"
 #include "match/geometric_verifier.h"
+#include "match/line_drawing.h"
 #include "match/matcher.h"
 #include "media/video_decoder.h"
 #include "signatures/local_features.h"
@@ -353,6 +354,58 @@ TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ canno
       }
     }
   }
+}
+
+TEST_CASE("generated footage: line drawings by other pipelines are placed by their lines, other footage's are not") {
+  TempDir tmp;
+  const std::string video = tmp.str() + "/show/ep1.avi";
+  const std::string other = tmp.str() + "/other.avi";
+  fs::create_directories(tmp.path() / "show");
+  REQUIRE(WriteSyntheticVideo(video, 23, 8.0, 12, 4.0, 960, 540));
+  REQUIRE(WriteSyntheticVideo(other, 979, 4.0, 12, 4.0, 960, 540));
+  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  // The line-drawing step alone: no homography is accepted (generated
+  // shapes keep enough corners for one) and the embedding is off, so the
+  // vote's frames reach the step and its agreement decides.
+  MatchOptions options;
+  options.features.min_inliers = 100000;
+  options.features.conclusive_inliers = 100000;
+  options.embedding = nullptr;
+  Matcher matcher(*index, options);
+  const std::vector<cv::Mat> frames = FramesAt(video, {1.5, 5.5});
+  const std::vector<cv::Mat> unrelated = FramesAt(other, {1.0, 3.0});
+  std::mt19937 rng(7);
+  const std::vector<std::string> pipelines = {"lines_xdog", "lines_canny", "lines_colour", "lines_sketch"};
+  for (size_t i = 0; i < frames.size(); ++i) {
+    for (const std::string& t : pipelines) {
+      Result<LeakImage> leak = ApplyLeakTransform(frames[i], t, rng);
+      REQUIRE(leak.ok());
+      FileResult r = MatchPicture(matcher, tmp.str(), t + std::to_string(i) + leak->ext, leak->pixels);
+      INFO(t << " of frame " << i << ": " << r.note);
+      REQUIRE(r.status == FileStatus::kMatch);
+      CHECK(r.matches[0].source == "ep1.avi");
+      CHECK(r.matches[0].evidence.inliers == 0);
+      CHECK(r.matches[0].evidence.line_agreement >= kMinLineAgreement);
+      CHECK(r.matches[0].score >= 0.5);
+      CHECK(std::abs(r.matches[0].time_s - (i == 0 ? 1.5 : 5.5)) <= 1.0);
+    }
+  }
+  for (size_t i = 0; i < unrelated.size(); ++i) {
+    for (const std::string& t : pipelines) {
+      Result<LeakImage> leak = ApplyLeakTransform(unrelated[i], t, rng);
+      REQUIRE(leak.ok());
+      FileResult r = MatchPicture(matcher, tmp.str(), "other_" + t + std::to_string(i) + leak->ext, leak->pixels);
+      INFO(t << " of unrelated frame " << i);
+      CHECK(r.status == FileStatus::kNoMatch);
+    }
+  }
+  // The step off: the same drawings are not matched at all.
+  MatchOptions without = options;
+  without.line_drawings = false;
+  Matcher no_lines(*index, without);
+  Result<LeakImage> leak = ApplyLeakTransform(frames[0], "lines_xdog", rng);
+  REQUIRE(leak.ok());
+  CHECK(MatchPicture(no_lines, tmp.str(), "off" + leak->ext, leak->pixels).status == FileStatus::kNoMatch);
 }
 
 TEST_CASE("generated footage: the source showing the whole picture ranks above one showing part of it") {
