@@ -48,13 +48,19 @@ QueryFeatures FeatureMatcher::Describe(const cv::Mat& bgr, const cv::Mat& alpha)
   return q;
 }
 
+bool FeatureMatcher::LooksLikeLines(const QueryFeatures& q) const {
+  if (!q.looks_like_lines)
+    q.looks_like_lines = q.mask.empty() && !q.image.empty() && (q.line_art || LooksLikeLinesOnPaper(q.image));
+  return *q.looks_like_lines;
+}
+
 const LocalFeatures& FeatureMatcher::Redrawn(const QueryFeatures& q) const {
   // Lines on paper are also described as redrawn the way reference line
   // layers are drawn: XDoG, a threshold, coloured or sketchy strokes on
   // tinted paper then look like the region borders the index holds.
   if (!q.redrawn_ready) {
     q.redrawn_ready = true;
-    if (q.mask.empty() && !q.image.empty() && (q.line_art || LooksLikeLinesOnPaper(q.image))) {
+    if (LooksLikeLines(q)) {
       const LocalFeatureExtractor lines = QueryExtractor(true);
       q.redrawn = lines.Extract(CanonicalLineArt(q.image, lines.options().work_max_side));
     }

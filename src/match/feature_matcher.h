@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -96,6 +97,8 @@ struct QueryFeatures {
   // points in the redrawn picture's pixels.
   mutable bool redrawn_ready = false;
   mutable LocalFeatures redrawn;
+  // LooksLikeLines, made on first use.
+  mutable std::optional<bool> looks_like_lines;
 };
 
 struct VerifiedFrame {
@@ -144,6 +147,10 @@ class FeatureMatcher {
   const LocalFeatures& Mirrored(const QueryFeatures& query) const;
   // The redrawn description of lines on paper (QueryFeatures::redrawn), made on first use.
   const LocalFeatures& Redrawn(const QueryFeatures& query) const;
+  // Line art, or lines on paper in the wider sense (LooksLikeLinesOnPaper),
+  // for an opaque picture: what is redrawn, and what the line-drawing step
+  // compares. Decided once per query.
+  bool LooksLikeLines(const QueryFeatures& query) const;
 
   bool Accepts(const VerifiedFrame& v) const {
     return v.verification.geometry_ok && v.verification.inliers >= options_.min_inliers;

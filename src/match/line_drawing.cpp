@@ -25,10 +25,15 @@ cv::Mat Gray(const cv::Mat& picture) {
 
 }  // namespace
 
-LineDrawing LineDrawing::FromLines(const cv::Mat& lines, const cv::Mat& dx, const cv::Mat& dy) {
-  // The orientation of each place from the smoothed structure tensor: on
-  // the middle of a stroke the gradient itself vanishes (both sides cancel),
-  // the tensor still says which way the stroke runs.
+LineDrawing LineDrawing::FromLines(const cv::Mat& lines, const cv::Mat& levels) {
+  // The orientation of each place from the smoothed structure tensor of the
+  // smoothed levels: on the middle of a stroke the gradient itself vanishes
+  // (both sides cancel), the tensor still says which way the stroke runs.
+  cv::Mat smooth, dx, dy;
+  levels.convertTo(smooth, CV_32F);
+  cv::GaussianBlur(smooth, smooth, cv::Size(5, 5), 1.0);
+  cv::Sobel(smooth, dx, CV_32F, 1, 0);
+  cv::Sobel(smooth, dy, CV_32F, 0, 1);
   cv::Mat jxx = dx.mul(dx), jyy = dy.mul(dy), jxy = dx.mul(dy);
   for (cv::Mat* j : {&jxx, &jyy, &jxy}) cv::GaussianBlur(*j, *j, cv::Size(5, 5), 1.0);
   LineDrawing d;
@@ -64,27 +69,18 @@ LineDrawing LineDrawing::OfStrokes(const cv::Mat& drawing, cv::Size size) {
     cv::resize(drawing, work, cv::Size(), f, f, cv::INTER_AREA);
   }
   const cv::Mat ink = InkOverPaper(work, std::max(3, std::max(work.cols, work.rows) / 100));
-  cv::Mat strokes, covered, smooth, dx, dy;
+  cv::Mat strokes, covered;
   cv::threshold(ink, strokes, kInk, 255, cv::THRESH_BINARY);
   cv::resize(strokes, covered, size, 0, 0, cv::INTER_AREA);
-  cv::Mat lines = covered > kCovered;
-  covered.convertTo(smooth, CV_32F);
-  cv::GaussianBlur(smooth, smooth, cv::Size(5, 5), 1.0);
-  cv::Sobel(smooth, dx, CV_32F, 1, 0);
-  cv::Sobel(smooth, dy, CV_32F, 0, 1);
-  return FromLines(lines, dx, dy);
+  return FromLines(covered > kCovered, covered);
 }
 
 LineDrawing LineDrawing::OfFrame(const cv::Mat& frame) {
   if (frame.cols < 8 || frame.rows < 8) return {};
-  cv::Mat gray = Gray(frame), blurred, edges, smooth, dx, dy;
+  cv::Mat gray = Gray(frame), blurred, edges;
   cv::GaussianBlur(gray, blurred, cv::Size(3, 3), 0);
   cv::Canny(blurred, edges, kFrameCannyLow, kFrameCannyHigh);
-  gray.convertTo(smooth, CV_32F);
-  cv::GaussianBlur(smooth, smooth, cv::Size(5, 5), 1.0);
-  cv::Sobel(smooth, dx, CV_32F, 1, 0);
-  cv::Sobel(smooth, dy, CV_32F, 0, 1);
-  return FromLines(edges, dx, dy);
+  return FromLines(edges, gray);
 }
 
 int LineDrawing::Supported(const LineDrawing& other) const {

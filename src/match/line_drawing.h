@@ -51,8 +51,9 @@ class LineDrawing {
   double Agreement(const LineDrawing& other) const;
 
  private:
-  // From a line mask (CV_8U, 255 on a line) and the picture's gradients there.
-  static LineDrawing FromLines(const cv::Mat& lines, const cv::Mat& dx, const cv::Mat& dy);
+  // From a line mask (CV_8U, 255 on a line) and the levels (CV_8U, the
+  // mask's size) whose gradients say which way each line runs.
+  static LineDrawing FromLines(const cv::Mat& lines, const cv::Mat& levels);
   // Line pixels of `this` with a line of `other` nearby, running about the same way.
   int Supported(const LineDrawing& other) const;
 

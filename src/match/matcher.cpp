@@ -236,7 +236,7 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     if (options_.embedding && result->matches.empty())
       AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches, &candidates);
     if (options_.line_drawings && result->matches.empty() && !HasTransparency(alpha) &&
-        (query.line_art || LooksLikeLinesOnPaper(*img)))
+        features_.LooksLikeLines(query))
       AddLineDrawingMatches(*img, candidates, variants[0].hash, &result->matches);
     if (options_.located_pixels && result->matches.empty() && !query.line_art && !HasTransparency(alpha))
       AddLocatedPixelMatches(*img, candidates, variants[0].hash, &result->matches);
