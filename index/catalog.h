@@ -74,6 +74,9 @@ struct SourceToAdd {
   // vector: none). Not stored in the catalog: ReferenceIndex keeps them in
   // its embedding index (index/embedding_index.h).
   std::vector<std::vector<float>> embeddings;
+  // Per frame likewise: kRegionsPerFrame vectors of its regions, one after
+  // the other (EmbeddingIndex::Kind::kRegions), or none.
+  std::vector<std::vector<float>> region_embeddings;
 };
 
 class Catalog {

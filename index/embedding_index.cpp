@@ -29,9 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char kRawName[] = "embeddings.f32";
-const char kWhiteningName[] = "embedding_whitening.bin";
-const char kSearchName[] = "embeddings.faiss";
 const char kRawMagic[8] = {'C', 'M', 'E', 'M', 'B', '0', '0', '1'};
 const char kWhiteningMagic[8] = {'C', 'M', 'W', 'H', 'T', '0', '0', '1'};
 
@@ -157,9 +154,22 @@ Result<std::shared_ptr<EmbeddingModelPool>> ChooseQueryEmbeddingModel(const std:
 
 EmbeddingIndex::~EmbeddingIndex() = default;
 
-std::unique_ptr<EmbeddingIndex> EmbeddingIndex::Create(const EmbeddingModelIdentity& model) {
+cv::Rect RegionWindow(cv::Size size, int region) {
+  const int w = size.width / 2, h = size.height / 2;
+  const int col = region % 3, row = region / 3;
+  return cv::Rect(col * size.width / 4, row * size.height / 4, w, h);
+}
+
+std::array<const char*, 3> EmbeddingIndex::FileNames(Kind kind) {
+  if (kind == Kind::kRegions)
+    return {"embedding_regions.f32", "embedding_regions_whitening.bin", "embedding_regions.faiss"};
+  return {"embeddings.f32", "embedding_whitening.bin", "embeddings.faiss"};
+}
+
+std::unique_ptr<EmbeddingIndex> EmbeddingIndex::Create(const EmbeddingModelIdentity& model, Kind kind) {
   std::unique_ptr<EmbeddingIndex> e(new EmbeddingIndex());
   e->model_ = model;
+  e->kind_ = kind;
   e->search_ = e->NewSearchIndex(0);
   e->raw_dirty_ = e->search_dirty_ = true;
   return e;
@@ -178,21 +188,21 @@ std::unique_ptr<faiss::Index> EmbeddingIndex::NewSearchIndex(int64_t n) const {
   return std::make_unique<faiss::IndexFlatIP>(model_.dim);
 }
 
-Status EmbeddingIndex::Add(int64_t frame_id, const float* raw) {
-  if (frame_id < 0 || (!frame_ids_.empty() && frame_id <= frame_ids_.back())) {
-    return Status::Internal("embedding index: frame ids must ascend (got " + std::to_string(frame_id) + ")");
+Status EmbeddingIndex::Add(int64_t key, const float* raw) {
+  if (key < 0 || (!keys_.empty() && key <= keys_.back())) {
+    return Status::Internal("embedding index: row keys must ascend (got " + std::to_string(key) + ")");
   }
-  frame_ids_.push_back(frame_id);
+  keys_.push_back(key);
   raw_.insert(raw_.end(), raw, raw + model_.dim);
-  if (row_of_frame_.size() <= size_t(frame_id)) row_of_frame_.resize(size_t(frame_id) + 1, -1);
-  row_of_frame_[size_t(frame_id)] = int64_t(frame_ids_.size()) - 1;
+  if (row_of_key_.size() <= size_t(key)) row_of_key_.resize(size_t(key) + 1, -1);
+  row_of_key_[size_t(key)] = int64_t(keys_.size()) - 1;
   raw_dirty_ = true;
   return Status::Ok();
 }
 
-const float* EmbeddingIndex::raw(int64_t frame_id) const {
-  if (frame_id < 0 || size_t(frame_id) >= row_of_frame_.size() || row_of_frame_[size_t(frame_id)] < 0) return nullptr;
-  return raw_.data() + row_of_frame_[size_t(frame_id)] * model_.dim;
+const float* EmbeddingIndex::raw(int64_t key) const {
+  if (key < 0 || size_t(key) >= row_of_key_.size() || row_of_key_[size_t(key)] < 0) return nullptr;
+  return raw_.data() + row_of_key_[size_t(key)] * model_.dim;
 }
 
 void EmbeddingIndex::WhitenInto(const float* raw, float* out) const {
@@ -263,18 +273,19 @@ Status EmbeddingIndex::Fit() {
 }
 
 Status EmbeddingIndex::Save(const std::string& dir) {
+  const auto [raw_name, whitening_name, search_name] = FileNames(kind_);
   if (fitted_on_ == 0 ? size() > 0 : size() >= 2 * fitted_on_) {
     CELMATCH_RETURN_IF_ERROR(Fit());
   } else {
     CELMATCH_RETURN_IF_ERROR(Whiten(int64_t(search_->ntotal)));
   }
-  const std::string raw_path = dir + "/" + kRawName;
+  const std::string raw_path = dir + "/" + raw_name;
   if (raw_dirty_) {
     std::string bytes(kRawMagic, sizeof kRawMagic);
     Put(&bytes, int32_t(model_.dim));
     Put(&bytes, int32_t(0));
     Put(&bytes, int64_t(size()));
-    bytes.append(reinterpret_cast<const char*>(frame_ids_.data()), frame_ids_.size() * sizeof(int64_t));
+    bytes.append(reinterpret_cast<const char*>(keys_.data()), keys_.size() * sizeof(int64_t));
     bytes.append(reinterpret_cast<const char*>(raw_.data()), raw_.size() * sizeof(float));
     CELMATCH_RETURN_IF_ERROR(WriteSealedFileAtomically(dir, raw_path, std::move(bytes)));
     raw_dirty_ = false;
@@ -286,7 +297,7 @@ Status EmbeddingIndex::Save(const std::string& dir) {
     Put(&bytes, int64_t(fitted_on_));
     bytes.append(reinterpret_cast<const char*>(mean_.data()), mean_.size() * sizeof(float));
     bytes.append(reinterpret_cast<const char*>(projection_.data()), projection_.size() * sizeof(float));
-    CELMATCH_RETURN_IF_ERROR(WriteSealedFileAtomically(dir, dir + "/" + kWhiteningName, std::move(bytes)));
+    CELMATCH_RETURN_IF_ERROR(WriteSealedFileAtomically(dir, dir + "/" + whitening_name, std::move(bytes)));
     whitening_dirty_ = false;
     search_dirty_ = true;  // its rows belong to the new whitening
   }
@@ -298,7 +309,7 @@ Status EmbeddingIndex::Save(const std::string& dir) {
       return Status::Internal(std::string("embedding index: serialising failed: ") + e.what());
     }
     CELMATCH_RETURN_IF_ERROR(WriteSealedFileAtomically(
-        dir, dir + "/" + kSearchName, std::string(reinterpret_cast<const char*>(writer.data.data()), writer.data.size())));
+        dir, dir + "/" + search_name, std::string(reinterpret_cast<const char*>(writer.data.data()), writer.data.size())));
     search_dirty_ = false;
   }
   return Status::Ok();
@@ -306,16 +317,17 @@ Status EmbeddingIndex::Save(const std::string& dir) {
 
 Result<std::unique_ptr<EmbeddingIndex>> EmbeddingIndex::Load(const std::string& dir,
                                                              const EmbeddingModelIdentity& model, bool* stale,
-                                                             bool require_seals) {
+                                                             bool require_seals, Kind kind) {
+  const auto [raw_name, whitening_name, search_name] = FileNames(kind);
   // Every file is sealed (index/durable_files.h): a whitening or search file
   // that fails its seal is refitted or rebuilt, as when it is missing; the
   // vectors, kept nowhere else, are an error.
   auto Slurp = [require_seals](const std::string& path) { return ReadMaybeSealedFile(path, require_seals); };
-  std::unique_ptr<EmbeddingIndex> e = Create(model);
+  std::unique_ptr<EmbeddingIndex> e = Create(model, kind);
   *stale = false;
   e->raw_dirty_ = e->search_dirty_ = false;
   const int d = model.dim;
-  const std::string raw_path = dir + "/" + kRawName;
+  const std::string raw_path = dir + "/" + raw_name;
   Result<std::string> raw = Slurp(raw_path);
   if (!raw.ok()) {
     if (raw.status().code() != Status::Code::kNotFound) return raw.status();
@@ -345,12 +357,12 @@ Result<std::unique_ptr<EmbeddingIndex>> EmbeddingIndex::Load(const std::string& 
     const float* v = reinterpret_cast<const float*>(p + count * 8) + i * d;
     std::vector<float> row(v, v + d);  // the buffer is not float-aligned in general
     Status st = e->Add(id, row.data());
-    if (!st.ok()) return Status::Corrupt(raw_path + ": frame ids do not ascend");
+    if (!st.ok()) return Status::Corrupt(raw_path + ": row keys do not ascend");
   }
   e->raw_dirty_ = false;
 
   // Whitening: when unreadable, refit (and rebuild the search index).
-  Result<std::string> white = Slurp(dir + "/" + kWhiteningName);
+  Result<std::string> white = Slurp(dir + "/" + whitening_name);
   bool have_whitening = false;
   if (white.ok() && white->size() >= header && std::memcmp(white->data(), kWhiteningMagic, 8) == 0) {
     int32_t wdim = 0, fitted = 0;
@@ -380,7 +392,7 @@ Result<std::unique_ptr<EmbeddingIndex>> EmbeddingIndex::Load(const std::string& 
   // The search index: used when it holds a prefix of the rows, whitened with
   // this whitening (its last row is checked), of the type its size calls for.
   std::unique_ptr<faiss::Index> loaded;
-  Result<std::string> search = Slurp(dir + "/" + kSearchName);
+  Result<std::string> search = Slurp(dir + "/" + search_name);
   if (search.ok()) {
     try {
       faiss::VectorIOReader reader;
@@ -438,7 +450,8 @@ std::vector<EmbeddingNeighbor> EmbeddingIndex::Search(const std::vector<const fl
   std::unordered_map<int64_t, float> best;
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] < 0 || labels[i] >= size()) continue;
-    const int64_t frame = frame_ids_[size_t(labels[i])];
+    const int64_t key = keys_[size_t(labels[i])];
+    const int64_t frame = kind_ == Kind::kRegions ? key / kRegionsPerFrame : key;
     auto [it, inserted] = best.try_emplace(frame, sims[i]);
     if (!inserted) it->second = std::max(it->second, sims[i]);
   }
@@ -451,13 +464,16 @@ std::vector<EmbeddingNeighbor> EmbeddingIndex::Search(const std::vector<const fl
 }
 
 Status EmbeddingIndex::Check(const std::string& dir, int64_t frame_count, int64_t* missing) const {
-  if (!frame_ids_.empty() && frame_ids_.back() >= frame_count) {
-    return Status::Corrupt(dir + "/" + kRawName + ": has a vector for frame " + std::to_string(frame_ids_.back()) +
-                           " but the catalog has " + std::to_string(frame_count) + " frames");
+  const auto [raw_name, whitening_name, search_name] = FileNames(kind_);
+  const int64_t per_frame = kind_ == Kind::kRegions ? kRegionsPerFrame : 1;
+  if (!keys_.empty() && keys_.back() / per_frame >= frame_count) {
+    return Status::Corrupt(dir + "/" + raw_name + ": has a vector for frame " +
+                           std::to_string(keys_.back() / per_frame) + " but the catalog has " +
+                           std::to_string(frame_count) + " frames");
   }
   if (!search_ || search_->ntotal != size()) {
-    return Status::Corrupt(dir + "/" + kSearchName + ": holds " + std::to_string(search_ ? search_->ntotal : 0) +
-                           " vectors, " + kRawName + " " + std::to_string(size()));
+    return Status::Corrupt(dir + "/" + search_name + ": holds " + std::to_string(search_ ? search_->ntotal : 0) +
+                           " vectors, " + raw_name + " " + std::to_string(size()));
   }
   std::vector<float> stored(static_cast<size_t>(dim())), expect(static_cast<size_t>(dim()));
   for (int64_t i = 0; i < size(); ++i) {
@@ -465,12 +481,12 @@ Status EmbeddingIndex::Check(const std::string& dir, int64_t frame_count, int64_
     WhitenInto(raw_.data() + i * dim(), expect.data());
     for (int c = 0; c < dim(); ++c) {
       if (std::fabs(stored[size_t(c)] - expect[size_t(c)]) > 1e-4f) {
-        return Status::Corrupt(dir + "/" + kSearchName + ": row " + std::to_string(i) +
+        return Status::Corrupt(dir + "/" + search_name + ": row " + std::to_string(i) +
                                " is not the whitened vector of its frame");
       }
     }
   }
-  if (missing) *missing = frame_count - size();
+  if (missing) *missing = frame_count * per_frame - size();
   return Status::Ok();
 }
 

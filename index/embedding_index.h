@@ -13,6 +13,15 @@
 //                                   IndexHNSWFlat from kHnswMinVectors on
 //   manifest.json "embedding"       model name, SHA-256 of its ONNX file, dimension
 //
+// The same three files again for the frames' regions (Kind::kRegions:
+// embedding_regions.f32, embedding_regions_whitening.bin,
+// embedding_regions.faiss): the embedding of each of kRegionsPerFrame
+// windows of half the frame's width and height (RegionWindow), so that a
+// crop of a quarter of the frame lands near the window it overlaps most.
+// Their rows are keyed RegionKey(frame, region); Search answers frames.
+// An index built before regions has none: crops are then proposed by the
+// whole-frame embedding and the feature vote only.
+//
 // Whitening: y = W (x - mean), then y / |y|, with W = D^-1/2 V^T from the
 // eigen-decomposition of the reference vectors' covariance (eigenvalues
 // shrunk towards their mean, so directions the reference set barely spans
@@ -35,6 +44,7 @@
 // need exclusive access.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -42,6 +52,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
 
 #include "core/status.h"
 
@@ -100,6 +111,15 @@ Result<std::shared_ptr<EmbeddingModelPool>> ChooseQueryEmbeddingModel(const std:
                                                                       const std::string& explicit_onnx,
                                                                       const std::string& explicit_manifest);
 
+// The windows a frame's region embeddings are made of: half the frame's
+// width and height, at offsets 0, 1/4 and 1/2 of its width and height (a
+// 3 x 3 grid); any crop of half the frame's width and height overlaps one of
+// them by at least 3/4 of its width and of its height. Region r of a frame
+// of `size`, r < kRegionsPerFrame, row by row.
+inline constexpr int kRegionsPerFrame = 9;
+cv::Rect RegionWindow(cv::Size size, int region);
+inline int64_t RegionKey(int64_t frame_id, int region) { return frame_id * kRegionsPerFrame + region; }
+
 struct EmbeddingNeighbor {
   int64_t frame_id = -1;
   float similarity = 0;   // cosine of the whitened vectors, -1..1
@@ -112,46 +132,56 @@ class EmbeddingIndex {
   // models/README.md "Search index" has the figures behind the size).
   static constexpr int64_t kHnswMinVectors = 200'000;
 
+  // What the rows are: one per frame (keyed by frame id), or
+  // kRegionsPerFrame per frame (keyed by RegionKey). Each kind has its files.
+  enum class Kind { kFrames, kRegions };
+
   ~EmbeddingIndex();
   EmbeddingIndex(const EmbeddingIndex&) = delete;
   EmbeddingIndex& operator=(const EmbeddingIndex&) = delete;
 
   // An empty index for a new index directory.
-  static std::unique_ptr<EmbeddingIndex> Create(const EmbeddingModelIdentity& model);
+  static std::unique_ptr<EmbeddingIndex> Create(const EmbeddingModelIdentity& model, Kind kind = Kind::kFrames);
   // Loads DIR's files for an index whose manifest records `model` (none yet
   // is an empty index); `*stale` is set when the files must be rewritten.
   // kCorrupt when embeddings.f32 is unreadable or of another dimension.
   // `require_seals`: every file must end in its seal (index/durable_files.h);
   // false for an index written before seals.
   static Result<std::unique_ptr<EmbeddingIndex>> Load(const std::string& dir, const EmbeddingModelIdentity& model,
-                                                      bool* stale, bool require_seals = true);
+                                                      bool* stale, bool require_seals = true,
+                                                      Kind kind = Kind::kFrames);
+  // The file names of a kind: raw vectors, whitening, search index.
+  static std::array<const char*, 3> FileNames(Kind kind);
   // Every file is rewritten by the next Save (an index from before seals).
   void MarkFilesStale() { raw_dirty_ = whitening_dirty_ = search_dirty_ = true; }
 
   const EmbeddingModelIdentity& model() const { return model_; }
+  Kind kind() const { return kind_; }
   int dim() const { return model_.dim; }
-  int64_t size() const { return int64_t(frame_ids_.size()); }
+  int64_t size() const { return int64_t(keys_.size()); }
   // Vectors the current whitening was fitted on (0: not fitted yet).
   int64_t whitening_fitted_on() const { return fitted_on_; }
   std::string search_index_type() const;  // "flat" or "hnsw"
 
-  // Appends the model's vector of `frame_id` (ids ascending, above every one
-  // added so far; `raw` holds dim() floats). Whitened at the next Save.
-  Status Add(int64_t frame_id, const float* raw);
-  // The model's vector of a frame (dim() floats), nullptr when it has none.
-  const float* raw(int64_t frame_id) const;
+  // Appends the model's vector of row `key` (a frame id, or a RegionKey;
+  // keys ascending, above every one added so far; `raw` holds dim() floats).
+  // Whitened at the next Save.
+  Status Add(int64_t key, const float* raw);
+  // The model's vector of a row (dim() floats), nullptr when it has none.
+  const float* raw(int64_t key) const;
 
   // Brings the whitening and search index up to date (see above) and writes
   // what changed: raw vectors, then whitening, then the search index.
   Status Save(const std::string& dir);
 
   // The `k` reference frames most similar to each of the `queries` (raw model
-  // vectors, dim() floats each), merged: a frame keeps its best similarity;
-  // most similar first. Runs on the calling thread only.
+  // vectors, dim() floats each), merged: a frame keeps its best similarity
+  // (over its regions too); most similar first. Runs on the calling thread only.
   std::vector<EmbeddingNeighbor> Search(const std::vector<const float*>& queries, int k) const;
 
   // Files agree with each other and with `frame_count` frames in the catalog.
-  // `*missing` (optional) gets the number of frames without a vector.
+  // `*missing` (optional) gets the number of frames without a vector (of
+  // rows, for regions).
   Status Check(const std::string& dir, int64_t frame_count, int64_t* missing) const;
 
  private:
@@ -163,9 +193,10 @@ class EmbeddingIndex {
   std::unique_ptr<faiss::Index> NewSearchIndex(int64_t n) const;
 
   EmbeddingModelIdentity model_;
-  std::vector<int64_t> frame_ids_;     // ascending
+  Kind kind_ = Kind::kFrames;
+  std::vector<int64_t> keys_;          // row keys, ascending
   std::vector<float> raw_;             // size() x dim
-  std::vector<int64_t> row_of_frame_;  // frame id -> row, -1 when none (dense up to the highest id)
+  std::vector<int64_t> row_of_key_;    // key -> row, -1 when none (dense up to the highest key)
   // Whitening: out = projection_ (dim x dim, row-major) * (x - mean_).
   std::vector<float> mean_, projection_;
   int64_t fitted_on_ = 0;

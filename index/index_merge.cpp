@@ -147,6 +147,19 @@ Result<MergeReport> MergeIndexes(const std::string& out_dir, const std::vector<s
         const float* embedding = part.embedding() ? part.embedding()->raw(fid) : nullptr;
         item.embeddings.emplace_back();
         if (embedding) item.embeddings.back().assign(embedding, embedding + part.embedding()->dim());
+        // The regions' vectors, when the part has all of them.
+        item.region_embeddings.emplace_back();
+        if (const EmbeddingIndex* regions = part.embedding_regions()) {
+          std::vector<float>& rows = item.region_embeddings.back();
+          for (int r = 0; r < kRegionsPerFrame; ++r) {
+            const float* v = regions->raw(RegionKey(fid, r));
+            if (!v) {
+              rows.clear();
+              break;
+            }
+            rows.insert(rows.end(), v, v + regions->dim());
+          }
+        }
         Result<std::vector<uint8_t>> thumb = part.Thumbnail(fid);
         if (!thumb.ok()) return thumb.status().WithPrefix("part " + part_dir);
         item.thumbnails.push_back(std::move(*thumb));

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "core/file_digest.h"
 #include "core/input_walker.h"
@@ -118,6 +119,47 @@ std::vector<float> FrameEmbedding(const cv::Mat& bgr, EmbeddingModel* model) {
   return std::vector<float>(row, row + e->cols);
 }
 
+// Region embeddings (EmbeddingIndex::Kind::kRegions) cost kRegionsPerFrame
+// runs of the network, 9 times the frame's own. A frame gets them when its
+// own embedding is less similar than kRegionNovelty (cosine of the model's
+// vectors) to that of the last frame of its source that got them: the
+// frames of a shot share their regions' pictures. Measured on the leak
+// benchmark's index (bench/RESULTS.md): a third of the kept frames get
+// regions, for a third of the network runs every frame's regions cost, and
+// the generalisation dump's crop families lose 0-4 points against those.
+constexpr float kRegionNovelty = 0.9f;
+// They are cut from the frame reduced to this width (area averaging twice
+// is the average over the same pixels, give or take rounding): reducing a
+// 1080p frame costs more than the network, and the reduced picture is what
+// waits for the decision.
+constexpr int kRegionSourceWidth = 4 * 128;
+
+cv::Mat ReducedForRegions(const cv::Mat& bgr) {
+  if (bgr.cols <= kRegionSourceWidth) return bgr.clone();
+  cv::Mat reduced;
+  const double f = double(kRegionSourceWidth) / bgr.cols;
+  cv::resize(bgr, reduced, cv::Size(), f, f, cv::INTER_AREA);
+  return reduced;
+}
+
+// kRegionsPerFrame vectors one after the other; empty when the model fails.
+std::vector<float> RegionEmbeddings(const cv::Mat& reduced, EmbeddingModel* model) {
+  if (!model || reduced.empty()) return {};
+  std::vector<cv::Mat> windows;
+  for (int r = 0; r < kRegionsPerFrame; ++r) windows.push_back(reduced(RegionWindow(reduced.size(), r)));
+  Result<cv::Mat> e = model->Embed(windows);
+  if (!e.ok() || e->rows != kRegionsPerFrame || !e->isContinuous()) return {};
+  const float* rows = e->ptr<float>(0);
+  return std::vector<float>(rows, rows + size_t(e->rows) * size_t(e->cols));
+}
+
+bool NewToRegions(const std::vector<float>& embedding, const std::vector<float>& last_with_regions) {
+  if (last_with_regions.size() != embedding.size()) return true;
+  float dot = 0;
+  for (size_t i = 0; i < embedding.size(); ++i) dot += embedding[i] * last_with_regions[i];
+  return dot < kRegionNovelty;
+}
+
 // The signatures of one kept reference frame beyond its PDQ hash: local
 // features and the embedding, the bulk of a build's work. A video's kept
 // frames are described on the build's frame pool while its decoder goes on
@@ -126,6 +168,8 @@ std::vector<float> FrameEmbedding(const cv::Mat& bgr, EmbeddingModel* model) {
 struct FrameSignatures {
   std::vector<FrameFeaturesRecord> features;
   std::vector<float> embedding;
+  cv::Mat reduced;                       // for the regions, until they are decided
+  std::vector<float> region_embeddings;  // kRegionsPerFrame vectors, or none
   Status status;
 };
 
@@ -138,19 +182,56 @@ void DescribeFrame(const cv::Mat& bgr, const IndexParams& params, int64_t frame_
     out->status = lease.status();
     return;
   }
-  out->embedding = FrameEmbedding(bgr, &lease->model());
+  // The frame's own embedding from the reduced picture too: one pass over
+  // the whole frame instead of two.
+  cv::Mat reduced = ReducedForRegions(bgr);
+  out->embedding = FrameEmbedding(reduced, &lease->model());
+  if (!out->embedding.empty()) out->reduced = std::move(reduced);
+}
+
+// Decides, in frame order, which of `frames` from `*decided` on get region
+// embeddings (NewToRegions, against `*last_with_regions`), and makes theirs
+// on `group`; the others' reduced pictures are released at once. Those
+// frames' descriptions must be finished. In frame order whatever the
+// threads, so the index is the same.
+void DecideRegions(std::deque<FrameSignatures>* frames, size_t* decided, std::vector<float>* last_with_regions,
+                   EmbeddingModelPool* embedding, TaskGroup* group) {
+  for (; *decided < frames->size(); ++*decided) {
+    FrameSignatures* f = &(*frames)[*decided];
+    if (f->reduced.empty()) continue;
+    if (!NewToRegions(f->embedding, *last_with_regions)) {
+      f->reduced.release();
+      continue;
+    }
+    *last_with_regions = f->embedding;
+    group->Submit([embedding, f] {
+      Result<EmbeddingModelPool::Lease> lease = embedding->Acquire();
+      if (!lease.ok()) {
+        f->status = lease.status();
+        return;
+      }
+      f->region_embeddings = RegionEmbeddings(f->reduced, &lease->model());
+      f->reduced.release();
+    });
+  }
 }
 
 // Moves the signatures into `item`, frame i's features and embedding as
 // frame i. The first failure (a model that could not be loaded) fails the
 // source.
 Status GatherSignatures(std::deque<FrameSignatures>* frames, bool with_embedding, SourceToAdd* item) {
-  if (with_embedding) item->embeddings.resize(frames->size());
+  if (with_embedding) {
+    item->embeddings.resize(frames->size());
+    item->region_embeddings.resize(frames->size());
+  }
   for (size_t i = 0; i < frames->size(); ++i) {
     FrameSignatures& f = (*frames)[i];
     if (!f.status.ok()) return f.status;
     for (FrameFeaturesRecord& r : f.features) item->features.push_back(std::move(r));
-    if (with_embedding) item->embeddings[i] = std::move(f.embedding);
+    if (with_embedding) {
+      item->embeddings[i] = std::move(f.embedding);
+      item->region_embeddings[i] = std::move(f.region_embeddings);
+    }
   }
   return Status::Ok();
 }
@@ -187,6 +268,10 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     item->thumbnails.push_back(Thumbnail(*img, params.thumbnail_max_side));
     std::deque<FrameSignatures> signatures(1);
     DescribeFrame(*img, params, 0, embedding, &signatures[0]);
+    TaskGroup here(nullptr, 1);
+    size_t decided = 0;
+    std::vector<float> none;
+    DecideRegions(&signatures, &decided, &none, embedding, &here);
     CELMATCH_RETURN_IF_ERROR(GatherSignatures(&signatures, embedding != nullptr, item));
     report->frames_decoded = 1;
   } else {
@@ -217,6 +302,11 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     // keep the pool busy, few enough decoded pictures held.
     std::deque<FrameSignatures> signatures;
     TaskGroup describe(frame_pool, frame_pool ? 2 * frame_pool->size() : 1);
+    // Regions are decided every kRegionChunk kept frames (the reduced
+    // pictures waiting for the decision are held until then).
+    constexpr size_t kRegionChunk = 32;
+    size_t regions_decided = 0;
+    std::vector<float> last_with_regions;
     Result<std::vector<SampledFrame>> frames = SampleReferenceFrames(
         **dec, hasher, so, params.thumbnail_max_side,
         [&](size_t kept, const cv::Mat& bgr) {
@@ -225,9 +315,17 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
           describe.Submit([&params, embedding, kept, slot, picture = frame_pool ? bgr.clone() : bgr] {
             DescribeFrame(picture, params, int64_t(kept), embedding, slot);
           });
+          if (embedding && signatures.size() - regions_decided >= kRegionChunk) {
+            describe.Wait();
+            DecideRegions(&signatures, &regions_decided, &last_with_regions, embedding, &describe);
+          }
         },
         on_decoded);
     describe.Wait();
+    if (embedding) {
+      DecideRegions(&signatures, &regions_decided, &last_with_regions, embedding, &describe);
+      describe.Wait();
+    }
     if (!frames.ok()) return frames.status().WithPrefix(in.path);
     CELMATCH_RETURN_IF_ERROR(GatherSignatures(&signatures, embedding != nullptr, item));
     const VideoInfo& info = (*dec)->info();

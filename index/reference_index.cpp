@@ -107,7 +107,9 @@ std::string HashingDifference(const IndexParams& index, const IndexParams& run) 
 // in its seal (durable_files.h): the FAISS caches of the catalog, and the
 // embedding files.
 const char* const kSealedFiles[] = {kFaissName, kFeatureFileNames[0], kFeatureFileNames[1],
-                                    "embeddings.f32", "embedding_whitening.bin", "embeddings.faiss"};
+                                    "embeddings.f32", "embedding_whitening.bin", "embeddings.faiss",
+                                    "embedding_regions.f32", "embedding_regions_whitening.bin",
+                                    "embedding_regions.faiss"};
 
 struct Manifest {
   IndexParams params;
@@ -203,6 +205,7 @@ struct ReferenceIndex::Impl {
 
   std::optional<EmbeddingModelIdentity> embedding_model;  // the manifest's
   std::unique_ptr<EmbeddingIndex> embedding;              // set when embedding_model is
+  std::unique_ptr<EmbeddingIndex> regions;                // likewise: the frames' regions
 
   // The manifest says every file ends in its seal (durable_files.h).
   bool sealed_manifest = false;
@@ -434,6 +437,7 @@ struct ReferenceIndex::Impl {
       fs::remove(PathOf(kRetiredFeatureFileNames[l]), ec);  // best effort: nothing reads it
     }
     if (embedding) CELMATCH_RETURN_IF_ERROR(embedding->Save(dir));
+    if (regions) CELMATCH_RETURN_IF_ERROR(regions->Save(dir));
     if (!sealed_manifest || manifest_dirty || manifest_type != TypeName()) CELMATCH_RETURN_IF_ERROR(WriteManifest());
     return Status::Ok();
   }
@@ -489,8 +493,17 @@ struct ReferenceIndex::Impl {
     auto loaded = EmbeddingIndex::Load(dir, *embedding_model, &stale, sealed_manifest);
     if (!loaded.ok()) return loaded.status();
     embedding = std::move(*loaded);
+    // An index from before region embeddings has none (its frames' crops
+    // are proposed without them); its next writer adds the new frames' regions.
+    auto loaded_regions =
+        EmbeddingIndex::Load(dir, *embedding_model, &stale, sealed_manifest, EmbeddingIndex::Kind::kRegions);
+    if (!loaded_regions.ok()) return loaded_regions.status();
+    regions = std::move(*loaded_regions);
     // A writer of an index from before seals rewrites its files sealed.
-    if (writable && !sealed_manifest) embedding->MarkFilesStale();
+    if (writable && !sealed_manifest) {
+      embedding->MarkFilesStale();
+      regions->MarkFilesStale();
+    }
     return Status::Ok();
   }
 };
@@ -532,7 +545,9 @@ Result<std::unique_ptr<ReferenceIndex>> ReferenceIndex::OpenForWrite(const std::
         std::string(kFeatureFileNames[0]) + ".tmp", std::string(kFeatureFileNames[1]) + ".tmp",
         kRetiredFeatureFileNames[0], kRetiredFeatureFileNames[1],
         "embeddings.f32", "embeddings.f32.tmp", "embedding_whitening.bin", "embedding_whitening.bin.tmp",
-        "embeddings.faiss", "embeddings.faiss.tmp", "BUILD_INCOMPLETE"};
+        "embeddings.faiss", "embeddings.faiss.tmp", "embedding_regions.f32", "embedding_regions.f32.tmp",
+        "embedding_regions_whitening.bin", "embedding_regions_whitening.bin.tmp", "embedding_regions.faiss",
+        "embedding_regions.faiss.tmp", "BUILD_INCOMPLETE"};
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (!kOurs.count(entry.path().filename().string())) {
         return Status::InvalidArgument(dir + " is not empty and is not a celmatch index (found " +
@@ -638,6 +653,17 @@ Status ReferenceIndex::AddSource(SourceToAdd item) {
       if (!st.ok()) return st.WithPrefix(d.dir + " (the catalog has the source; reopen the index)");
     }
   }
+  if (d.regions) {
+    const size_t dim = size_t(d.regions->dim());
+    for (size_t i = 0; i < item.region_embeddings.size() && i < item.frames.size(); ++i) {
+      const std::vector<float>& rows = item.region_embeddings[i];
+      if (rows.size() != kRegionsPerFrame * dim) continue;  // none for this frame
+      for (int r = 0; r < kRegionsPerFrame; ++r) {
+        Status st = d.regions->Add(RegionKey(item.frames[i].id, r), rows.data() + size_t(r) * dim);
+        if (!st.ok()) return st.WithPrefix(d.dir + " (the catalog has the source; reopen the index)");
+      }
+    }
+  }
   if (!d.multihash && d.WantMultihash()) return d.RebuildHashIndex();
   try {
     Impl::AddFrames(d.hash_index.get(), d.frames, first, d.frames.size());
@@ -734,6 +760,7 @@ const FeatureIndex& ReferenceIndex::features(FeatureLayer layer) const {
 }
 
 const EmbeddingIndex* ReferenceIndex::embedding() const { return impl_->embedding.get(); }
+const EmbeddingIndex* ReferenceIndex::embedding_regions() const { return impl_->regions.get(); }
 
 Status ReferenceIndex::SetEmbeddingModel(const EmbeddingModelIdentity& model) {
   Impl& d = *impl_;
@@ -751,6 +778,7 @@ Status ReferenceIndex::SetEmbeddingModel(const EmbeddingModelIdentity& model) {
   }
   d.embedding_model = model;
   d.embedding = EmbeddingIndex::Create(model);
+  d.regions = EmbeddingIndex::Create(model, EmbeddingIndex::Kind::kRegions);
   d.manifest_dirty = true;
   return d.Save();
 }
@@ -873,6 +901,7 @@ Status ReferenceIndex::Check() const {
     CELMATCH_RETURN_IF_ERROR(d.features[size_t(l)]->CheckAgainst(*records, d.PathOf(kFeatureFileNames[l])));
   }
   if (d.embedding) CELMATCH_RETURN_IF_ERROR(d.embedding->Check(d.dir, loaded, nullptr));
+  if (d.regions) CELMATCH_RETURN_IF_ERROR(d.regions->Check(d.dir, loaded, nullptr));
   if (d.multihash && d.hash_index) {
     const auto* mh = static_cast<const faiss::IndexBinaryMultiHash*>(d.hash_index.get());
     for (const auto& map : mh->maps) {

@@ -13,6 +13,8 @@
 //   DIR/embeddings.f32, embedding_whitening.bin, embeddings.faiss
 //                        learned embeddings of the frames (index/embedding_index.h),
 //                        when the index was built with a model (manifest "embedding")
+//   DIR/embedding_regions.f32, embedding_regions_whitening.bin, embedding_regions.faiss
+//                        likewise, of kRegionsPerFrame regions of each frame
 //   DIR/LOCK             held (flock) by the one writer
 //
 // Crash safety: the catalog commits each source in one SQLite transaction and
@@ -133,6 +135,9 @@ class ReferenceIndex {
   // The learned-embedding index (index/embedding_index.h); null when the
   // index was built without one.
   const EmbeddingIndex* embedding() const;
+  // The embeddings of the frames' regions (EmbeddingIndex::Kind::kRegions);
+  // null when the index was built without a model.
+  const EmbeddingIndex* embedding_regions() const;
   // Writers: the model whose vectors SourceToAdd::embeddings will carry. A
   // new (empty) index records it; an index that records the same model
   // accepts it; kIncompatible, naming both, for another model or for an

@@ -16,6 +16,9 @@
 
 #include "cli_runner.h"
 #include "index/embedding_index.h"
+#include "index/reference_index.h"
+#include "match/cel_pixels.h"
+#include "match/matcher.h"
 #include "leaks/leak_simulator.h"
 #include "test_support.h"
 
@@ -139,6 +142,142 @@ TEST_CASE("embedding index: whitening and vectors are the same after save and re
   CHECK((*again)->Check(dir.str(), 400, nullptr).ok());
 }
 
+TEST_CASE("embedding index: region rows answer as their frames and live in their own files") {
+  TempDir dir;
+  const int dim = 32;
+  const EmbeddingModelIdentity model{"test", std::string(64, 'a'), dim};
+  const int frames = 40;
+  auto vectors = RandomVectors(frames * celmatch::kRegionsPerFrame, dim, 11);
+  auto regions = EmbeddingIndex::Create(model, EmbeddingIndex::Kind::kRegions);
+  for (int f = 0; f < frames; ++f)
+    for (int r = 0; r < celmatch::kRegionsPerFrame; ++r)
+      REQUIRE(regions->Add(celmatch::RegionKey(f, r), vectors[size_t(f * celmatch::kRegionsPerFrame + r)].data()).ok());
+  // A key at or below the last one is refused.
+  CHECK_FALSE(regions->Add(celmatch::RegionKey(3, 0), vectors[0].data()).ok());
+  REQUIRE(regions->Save(dir.str()).ok());
+  for (const char* name : EmbeddingIndex::FileNames(EmbeddingIndex::Kind::kRegions)) CHECK(fs::exists(dir.path() / name));
+  for (const char* name : EmbeddingIndex::FileNames(EmbeddingIndex::Kind::kFrames)) CHECK_FALSE(fs::exists(dir.path() / name));
+
+  bool stale = true;
+  auto loaded = EmbeddingIndex::Load(dir.str(), model, &stale, true, EmbeddingIndex::Kind::kRegions);
+  REQUIRE(loaded.ok());
+  CHECK_FALSE(stale);
+  CHECK((*loaded)->size() == frames * celmatch::kRegionsPerFrame);
+  // Region 5 of frame 17 is found as frame 17, once however many of its regions are near.
+  const auto nearest = (*loaded)->Search({vectors[size_t(17 * celmatch::kRegionsPerFrame + 5)].data()}, 6);
+  REQUIRE_FALSE(nearest.empty());
+  CHECK(nearest[0].frame_id == 17);
+  CHECK(nearest[0].similarity == Approx(1.0).margin(1e-5));
+  std::vector<int64_t> ids;
+  for (const auto& nb : nearest) ids.push_back(nb.frame_id);
+  std::sort(ids.begin(), ids.end());
+  CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+  // Checked against the catalog's frame count: rows missing for a frame the
+  // catalog has are counted, a row for a frame it lacks is damage.
+  int64_t missing = -1;
+  CHECK((*loaded)->Check(dir.str(), frames + 2, &missing).ok());
+  CHECK(missing == 2 * celmatch::kRegionsPerFrame);
+  const celmatch::Status short_catalog = (*loaded)->Check(dir.str(), frames - 1, nullptr);
+  CHECK_FALSE(short_catalog.ok());
+  CHECK(short_catalog.message().find("embedding_regions.f32") != std::string::npos);
+  // The frames' kind finds no vectors in this folder.
+  auto frames_kind = EmbeddingIndex::Load(dir.str(), model, &stale);
+  REQUIRE(frames_kind.ok());
+  CHECK((*frames_kind)->size() == 0);
+}
+
+TEST_CASE("region windows: half the frame each, and every crop of half each side overlaps one by 3/4 of each side") {
+  const cv::Size size(1280, 720);
+  for (int r = 0; r < celmatch::kRegionsPerFrame; ++r) {
+    const cv::Rect w = celmatch::RegionWindow(size, r);
+    CHECK(w.width == 640);
+    CHECK(w.height == 360);
+    CHECK((w & cv::Rect(cv::Point(), size)) == w);
+  }
+  for (int x = 0; x <= 640; x += 16) {
+    for (int y = 0; y <= 360; y += 9) {
+      const cv::Rect crop(x, y, 640, 360);
+      double best = 0;
+      for (int r = 0; r < celmatch::kRegionsPerFrame; ++r) {
+        const cv::Rect overlap = crop & celmatch::RegionWindow(size, r);
+        best = std::max(best, std::min(overlap.width / 640.0, overlap.height / 360.0));
+      }
+      INFO("crop at " << x << ", " << y);
+      CHECK(best >= 0.75);
+    }
+  }
+}
+
+TEST_CASE("a crop of a quarter of a frame is proposed by the frame's regions and placed by its pixels") {
+  if (!ModelPresent()) CELMATCH_SKIP("no " + kModel);
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage/Show";
+  const int stills = 12;
+  WriteStills(footage, stills);
+  const std::string index_dir = tmp.str() + "/index";
+  CliRun build = RunCelmatch({"index", "build", "--index", index_dir, "--model", kModel, tmp.str() + "/footage"});
+  INFO(build.out);
+  REQUIRE(build.exit_code == 0);
+  auto index = celmatch::ReferenceIndex::OpenForRead(index_dir);
+  REQUIRE(index.ok());
+  const EmbeddingIndex* regions = (*index)->embedding_regions();
+  REQUIRE(regions != nullptr);
+  CHECK(regions->size() == stills * celmatch::kRegionsPerFrame);  // a still always gets its regions
+  auto pool = celmatch::EmbeddingModelPool::Create(kModel, kManifest);
+  REQUIRE(pool.ok());
+
+  // Half of each side of still 4, between the region windows, through JPEG.
+  const cv::Mat frame = celmatch::testing::SyntheticCartoonFrame(704, 0.0);
+  const cv::Rect box(frame.cols * 3 / 10, frame.rows * 2 / 10, frame.cols / 2, frame.rows / 2);
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", frame(box), jpeg, {cv::IMWRITE_JPEG_QUALITY, 80});
+  const cv::Mat crop = cv::imdecode(jpeg, cv::IMREAD_COLOR);
+  int64_t still4 = -1;
+  for (int64_t id = 0; id < (*index)->frame_count(); ++id)
+    if ((*index)->source((*index)->frame(id).source_id).path == "still4.png") still4 = id;
+  REQUIRE(still4 >= 0);
+  // The regions' nearest is its frame.
+  celmatch::Result<cv::Mat> embedded = (*pool)->Acquire()->model().Embed({crop});
+  REQUIRE(embedded.ok());
+  const auto nearest = regions->Search({embedded->ptr<float>(0)}, 1);
+  REQUIRE(nearest.size() == 1);
+  CHECK(nearest[0].frame_id == still4);
+
+  // Matched with no homography accepted or placing anything, no feature
+  // vote and one embedding neighbour of each kind: the region's proposal is
+  // what the located-pixel step finds the crop on.
+  celmatch::MatchOptions options;
+  options.embedding = *pool;
+  options.features.min_inliers = options.features.min_placing_inliers = 100000;
+  options.features.conclusive_inliers = 100000;
+  options.features.verify_frames = 0;
+  options.embedding_neighbors = 1;  // the nearest whole frame and the nearest region
+  celmatch::Matcher matcher(**index, options);
+  auto match = [&](const std::string& name, const cv::Mat& pixels) {
+    const std::string path = tmp.str() + "/" + name;
+    REQUIRE(cv::imwrite(path, pixels));
+    celmatch::InputFile in;
+    in.path = path;
+    in.display_path = name;
+    in.root = tmp.str();
+    return matcher.MatchFile(in);
+  };
+  const celmatch::FileResult found = match("crop.png", crop);
+  INFO(found.note);
+  REQUIRE(found.status == celmatch::FileStatus::kMatch);
+  CHECK(found.matches[0].source == "still4.png");
+  CHECK(found.matches[0].evidence.inliers == 0);
+  CHECK(found.matches[0].evidence.pixel_correlation >= celmatch::kMinLocatedCorrelation);
+  // The region it shows, within 5% of the frame's width.
+  REQUIRE(found.matches[0].has_region);
+  CHECK(std::fabs(found.matches[0].region[0] - box.x) < 0.05 * frame.cols);
+  CHECK(std::fabs(found.matches[0].region[1] - box.y) < 0.05 * frame.cols);
+  CHECK(std::fabs(found.matches[0].region[2] - box.width) < 0.05 * frame.cols);
+  // A crop of a picture the index does not hold is not matched.
+  const cv::Mat unrelated = celmatch::testing::SyntheticCartoonFrame(799, 0.0);
+  CHECK(match("unrelated.png", unrelated(box).clone()).status == celmatch::FileStatus::kNoMatch);
+}
+
 TEST_CASE("embedding index: a search index lagging the vectors is completed, a foreign one rebuilt") {
   TempDir dir;
   const int dim = 16;
@@ -193,6 +332,7 @@ TEST_CASE("index build --model records the model, and matching refuses another o
   CliRun info = RunCelmatch({"index", "info", "--index", index, "--json"});
   REQUIRE(info.exit_code == 0);
   CHECK(nlohmann::json::parse(info.out)["embedding"]["frames"] == 3);
+  CHECK(nlohmann::json::parse(info.out)["embedding"]["frames_with_regions"] == 3);
   CHECK(RunCelmatch({"index", "check", "--index", index}).exit_code == 0);
 
   // Model B (other bytes, other name) is refused, naming both.

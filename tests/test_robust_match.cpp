@@ -587,6 +587,29 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   const std::optional<double> there = PlacedPixelCorrelation(crop, h, reference.size(), Thumbnail(reference));
   REQUIRE(there.has_value());
   CHECK(*there >= kMinCelCorrelation);
+  // A coarser search's answer, a width step too wide and its centre 2
+  // thumbnail pixels off, refined on the thumbnail: back within a thumbnail
+  // pixel and 3% of the width, and the pixels there agree better than at
+  // the coarse place.
+  const cv::Mat thumb_gray = gray(Thumbnail(reference));
+  const double px = double(reference.cols) / thumb_gray.cols;
+  cv::Matx33d coarse = h;
+  coarse(0, 0) *= kLocateStep;
+  coarse(1, 1) *= kLocateStep;
+  coarse(0, 2) = box.x + box.width / 2.0 - coarse(0, 0) * crop.cols / 2 + 2 * px;
+  coarse(1, 2) = box.y + box.height / 2.0 - coarse(1, 1) * crop.rows / 2 - 2 * px;
+  double refined_ncc = 0;
+  const cv::Matx33d refined = RefinePlace(gray(crop), reference.size(), thumb_gray, coarse, &refined_ncc);
+  CHECK(std::fabs(refined(0, 2) - box.x) <= 1.01 * px);
+  CHECK(std::fabs(refined(1, 2) - box.y) <= 1.01 * px);
+  CHECK(std::fabs(refined(0, 0) * crop.cols - box.width) < 0.03 * box.width);
+  CHECK(refined_ncc > 0.95);
+  const std::optional<double> at_coarse = PlacedPixelCorrelation(crop, coarse, reference.size(), Thumbnail(reference));
+  const std::optional<double> at_refined = PlacedPixelCorrelation(crop, refined, reference.size(), Thumbnail(reference));
+  REQUIRE(at_coarse.has_value());
+  REQUIRE(at_refined.has_value());
+  CHECK(*at_refined > *at_coarse);
+  CHECK(*at_refined >= kMinLocatedCorrelation);
   // On another quiet frame some place correlates too (so the place alone
   // proves nothing), but the colour pixels there are not the crop's.
   double other_ncc = 0;

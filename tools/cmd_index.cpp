@@ -206,6 +206,9 @@ int RunIndexInfo(const std::string& dir, bool json) {
       j["embedding"]["frames"] = e->size();
       j["embedding"]["search_index"] = e->search_index_type();
       j["embedding"]["whitening_fitted_on"] = e->whitening_fitted_on();
+      // Frames with all their regions' vectors (none in an index from before regions).
+      const EmbeddingIndex* regions = ix.embedding_regions();
+      j["embedding"]["frames_with_regions"] = regions ? regions->size() / kRegionsPerFrame : 0;
     }
     j["params"] = ix.params().ToJson();
     nlohmann::json list = nlohmann::json::array();
@@ -220,8 +223,11 @@ int RunIndexInfo(const std::string& dir, bool json) {
   std::printf("size on disk %.1f MiB\nhash index   %s (PDQ, 256 bits)\n", stats->bytes_on_disk / 1048576.0,
               stats->hash_index_type.c_str());
   if (const EmbeddingIndex* e = ix.embedding()) {
-    std::printf("embedding    %s: %lld frames, %s search, whitening fitted on %lld\n", e->model().ToString().c_str(),
-                (long long)e->size(), e->search_index_type().c_str(), (long long)e->whitening_fitted_on());
+    const EmbeddingIndex* regions = ix.embedding_regions();
+    std::printf("embedding    %s: %lld frames (%lld with their %d regions), %s search, whitening fitted on %lld\n",
+                e->model().ToString().c_str(), (long long)e->size(),
+                (long long)(regions ? regions->size() / kRegionsPerFrame : 0), kRegionsPerFrame,
+                e->search_index_type().c_str(), (long long)e->whitening_fitted_on());
   } else {
     std::printf("embedding    none (built with --no-embedding or without a model)\n");
   }

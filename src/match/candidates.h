@@ -5,7 +5,8 @@
 //   PdqCandidates        the query's PDQ hash and its dihedral variants,
 //                        searched within max_distance (index/reference_index.h)
 //   EmbeddingCandidates  the frames nearest to the learned embedding of the
-//                        picture and of its mirror image (index/embedding_index.h)
+//                        picture and of its mirror image, as a whole frame
+//                        and as a region of one (index/embedding_index.h)
 //   visual words         FeatureMatcher::Retrieve / VotedFrames
 //                        (match/feature_matcher.h, index/feature_index.h)
 //   cel pixels           CelPixelSearch::Nearest (match/cel_pixels.h)
@@ -42,10 +43,15 @@ std::vector<FrameCandidate> PdqCandidates(const ReferenceIndex& index, const Mat
 struct EmbeddingCandidate {
   bool mirrored = false;
   float similarity = 0;
+  // Proposed only by one of its regions (RegionWindow): the picture may be a
+  // crop of it, not the whole frame.
+  bool by_region = false;
 };
 
 // The options.embedding_neighbors frames nearest to `picture`'s embedding and
-// to its mirror image's (the network is not invariant to flips), by frame id.
+// to its mirror image's (the network is not invariant to flips), by frame id;
+// then as many again nearest by one of their regions' embeddings (an index
+// built before regions has none), unless the whole frame proposed them.
 // Empty when the index has no embeddings or the model is not the index's.
 Result<std::map<int64_t, EmbeddingCandidate>> EmbeddingCandidates(const ReferenceIndex& index,
                                                                   const MatchOptions& options,

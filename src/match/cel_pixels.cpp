@@ -233,6 +233,39 @@ std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference
   return best;
 }
 
+cv::Matx33d RefinePlace(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+                        const cv::Matx33d& place, double* ncc) {
+  *ncc = -1;
+  if (gray.empty() || thumb_gray.empty() || reference_size.area() <= 0) return place;
+  const double rx = double(reference_size.width) / thumb_gray.cols, ry = double(reference_size.height) / thumb_gray.rows;
+  // The coarse place on the thumbnail: its centre and width.
+  const double width = place(0, 0) * gray.cols / rx;
+  const double cx = place(0, 2) / rx + width / 2, cy = place(1, 2) / ry + place(1, 1) * gray.rows / ry / 2;
+  cv::Matx33d best = place;
+  cv::Mat small, scores;
+  for (double f = 1 / kLocateStep; f <= kLocateStep + 1e-9; f *= kRefineStep) {
+    const int w = int(std::lround(width * f));
+    const int h = int(std::lround(double(w) * gray.rows / gray.cols));
+    if (w < 8 || h < 8 || w > thumb_gray.cols || h > thumb_gray.rows) continue;
+    // The positions within reach of the centre, inside the thumbnail.
+    const int x0 = std::max(0, int(std::lround(cx - w / 2.0)) - kRefineReach);
+    const int y0 = std::max(0, int(std::lround(cy - h / 2.0)) - kRefineReach);
+    const int x1 = std::min(thumb_gray.cols, int(std::lround(cx - w / 2.0)) + kRefineReach + w);
+    const int y1 = std::min(thumb_gray.rows, int(std::lround(cy - h / 2.0)) + kRefineReach + h);
+    if (x1 - x0 < w || y1 - y0 < h) continue;
+    cv::resize(gray, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    cv::matchTemplate(thumb_gray(cv::Rect(x0, y0, x1 - x0, y1 - y0)), small, scores, cv::TM_CCOEFF_NORMED);
+    double max_value = 0;
+    cv::Point at;
+    cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
+    if (!std::isfinite(max_value) || max_value <= *ncc) continue;
+    *ncc = max_value;
+    const double ax = double(w) / gray.cols, ay = double(h) / gray.rows;
+    best = cv::Matx33d(ax * rx, 0, (x0 + at.x) * rx, 0, ay * ry, (y0 + at.y) * ry, 0, 0, 1);
+  }
+  return best;
+}
+
 std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
                                              cv::Size reference_size, const cv::Mat& thumb) {
   if (bgr.empty() || thumb.empty() || reference_size.area() <= 0) return std::nullopt;

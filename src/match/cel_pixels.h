@@ -77,10 +77,23 @@ std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx3
 // the picture does not fit the thumbnail at any width. The place proves
 // nothing alone (a search over every place and width finds some agreement
 // anywhere): PlacedPixelCorrelation compares the colour picture there.
+// Its decision threshold (PlacedPixelCorrelation at the place found),
+// stricter than kMinCelCorrelation: the place was searched for, not given.
+constexpr double kMinLocatedCorrelation = 0.9;
 constexpr double kLocateMinShare = 0.25;
 constexpr double kLocateStep = 1.12;
 std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
                                          double* ncc);
+// The place `place` (as LocatePicture gives it, found on a coarser pair)
+// searched again on a sharper one: widths within one kLocateStep of it in
+// steps of kRefineStep, positions within kRefineReach thumbnail pixels of
+// its centre. A step of kLocateStep in width is half a pixel per 4 of a
+// crop's edge, enough to blur the pixel comparison that decides. The best
+// place and its correlation in `*ncc`; `place` itself when none fits.
+constexpr double kRefineStep = 1.02;
+constexpr int kRefineReach = 3;
+cv::Matx33d RefinePlace(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+                        const cv::Matx33d& place, double* ncc);
 
 class CelPixelSearch {
  public:

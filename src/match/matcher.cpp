@@ -222,7 +222,8 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     if (Status st = index_.LoadFeatures(); !st.ok()) return fail(st);  // loaded at the first such file
     // Described once; the embedding step verifies its candidates with the same features.
     const QueryFeatures query = features_.Describe(*img, alpha);
-    std::vector<int64_t> candidates;  // frames the steps proposed, for the located-pixel step
+    std::vector<int64_t> candidates;         // frames the steps proposed, for the last steps
+    std::vector<int64_t> region_candidates;  // frames the embedding proposed by a region
     AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches, &candidates);
     // A cel (transparent, or flattened onto a flat colour) or a frame with a
     // blanked part: its visible pixels, at their place, unless PDQ or many
@@ -234,12 +235,12 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
     }
     if (options_.embedding && result->matches.empty())
-      AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches, &candidates);
+      AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches, &candidates, &region_candidates);
     if (options_.line_drawings && result->matches.empty() && !HasTransparency(alpha) &&
         features_.LooksLikeLines(query))
       AddLineDrawingMatches(*img, candidates, variants[0].hash, &result->matches);
     if (options_.located_pixels && result->matches.empty() && !query.line_art && !HasTransparency(alpha))
-      AddLocatedPixelMatches(*img, candidates, variants[0].hash, &result->matches);
+      AddLocatedPixelMatches(*img, region_candidates, candidates, variants[0].hash, &result->matches);
   }
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;

@@ -123,21 +123,27 @@ class Matcher {
   // to at least kEarlyDecodeMinSide (the early decode of a large JPEG), or
   // empty; the network's 128-pixel input is made from it when given, which
   // costs a fraction of reducing the whole picture. matcher_embedding.cpp.
-  // The frames it proposed for the picture as it is are appended to `candidates`.
+  // The frames it proposed for the picture as it is are appended to
+  // `candidates` (as a whole frame) and `region_candidates` (by one of their
+  // regions only: those are not verified here, most similar first).
   void AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, const QueryFeatures& query,
-                           const PdqHash& query_hash, std::vector<Match>* matches,
-                           std::vector<int64_t>* candidates) const;
+                           const PdqHash& query_hash, std::vector<Match>* matches, std::vector<int64_t>* candidates,
+                           std::vector<int64_t>* region_candidates) const;
   // The last image step, for a picture no step matched: the frames the
-  // others proposed (`candidates`: votes, embedding neighbours; at most
+  // others proposed (`region_candidates` first, the embedding's nearest by a
+  // region, then `candidates`: votes, embedding neighbours; at most
   // kLocatedFramesCompared) are searched for the place the picture shows
-  // (LocatePicture: a crop of a quiet region holds too few keypoints for a
+  // (LocatePicture at half the thumbnail's size, RefinePlace at its full
+  // size: a crop of a quiet region holds too few keypoints for a
   // homography), and its colour pixels there decide (PlacedPixelCorrelation
   // at kMinLocatedCorrelation). matcher_features.cpp.
-  void AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& candidates, const PdqHash& query_hash,
+  void AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& region_candidates,
+                              const std::vector<int64_t>& candidates, const PdqHash& query_hash,
                               std::vector<Match>* matches) const;
   static constexpr int kLocatedFramesCompared = 12;
-  // Stricter than kMinCelCorrelation: the place was searched for, not given.
-  static constexpr double kMinLocatedCorrelation = 0.9;
+  // The coarse search's correlation a place needs to be refined (RefinePlace)
+  // and then to reach kMinCelCorrelation.
+  static constexpr double kMinCoarseLocatedCorrelation = 0.75;
   static constexpr int kLocatedMaxSide = 256;  // the picture reduced to this first
   // The line-drawing step, for a picture that looks like lines on paper and
   // covers a reference frame's whole field, when no step before it matched:

@@ -13,6 +13,7 @@
 // so no threshold on it alone keeps distractors out. The edge layout alone
 // would not either over a whole index; over the few proposed frames it does.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -29,15 +30,22 @@ namespace celmatch {
 
 void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, const QueryFeatures& query,
                                   const PdqHash& query_hash, std::vector<Match>* matches,
-                                  std::vector<int64_t>* candidates) const {
+                                  std::vector<int64_t>* candidates,
+                                  std::vector<int64_t>* region_candidates) const {
   // Proposed from the reduced picture when there is one: the network's
   // 128-pixel input costs a fraction of reducing the whole picture.
   // A model that fails on this picture proposes nothing (the other steps' answer stands).
   Result<std::map<int64_t, EmbeddingCandidate>> proposed =
       EmbeddingCandidates(index_, options_, small.empty() ? bgr : small);
   if (!proposed.ok() || proposed->empty()) return;
-  for (const auto& [frame_id, how] : *proposed)
-    if (!how.mirrored) candidates->push_back(frame_id);
+  std::vector<std::pair<float, int64_t>> by_region;
+  for (const auto& [frame_id, how] : *proposed) {
+    if (how.mirrored) continue;
+    if (how.by_region) by_region.emplace_back(how.similarity, frame_id);
+    else candidates->push_back(frame_id);
+  }
+  std::sort(by_region.begin(), by_region.end(), std::greater<>());
+  for (const auto& [similarity, frame_id] : by_region) region_candidates->push_back(frame_id);
   std::set<int64_t> matched_sources;
   for (const Match& m : *matches) matched_sources.insert(m.source_id);
 
@@ -88,7 +96,7 @@ void Matcher::AddEmbeddingMatches(const cv::Mat& bgr, const cv::Mat& small, cons
   cv::Mat mirror;
   int placed_compared = 0;
   for (const auto& [frame_id, how] : *proposed) {
-    if (matched_sources.count(index_.frame(frame_id).source_id)) continue;
+    if (how.by_region || matched_sources.count(index_.frame(frame_id).source_id)) continue;
     Accepted a;
     a.verified = features_.Verify(query, frame_id, how.mirrored);
     a.by_features = features_.Accepts(a.verified);

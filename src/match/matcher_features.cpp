@@ -147,8 +147,11 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
   Decider::Rank(matches);
 }
 
-void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& candidates,
-                                     const PdqHash& query_hash, std::vector<Match>* matches) const {
+void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& region_candidates,
+                                     const std::vector<int64_t>& step_candidates, const PdqHash& query_hash,
+                                     std::vector<Match>* matches) const {
+  std::vector<int64_t> candidates = region_candidates;
+  candidates.insert(candidates.end(), step_candidates.begin(), step_candidates.end());
   if (candidates.empty() || bgr.empty()) return;
   // Reduced once: every place is searched at the thumbnails' scale.
   cv::Mat small = bgr, gray;
@@ -157,8 +160,9 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     const double f = double(kLocatedMaxSide) / side;
     cv::resize(bgr, small, cv::Size(), f, f, cv::INTER_AREA);
   }
-  cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
-  cv::resize(gray, gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+  cv::Mat small_gray;
+  cv::cvtColor(small, small_gray, cv::COLOR_BGR2GRAY);
+  cv::resize(small_gray, gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
   const cv::Matx33d small_to_gray(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
   struct Located {
     int64_t frame_id = -1;
@@ -174,15 +178,18 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     const SourceRecord& src = index_.source(index_.frame(id).source_id);
     Result<cv::Mat> thumb = DecodedThumbnail(index_, id, cv::IMREAD_COLOR);
     if (!thumb.ok() || thumb->empty()) continue;
-    // Searched at half the thumbnail's size (a quarter of the cost), compared at its full size.
-    cv::Mat thumb_gray;
+    // Searched at half the thumbnail's size (a quarter of the cost), then
+    // refined and compared at its full size.
+    cv::Mat thumb_gray, half_gray;
     cv::cvtColor(*thumb, thumb_gray, cv::COLOR_BGR2GRAY);
-    cv::resize(thumb_gray, thumb_gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+    cv::resize(thumb_gray, half_gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
     const cv::Size reference_size(src.width, src.height);
     double ncc = -1;
-    const std::optional<cv::Matx33d> place = LocatePicture(gray, reference_size, thumb_gray, &ncc);
-    if (!place || ncc < kMinCelCorrelation) continue;
-    const cv::Matx33d h = *place * small_to_gray;  // the small picture's pixels -> the frame's
+    const std::optional<cv::Matx33d> place = LocatePicture(gray, reference_size, half_gray, &ncc);
+    if (!place || ncc < kMinCoarseLocatedCorrelation) continue;
+    // The small picture's pixels -> the frame's.
+    const cv::Matx33d h = RefinePlace(small_gray, reference_size, thumb_gray, *place * small_to_gray, &ncc);
+    if (ncc < kMinCelCorrelation) continue;
     const std::optional<double> c = PlacedPixelCorrelation(small, h, reference_size, *thumb);
     if (!c) return;  // too flat to compare with any frame: nothing identifies it
     if (*c < kMinLocatedCorrelation) continue;
