@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -384,8 +385,15 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
                      const BuildOptions& options,
                      const std::function<void(const BuildFileReport&)>& on_file) {
   PdqHasher hasher;
-  std::mutex mu;  // guards index writes, report callback and fatal
+  std::mutex mu;  // guards index writes, report callback, fatal and next_in_turn
   Status fatal;
+  // Sources join the catalog in input order, whatever order their workers
+  // finish in: frame ids, and so the index and every figure measured on it,
+  // are the same for any number of jobs. A worker done before the sources
+  // ahead of it waits with its source prepared (at most jobs - 1 do, while
+  // the frame pool keeps the cores busy with the source they wait for).
+  size_t next_in_turn = 0;
+  std::condition_variable turn;
   int added_since_save = 0;
   const IndexParams params = index.params();
   // Sources are decoded `jobs` at a time; their kept frames are described on
@@ -395,9 +403,22 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
   if (options.jobs > 1) frame_pool.emplace(size_t(options.jobs));
   {
     ThreadPool pool(size_t(std::max(1, options.jobs)));
-    for (const ReferenceInput& in : inputs) {
-      pool.Submit([&, in] {
-        if (options.stop && options.stop()) return;  // not started: a later `index add` takes it
+    for (size_t position = 0; position < inputs.size(); ++position) {
+      pool.Submit([&, position, in = inputs[position]] {
+        // Waits, holding `lock`, for this input's turn to change the index.
+        auto wait_turn = [&](std::unique_lock<std::mutex>& lock) {
+          turn.wait(lock, [&] { return next_in_turn == position; });
+        };
+        auto pass_turn = [&] {
+          ++next_in_turn;
+          turn.notify_all();
+        };
+        if (options.stop && options.stop()) {  // not started: a later `index add` takes it
+          std::unique_lock<std::mutex> lock(mu);
+          wait_turn(lock);
+          pass_turn();
+          return;
+        }
         auto start = std::chrono::steady_clock::now();
         BuildFileReport report;
         report.input = in;
@@ -428,7 +449,10 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
             }
           }
         }
-        std::lock_guard<std::mutex> lock(mu);
+        const auto prepared = std::chrono::steady_clock::now();
+        std::unique_lock<std::mutex> lock(mu);
+        wait_turn(lock);
+        const auto committing = std::chrono::steady_clock::now();  // the wait is not this source's time
         if (!st.ok()) {
           report.outcome = BuildFileReport::Outcome::kError;
           report.message = st.message();
@@ -451,8 +475,10 @@ Status AddReferences(ReferenceIndex& index, const std::vector<ReferenceInput>& i
             }
           }
         }
-        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        report.seconds = std::chrono::duration<double>(prepared - start).count() +
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - committing).count();
         if (on_file) on_file(report);
+        pass_turn();
       });
     }
     pool.Wait();

@@ -21,6 +21,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli_runner.h"
+#include "index/reference_index.h"
 #include "leaks/leak_simulator.h"
 #include "synthetic/synthetic_footage.h"
 #include "test_support.h"
@@ -213,6 +214,40 @@ TEST_CASE("exit codes, --help and incompatible indexes") {
   INFO(newer.out);
   CHECK(newer.exit_code == 1);
   CHECK(newer.out.find("99") != std::string::npos);
+}
+
+TEST_CASE("index build: sources join the catalog in input order, the same files for one job or two") {
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage/Show";
+  fs::create_directories(footage);
+  // The first source takes longest: with two jobs the stills after it are ready first.
+  REQUIRE(celmatch::testing::WriteSyntheticVideo(footage + "/a_long.avi", 41, 8.0, 12, 4.0, 640, 360));
+  REQUIRE(cv::imwrite(footage + "/b_still.png", celmatch::testing::SyntheticCartoonFrame(42, 0.0)));
+  REQUIRE(cv::imwrite(footage + "/c_still.png", celmatch::testing::SyntheticCartoonFrame(43, 0.0)));
+  REQUIRE(celmatch::testing::WriteSyntheticVideo(footage + "/d_short.avi", 44, 1.0, 12, 4.0, 640, 360));
+  for (const char* jobs : {"1", "2"}) {
+    const std::string index = tmp.str() + "/index" + jobs;
+    CliRun build = RunCelmatch({"index", "build", "--index", index, "--jobs", jobs, tmp.str() + "/footage"});
+    INFO(build.out);
+    REQUIRE(build.exit_code == 0);
+    auto read = ReferenceIndex::OpenForRead(index);
+    REQUIRE(read.ok());
+    std::vector<std::string> order;  // sources by id
+    for (int64_t id = 0; id < (*read)->frame_count(); ++id) {
+      const std::string& path = (*read)->source((*read)->frame(id).source_id).path;
+      if (order.empty() || order.back() != path) order.push_back(path);
+    }
+    INFO("--jobs " << jobs);
+    CHECK(order == std::vector<std::string>{"a_long.avi", "b_still.png", "c_still.png", "d_short.avi"});
+  }
+  // Byte for byte the same index files (the catalog holds build times).
+  for (const std::string name : {"pdq.faissbin", "words_color.bin", "words_line.bin", "embeddings.f32",
+                                 "embedding_regions.f32"}) {
+    INFO(name);
+    REQUIRE(fs::exists(tmp.path() / "index1" / name));
+    const bool same = ReadFileBytes(tmp.str() + "/index1/" + name) == ReadFileBytes(tmp.str() + "/index2/" + name);
+    CHECK(same);
+  }
 }
 
 TEST_CASE("an index add killed at random moments leaves the index readable and consistent") {
