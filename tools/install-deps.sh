@@ -17,6 +17,7 @@ PACKAGES=(
   chromium  # headless browser for the HTML report test
   clang libclang-rt-14-dev llvm  # sanitizers, libFuzzer and llvm-symbolizer (tools/sanitize-and-fuzz.sh)
   dpkg-dev  # dpkg-shlibdeps: the .deb's dependencies (cpack -G DEB, tests/test_install.cpp)
+  tuxpaint-data librsvg2-bin python3-opencv python3-numpy  # drawn line art (bench/drawn_lineart.sh)
 )
 
 missing=()
