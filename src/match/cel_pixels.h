@@ -87,8 +87,8 @@ std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference
 // The place `place` (as LocatePicture gives it, found on a coarser pair)
 // searched again on a sharper one: widths within one kLocateStep of it in
 // steps of kRefineStep, positions within kRefineReach thumbnail pixels of
-// its centre. A step of kLocateStep in width is half a pixel per 4 of a
-// crop's edge, enough to blur the pixel comparison that decides. The best
+// its centre. Widths kLocateStep apart leave a crop's edges up to 6% of its
+// width off, enough to blur the pixel comparison that decides. The best
 // place and its correlation in `*ncc`; `place` itself when none fits.
 constexpr double kRefineStep = 1.02;
 constexpr int kRefineReach = 3;
