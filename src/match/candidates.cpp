@@ -49,16 +49,10 @@ Result<std::map<int64_t, EmbeddingCandidate>> EmbeddingCandidates(const Referenc
   }
   const EmbeddingIndex* regions = index.embedding_regions();
   if (!regions || regions->size() == 0) return candidates;
-  std::map<int64_t, EmbeddingCandidate> by_region;
-  for (int row = 0; row < 2; ++row) {
-    for (const EmbeddingNeighbor& nb : regions->Search({vectors->ptr<float>(row)}, options.embedding_neighbors)) {
-      if (candidates.count(nb.frame_id)) continue;
-      const EmbeddingCandidate c{row == 1, nb.similarity, true};
-      auto [it, inserted] = by_region.try_emplace(nb.frame_id, c);
-      if (!inserted && nb.similarity > it->second.similarity) it->second = c;
-    }
-  }
-  candidates.insert(by_region.begin(), by_region.end());
+  // The picture as it is only: a region proposal is compared by its pixels
+  // at their place (the located-pixel step), which a mirror image has not.
+  for (const EmbeddingNeighbor& nb : regions->Search({vectors->ptr<float>(0)}, options.embedding_neighbors))
+    candidates.try_emplace(nb.frame_id, EmbeddingCandidate{false, nb.similarity, true});
   return candidates;
 }
 

@@ -50,8 +50,9 @@ struct EmbeddingCandidate {
 
 // The options.embedding_neighbors frames nearest to `picture`'s embedding and
 // to its mirror image's (the network is not invariant to flips), by frame id;
-// then as many again nearest by one of their regions' embeddings (an index
-// built before regions has none), unless the whole frame proposed them.
+// then as many again nearest to the picture as it is by one of their
+// regions' embeddings (an index built before regions has none), unless the
+// whole frame proposed them.
 // Empty when the index has no embeddings or the model is not the index's.
 Result<std::map<int64_t, EmbeddingCandidate>> EmbeddingCandidates(const ReferenceIndex& index,
                                                                   const MatchOptions& options,
