@@ -208,27 +208,44 @@ std::optional<double> CelPixelComparison::Correlation(const cv::Mat& thumb) {
   return sqr / std::sqrt(sqq * srr);
 }
 
+namespace {
+
+// One width of the search for a picture's place: `gray` reduced to `w`
+// pixels wide (its aspect kept) and correlated at every position inside
+// `within` (thumbnail pixels). When it correlates better than `*ncc`, sets
+// `*ncc` and `*place` (query pixels -> reference pixels) and returns true.
+bool BetterPlaceAtWidth(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray, cv::Rect within,
+                        int w, double* ncc, cv::Matx33d* place) {
+  const int h = int(std::lround(double(w) * gray.rows / gray.cols));
+  if (w < 8 || h < 8 || w > within.width || h > within.height) return false;
+  cv::Mat small, scores;
+  cv::resize(gray, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  cv::matchTemplate(thumb_gray(within), small, scores, cv::TM_CCOEFF_NORMED);
+  double max_value = 0;
+  cv::Point at;
+  cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
+  if (!std::isfinite(max_value) || max_value <= *ncc) return false;
+  *ncc = max_value;
+  // Query pixels -> thumbnail pixels -> reference pixels.
+  const double rx = double(reference_size.width) / thumb_gray.cols, ry = double(reference_size.height) / thumb_gray.rows;
+  const double ax = double(w) / gray.cols, ay = double(h) / gray.rows;
+  *place = cv::Matx33d(ax * rx, 0, (within.x + at.x) * rx, 0, ay * ry, (within.y + at.y) * ry, 0, 0, 1);
+  return true;
+}
+
+}  // namespace
+
 std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
                                          double* ncc) {
   *ncc = -1;
   if (gray.empty() || thumb_gray.empty() || reference_size.area() <= 0) return std::nullopt;
   std::optional<cv::Matx33d> best;
-  cv::Mat small, scores;
+  const cv::Rect whole(0, 0, thumb_gray.cols, thumb_gray.rows);
+  cv::Matx33d place;
   for (double share = kLocateMinShare; share <= 1.0 + 1e-9; share *= kLocateStep) {
-    const int w = int(std::lround(share * thumb_gray.cols));
-    const int h = int(std::lround(double(w) * gray.rows / gray.cols));
-    if (w < 8 || h < 8 || w > thumb_gray.cols || h > thumb_gray.rows) continue;
-    cv::resize(gray, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-    cv::matchTemplate(thumb_gray, small, scores, cv::TM_CCOEFF_NORMED);
-    double max_value = 0;
-    cv::Point at;
-    cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
-    if (!std::isfinite(max_value) || max_value <= *ncc) continue;
-    *ncc = max_value;
-    // Query pixels -> thumbnail pixels -> reference pixels.
-    const double rx = double(reference_size.width) / thumb_gray.cols, ry = double(reference_size.height) / thumb_gray.rows;
-    const double ax = double(w) / gray.cols, ay = double(h) / gray.rows;
-    best = cv::Matx33d(ax * rx, 0, at.x * rx, 0, ay * ry, at.y * ry, 0, 0, 1);
+    if (BetterPlaceAtWidth(gray, reference_size, thumb_gray, whole, int(std::lround(share * thumb_gray.cols)), ncc,
+                           &place))
+      best = place;
   }
   return best;
 }
@@ -242,26 +259,16 @@ cv::Matx33d RefinePlace(const cv::Mat& gray, cv::Size reference_size, const cv::
   const double width = place(0, 0) * gray.cols / rx;
   const double cx = place(0, 2) / rx + width / 2, cy = place(1, 2) / ry + place(1, 1) * gray.rows / ry / 2;
   cv::Matx33d best = place;
-  cv::Mat small, scores;
   for (double f = 1 / kLocateStep; f <= kLocateStep + 1e-9; f *= kRefineStep) {
     const int w = int(std::lround(width * f));
     const int h = int(std::lround(double(w) * gray.rows / gray.cols));
-    if (w < 8 || h < 8 || w > thumb_gray.cols || h > thumb_gray.rows) continue;
     // The positions within reach of the centre, inside the thumbnail.
     const int x0 = std::max(0, int(std::lround(cx - w / 2.0)) - kRefineReach);
     const int y0 = std::max(0, int(std::lround(cy - h / 2.0)) - kRefineReach);
     const int x1 = std::min(thumb_gray.cols, int(std::lround(cx - w / 2.0)) + kRefineReach + w);
     const int y1 = std::min(thumb_gray.rows, int(std::lround(cy - h / 2.0)) + kRefineReach + h);
-    if (x1 - x0 < w || y1 - y0 < h) continue;
-    cv::resize(gray, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-    cv::matchTemplate(thumb_gray(cv::Rect(x0, y0, x1 - x0, y1 - y0)), small, scores, cv::TM_CCOEFF_NORMED);
-    double max_value = 0;
-    cv::Point at;
-    cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
-    if (!std::isfinite(max_value) || max_value <= *ncc) continue;
-    *ncc = max_value;
-    const double ax = double(w) / gray.cols, ay = double(h) / gray.rows;
-    best = cv::Matx33d(ax * rx, 0, (x0 + at.x) * rx, 0, ay * ry, (y0 + at.y) * ry, 0, 0, 1);
+    if (x1 <= x0 || y1 <= y0) continue;
+    BetterPlaceAtWidth(gray, reference_size, thumb_gray, cv::Rect(x0, y0, x1 - x0, y1 - y0), w, ncc, &best);
   }
   return best;
 }
