@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 
 #include <catch2/catch.hpp>
 
@@ -20,6 +21,7 @@
 
 #include "index/reference_builder.h"
 #include "leaks/leak_transforms.h"
+#include "match/candidates.h"
 #include "match/cel_pixels.h"
 #include "match/geometric_verifier.h"
 #include "match/line_drawing.h"
@@ -242,6 +244,80 @@ TEST_CASE("line art drawn other ways is told from frames and redrawn where the r
   frame.convertTo(dim, -1, 0.8, 0);
   CHECK_FALSE(LooksLikeLinesOnPaper(dim));
   CHECK_FALSE(LooksLikeLinesOnPaper(frame));
+}
+
+TEST_CASE("lines on paper: a two-tone drawing inked black over half the page is lines, a grey or coloured frame is not") {
+  const cv::Mat frame = SyntheticCartoonFrame(3, 0.0, 640, 360);
+  cv::Mat drawing;
+  cv::cvtColor(LineRepresentation(frame), drawing, cv::COLOR_GRAY2BGR);
+  REQUIRE(LooksLikeLinesOnPaper(drawing));
+  // A difference of Gaussians of a night scene: the sky inked black, its
+  // stars left as white speckle, over the top 60% of the page.
+  cv::Mat night = drawing.clone();
+  std::mt19937 rng(11);
+  for (int y = 0; y < night.rows * 6 / 10; ++y)
+    for (int x = 0; x < night.cols; ++x)
+      if (rng() % 100 >= 4) night.at<cv::Vec3b>(y, x) = cv::Vec3b(0, 0, 0);
+  CHECK(LooksLikeLinesOnPaper(night));
+  // Mid-tones are neither paper, strokes nor black fill.
+  cv::Mat grey;
+  cv::cvtColor(frame, grey, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(grey, grey, cv::COLOR_GRAY2BGR);
+  CHECK_FALSE(LooksLikeLinesOnPaper(grey));
+  CHECK_FALSE(LooksLikeLinesOnPaper(frame));
+  // A black page with the speckle alone has no paper to draw on.
+  cv::Mat black = night.clone();
+  black(cv::Rect(0, night.rows * 6 / 10, night.cols, night.rows - night.rows * 6 / 10)) = cv::Scalar(0, 0, 0);
+  CHECK_FALSE(LooksLikeLinesOnPaper(black));
+}
+
+TEST_CASE("climbing along time: a rising score is followed to its peak, within the source, past short dips") {
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "show");
+  REQUIRE(WriteSyntheticVideo(tmp.str() + "/show/a.avi", 31, 6.0, 12, 8.0, 320, 180));
+  REQUIRE(WriteSyntheticVideo(tmp.str() + "/show/b.avi", 32, 4.0, 12, 8.0, 320, 180));
+  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  int64_t first_of_b = 0;
+  while (first_of_b < index->frame_count() && index->frame(first_of_b).source_id == index->frame(0).source_id)
+    ++first_of_b;
+  REQUIRE(first_of_b < index->frame_count());
+  REQUIRE(first_of_b >= 26);  // enough kept frames in a for the walks below
+  const int64_t peak = first_of_b / 2;
+  std::vector<int64_t> scored;
+  // Rises by 0.02 a frame towards `peak`, with a two-frame dip on the way.
+  auto score = [&](int64_t id) {
+    scored.push_back(id);
+    if (id == peak - 4 || id == peak - 3) return 0.1;
+    return 0.9 - 0.02 * double(std::llabs(id - peak));
+  };
+  std::set<int64_t> seen{peak - 8};
+  auto [best, best_score] = ClimbAlongTime(*index, peak - 8, score(peak - 8), 3, 36, score, &seen);
+  CHECK(best == peak);
+  CHECK(best_score == Approx(0.9));
+  // Backwards: three frames without a better one; forwards: the peak and three after it.
+  CHECK(scored.size() == 1 + 3 + 8 + 3);
+  for (int64_t id : scored) CHECK(seen.count(id) == 1);
+  // Frames already seen are passed over unscored; the walks go on past them.
+  scored.clear();
+  auto [again, again_score] = ClimbAlongTime(*index, peak - 8, 0.74, 3, 36, score, &seen);
+  CHECK(scored == std::vector<int64_t>{peak - 12, peak - 13, peak - 14, peak + 4, peak + 5, peak + 6, peak + 7});
+  CHECK(again == peak + 4);
+  CHECK(again_score == Approx(0.82));
+  // A score rising into the next source stops at this source's last frame.
+  scored.clear();
+  std::set<int64_t> fresh;
+  auto rising = [&](int64_t id) {
+    scored.push_back(id);
+    return double(id);
+  };
+  auto [last, last_score] = ClimbAlongTime(*index, first_of_b - 5, double(first_of_b - 5), 3, 36, rising, &fresh);
+  CHECK(last == first_of_b - 1);
+  for (int64_t id : scored) CHECK(index->frame(id).source_id == index->frame(0).source_id);
+  // At most `reach` frames each way.
+  scored.clear();
+  fresh.clear();
+  ClimbAlongTime(*index, peak, 0.0, 100, 5, rising, &fresh);
+  CHECK(scored.size() == 5 + 5);
 }
 
 TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line art match but other footage does not") {

@@ -56,4 +56,31 @@ Result<std::map<int64_t, EmbeddingCandidate>> EmbeddingCandidates(const Referenc
   return candidates;
 }
 
+std::pair<int64_t, double> ClimbAlongTime(const ReferenceIndex& index, int64_t start, double start_score,
+                                          int patience, int reach, const std::function<double(int64_t)>& score,
+                                          std::set<int64_t>* seen) {
+  std::pair<int64_t, double> best{start, start_score};
+  if (start < 0 || start >= index.frame_count()) return best;
+  const int64_t source_id = index.frame(start).source_id;
+  for (const int step : {-1, 1}) {
+    double best_this_way = start_score;
+    int since_better = 0;
+    for (int64_t id = start + step, walked = 0; id >= 0 && id < index.frame_count() &&
+                                                index.frame(id).source_id == source_id && walked < reach &&
+                                                since_better < patience;
+         id += step, ++walked) {
+      if (!seen->insert(id).second) continue;
+      const double s = score(id);
+      if (s > best_this_way) {
+        best_this_way = s;
+        since_better = 0;
+      } else {
+        ++since_better;
+      }
+      if (s > best.second) best = {id, s};
+    }
+  }
+  return best;
+}
+
 }  // namespace celmatch

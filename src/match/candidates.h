@@ -10,11 +10,15 @@
 //   visual words         FeatureMatcher::Retrieve / VotedFrames
 //                        (match/feature_matcher.h, index/feature_index.h)
 //   cel pixels           CelPixelSearch::Nearest (match/cel_pixels.h)
+//   ClimbAlongTime       a proposed frame's neighbours in time, while a
+//                        verifier's score of them rises
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -57,5 +61,17 @@ struct EmbeddingCandidate {
 Result<std::map<int64_t, EmbeddingCandidate>> EmbeddingCandidates(const ReferenceIndex& index,
                                                                   const MatchOptions& options,
                                                                   const cv::Mat& picture);
+
+// From frame `start` of a video, scored `start_score`: its source's frames
+// before it and after it, scored one by one with `score` while the score
+// rises. A walk ends `patience` frames after its best one, after `reach`
+// frames, or at the source's first or last frame. A picture of a moving shot
+// often lies between the frames the other generators proposed, and a score
+// that rises towards it finds it. Frames already in `*seen` are passed over
+// unscored; each scored frame is added to it. Returns the best frame met and
+// its score (`start` when none scored higher).
+std::pair<int64_t, double> ClimbAlongTime(const ReferenceIndex& index, int64_t start, double start_score,
+                                          int patience, int reach, const std::function<double(int64_t)>& score,
+                                          std::set<int64_t>* seen);
 
 }  // namespace celmatch

@@ -156,6 +156,11 @@ class Matcher {
   void AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_t>& candidates, const PdqHash& query_hash,
                              std::vector<Match>* matches) const;
   static constexpr int kLineFramesCompared = 48;
+  // Then the neighbours in time (ClimbAlongTime, match/candidates.h) of the
+  // best-compared frame of each of the kLineClimbSources leading sources.
+  static constexpr int kLineClimbSources = 2;
+  static constexpr int kLineClimbPatience = 3;
+  static constexpr int kLineClimbReach = 36;
   // A cel (or a picture with a blanked part) nothing else placed: `visible`
   // (CV_8U, 255 where the picture shows content: a cel's opaque pixels, or
   // FlatRegionMask) is compared pixel by pixel with reference frames at the

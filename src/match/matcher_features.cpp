@@ -239,15 +239,17 @@ void Matcher::AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_
     auto [it, inserted] = of_source->try_emplace(index_.frame(id).source_id, id, agreement);
     if (!inserted && agreement > it->second.second) it->second = {id, agreement};
   };
+  // Compares frame `id`, keeping it as its source's best when it is;
+  // returns the agreement (-1: the picture has no lines to compare).
   auto compare = [&](int64_t id) {
     const double agreement = agreement_with(id);
-    if (agreement < 0) return false;
+    if (agreement < 0) return agreement;
     keep_best(&compared_of_source, id, agreement);
     if (agreement >= kMinLineAgreement) {
       agreeing.insert(id);
       keep_best(&best_of_source, id, agreement);
     }
-    return true;
+    return agreement;
   };
   int compared = 0;
   for (int64_t id : candidates) {
@@ -255,8 +257,17 @@ void Matcher::AddLineDrawingMatches(const cv::Mat& bgr, const std::vector<int64_
     const SourceRecord& src = index_.source(index_.frame(id).source_id);
     if (src.height <= 0 || !CelPixelSearch::SameField(aspect, double(src.width) / src.height)) continue;
     if (compared++ >= kLineFramesCompared) break;
-    if (!compare(id)) return;
+    if (compare(id) < 0) return;
   }
+  // A drawing of a moving shot often lies between the frames the other
+  // steps proposed: the best-compared frame of each of the leading sources
+  // and its neighbours in time.
+  std::vector<std::pair<double, int64_t>> leaders;  // (agreement, frame)
+  for (const auto& entry : compared_of_source) leaders.emplace_back(entry.second.second, entry.second.first);
+  std::sort(leaders.rbegin(), leaders.rend());
+  if (leaders.size() > size_t(kLineClimbSources)) leaders.resize(kLineClimbSources);
+  for (const auto& [agreement, start] : leaders)
+    ClimbAlongTime(index_, start, agreement, kLineClimbPatience, kLineClimbReach, compare, &seen);
   if (best_of_source.empty()) return;
   // An accepted frame may show a picture other sources show too (an intro
   // all episodes share): those are compared as well.

@@ -205,12 +205,16 @@ bool LooksLikeLinesOnPaper(const cv::Mat& bgr) {
   // Strokes: much darker than the paper in their darkest channel, whatever
   // their colour. A coloured frame has large areas that are neither light
   // paper nor strokes: fills of saturated or mid-tone colour.
+  // Or two tones: a difference of Gaussians or a threshold inks whole dark
+  // or textured areas (a night sky's speckle, a black fill), so strokes and
+  // black may cover most of the picture; what is not paper is still black
+  // or a stroke, never colour or mid-tone.
   cv::Mat paper;
   const cv::Mat ink = InkOfDarkest(DarkestChannel(small), 6, &paper);
   cv::Mat hsv;
   cv::cvtColor(small, hsv, cv::COLOR_BGR2HSV);
   const double n = double(small.total());
-  size_t white = 0, dark = 0, coloured = 0;
+  size_t white = 0, dark = 0, coloured = 0, black = 0;
   for (int y = 0; y < hsv.rows; ++y) {
     const cv::Vec3b* p = hsv.ptr<cv::Vec3b>(y);
     const uint8_t* k = ink.ptr<uint8_t>(y);
@@ -221,9 +225,14 @@ bool LooksLikeLinesOnPaper(const cv::Mat& bgr) {
       if (!stroke && pp[x] >= 150 && v >= 170 && s < 90) ++white;
       if (stroke) ++dark;
       if (!stroke && s >= 60 && v >= 60) ++coloured;
+      if (!stroke && v < 70) ++black;
     }
   }
-  return white / n >= 0.55 && dark / n >= 0.003 && dark / n <= 0.45 && coloured / n <= 0.05;
+  if (dark / n < 0.003) return false;  // blank paper
+  const bool on_paper = white / n >= 0.55 && dark / n <= 0.45 && coloured / n <= 0.05;
+  const bool two_tone =
+      white / n >= 0.2 && dark / n <= 0.8 && (white + dark + black) / n >= 0.97 && coloured / n <= 0.02;
+  return on_paper || two_tone;
 }
 
 cv::Mat CanonicalLineArt(const cv::Mat& image, int max_side) {
