@@ -145,6 +145,12 @@ class Matcher {
   // and then to reach kMinCelCorrelation.
   static constexpr double kMinCoarseLocatedCorrelation = 0.75;
   static constexpr int kLocatedMaxSide = 256;  // the picture reduced to this first
+  // A frame placed (kMinCelCorrelation) whose pixels do not agree: its
+  // neighbours in time (ClimbAlongTime, match/candidates.h), for the
+  // kLocatedClimbs best such frames.
+  static constexpr int kLocatedClimbs = 2;
+  static constexpr int kLocatedClimbPatience = 2;
+  static constexpr int kLocatedClimbReach = 8;
   // The line-drawing step, for a picture that looks like lines on paper and
   // covers a reference frame's whole field, when no step before it matched:
   // the frames the others proposed (`candidates`, at most

@@ -171,32 +171,69 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
   };
   std::map<int64_t, Located> best_of_source;
   std::set<int64_t> seen, agreeing;
+  // Frame `id` compared: its place searched over the whole thumbnail, or
+  // refined from `near` (a neighbouring frame's place, small picture ->
+  // reference pixels), then its pixels there; an agreeing frame is kept.
+  struct Placed {
+    bool placed = false;                  // a place reached kMinCelCorrelation
+    std::optional<double> correlation;    // its pixels there; none: too flat to compare
+    cv::Matx33d h;                        // small picture -> reference pixels
+  };
+  auto compare = [&](int64_t id, const cv::Matx33d* near) -> Placed {
+    Placed p;
+    const SourceRecord& src = index_.source(index_.frame(id).source_id);
+    Result<cv::Mat> thumb = DecodedThumbnail(index_, id, cv::IMREAD_COLOR);
+    if (!thumb.ok() || thumb->empty()) return p;
+    const cv::Size reference_size(src.width, src.height);
+    cv::Mat thumb_gray;
+    cv::cvtColor(*thumb, thumb_gray, cv::COLOR_BGR2GRAY);
+    double ncc = -1;
+    if (near) {
+      p.h = RefinePlace(small_gray, reference_size, thumb_gray, *near, &ncc);
+    } else {
+      // Searched at half the thumbnail's size (a quarter of the cost), then
+      // refined and compared at its full size.
+      cv::Mat half_gray;
+      cv::resize(thumb_gray, half_gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+      const std::optional<cv::Matx33d> place = LocatePicture(gray, reference_size, half_gray, &ncc);
+      if (!place || ncc < kMinCoarseLocatedCorrelation) return p;
+      p.h = RefinePlace(small_gray, reference_size, thumb_gray, *place * small_to_gray, &ncc);
+    }
+    if (ncc < kMinCelCorrelation) return p;
+    p.placed = true;
+    p.correlation = PlacedPixelCorrelation(small, p.h, reference_size, *thumb);
+    if (!p.correlation || *p.correlation < kMinLocatedCorrelation) return p;
+    agreeing.insert(id);
+    const cv::Matx33d& h = p.h;
+    Located l{id, *p.correlation, cv::Rect2d(h(0, 2), h(1, 2), h(0, 0) * small.cols, h(1, 1) * small.rows)};
+    auto [it, inserted] = best_of_source.try_emplace(src.id, l);
+    if (!inserted && l.correlation > it->second.correlation) it->second = l;
+    return p;
+  };
+  // Placed frames whose pixels did not agree: the picture may come from a
+  // frame next to them in time (a moving shot), reached below.
+  std::vector<std::pair<double, std::pair<int64_t, cv::Matx33d>>> near_misses;  // (correlation, (frame, place))
   int compared = 0;
   for (int64_t id : candidates) {
     if (!seen.insert(id).second) continue;
     if (compared++ >= kLocatedFramesCompared) break;
-    const SourceRecord& src = index_.source(index_.frame(id).source_id);
-    Result<cv::Mat> thumb = DecodedThumbnail(index_, id, cv::IMREAD_COLOR);
-    if (!thumb.ok() || thumb->empty()) continue;
-    // Searched at half the thumbnail's size (a quarter of the cost), then
-    // refined and compared at its full size.
-    cv::Mat thumb_gray, half_gray;
-    cv::cvtColor(*thumb, thumb_gray, cv::COLOR_BGR2GRAY);
-    cv::resize(thumb_gray, half_gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
-    const cv::Size reference_size(src.width, src.height);
-    double ncc = -1;
-    const std::optional<cv::Matx33d> place = LocatePicture(gray, reference_size, half_gray, &ncc);
-    if (!place || ncc < kMinCoarseLocatedCorrelation) continue;
-    // The small picture's pixels -> the frame's.
-    const cv::Matx33d h = RefinePlace(small_gray, reference_size, thumb_gray, *place * small_to_gray, &ncc);
-    if (ncc < kMinCelCorrelation) continue;
-    const std::optional<double> c = PlacedPixelCorrelation(small, h, reference_size, *thumb);
-    if (!c) return;  // too flat to compare with any frame: nothing identifies it
-    if (*c < kMinLocatedCorrelation) continue;
-    agreeing.insert(id);
-    Located l{id, *c, cv::Rect2d(h(0, 2), h(1, 2), h(0, 0) * small.cols, h(1, 1) * small.rows)};
-    auto [it, inserted] = best_of_source.try_emplace(src.id, l);
-    if (!inserted && l.correlation > it->second.correlation) it->second = l;
+    const Placed p = compare(id, nullptr);
+    if (!p.placed) continue;
+    if (!p.correlation) return;  // too flat to compare with any frame: nothing identifies it
+    if (*p.correlation < kMinLocatedCorrelation) near_misses.push_back({*p.correlation, {id, p.h}});
+  }
+  // Each way in time from the best near misses, the place refined from the
+  // near miss's, while the pixels agree better (ClimbAlongTime).
+  std::sort(near_misses.begin(), near_misses.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (near_misses.size() > size_t(kLocatedClimbs)) near_misses.resize(kLocatedClimbs);
+  for (const auto& [correlation, start] : near_misses) {
+    const cv::Matx33d place = start.second;
+    ClimbAlongTime(index_, start.first, correlation, kLocatedClimbPatience, kLocatedClimbReach,
+                   [&](int64_t id) {
+                     const Placed p = compare(id, &place);
+                     return p.placed && p.correlation ? *p.correlation : -1.0;
+                   },
+                   &seen);
   }
   for (const auto& entry : best_of_source) {
     const Located& l = entry.second;
