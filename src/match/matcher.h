@@ -165,7 +165,7 @@ class Matcher {
   // Then the neighbours in time (ClimbAlongTime, match/candidates.h) of the
   // best-compared frame of each of the kLineClimbSources leading sources.
   static constexpr int kLineClimbSources = 2;
-  static constexpr int kLineClimbPatience = 3;
+  static constexpr int kLineClimbPatience = 6;
   static constexpr int kLineClimbReach = 36;
   // A cel (or a picture with a blanked part) nothing else placed: `visible`
   // (CV_8U, 255 where the picture shows content: a cel's opaque pixels, or
