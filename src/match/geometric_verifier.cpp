@@ -101,9 +101,12 @@ Verification VerifyHomography(const LocalFeatures& query, const FrameFeaturesVie
   // Inliers, counted once per query and reference position (ORB can place
   // keypoints of several pyramid levels on one spot).
   std::set<std::pair<int, int>> q_spots, r_spots;
+  std::vector<cv::Point2f> q_in, r_in;  // the inlier pairs themselves
   double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
   for (int i = 0; i < mask.rows; ++i) {
     if (!mask.at<uint8_t>(i)) continue;
+    q_in.push_back(src[size_t(i)]);
+    r_in.push_back(dst[size_t(i)]);
     q_spots.emplace(int(src[size_t(i)].x / 2), int(src[size_t(i)].y / 2));
     r_spots.emplace(int(dst[size_t(i)].x / 2), int(dst[size_t(i)].y / 2));
     x0 = std::min(x0, double(src[size_t(i)].x));
@@ -147,12 +150,6 @@ Verification VerifyHomography(const LocalFeatures& query, const FrameFeaturesVie
   // centre. On 48 placed crops of the four productions (bench/RESULTS.md)
   // the similarity roughly halves the width error (90th percentile 2.0% ->
   // 1.1%); a full affine fit wanders with clustered inliers.
-  std::vector<cv::Point2f> q_in, r_in;
-  for (int i = 0; i < mask.rows; ++i) {
-    if (!mask.at<uint8_t>(i)) continue;
-    q_in.push_back(src[size_t(i)]);
-    r_in.push_back(dst[size_t(i)]);
-  }
   cv::Matx23d similarity;
   bool one_scale = false;
   if (cv::Mat m = cv::estimateAffinePartial2D(q_in, r_in, cv::noArray(), cv::LMEDS); !m.empty()) {

@@ -212,7 +212,12 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
   };
   // Placed frames whose pixels did not agree: the picture may come from a
   // frame next to them in time (a moving shot), reached below.
-  std::vector<std::pair<double, std::pair<int64_t, cv::Matx33d>>> near_misses;  // (correlation, (frame, place))
+  struct NearMiss {
+    double correlation;
+    int64_t frame_id;
+    cv::Matx33d place;
+  };
+  std::vector<NearMiss> near_misses;
   int compared = 0;
   for (int64_t id : candidates) {
     if (!seen.insert(id).second) continue;
@@ -220,17 +225,17 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     const Placed p = compare(id, nullptr);
     if (!p.placed) continue;
     if (!p.correlation) return;  // too flat to compare with any frame: nothing identifies it
-    if (*p.correlation < kMinLocatedCorrelation) near_misses.push_back({*p.correlation, {id, p.h}});
+    if (*p.correlation < kMinLocatedCorrelation) near_misses.push_back({*p.correlation, id, p.h});
   }
   // Each way in time from the best near misses, the place refined from the
   // near miss's, while the pixels agree better (ClimbAlongTime).
-  std::sort(near_misses.begin(), near_misses.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(near_misses.begin(), near_misses.end(),
+            [](const NearMiss& a, const NearMiss& b) { return a.correlation > b.correlation; });
   if (near_misses.size() > size_t(kLocatedClimbs)) near_misses.resize(kLocatedClimbs);
-  for (const auto& [correlation, start] : near_misses) {
-    const cv::Matx33d place = start.second;
-    ClimbAlongTime(index_, start.first, correlation, kLocatedClimbPatience, kLocatedClimbReach,
+  for (const NearMiss& miss : near_misses) {
+    ClimbAlongTime(index_, miss.frame_id, miss.correlation, kLocatedClimbPatience, kLocatedClimbReach,
                    [&](int64_t id) {
-                     const Placed p = compare(id, &place);
+                     const Placed p = compare(id, &miss.place);
                      return p.placed && p.correlation ? *p.correlation : -1.0;
                    },
                    &seen);
