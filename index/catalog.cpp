@@ -16,6 +16,7 @@ namespace celmatch {
 namespace {
 
 constexpr int kBusyTimeoutMs = 30'000;
+constexpr size_t kPdqBytes = sizeof(PdqHash::bytes);
 
 const char* const kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS productions(
@@ -48,6 +49,10 @@ CREATE TABLE IF NOT EXISTS frame_features(
   xy BLOB NOT NULL,
   descriptors BLOB NOT NULL,
   PRIMARY KEY(frame_id, layer));
+CREATE TABLE IF NOT EXISTS span_hashes(
+  frame_id INTEGER NOT NULL REFERENCES frames(id),
+  time_s REAL NOT NULL,
+  pdq BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL);
@@ -90,6 +95,7 @@ struct Catalog::Impl {
   std::string path;
   sqlite3* db = nullptr;
   bool read_only = false;
+  bool has_span_hashes = false;  // the table exists (catalogs before it have none)
   std::map<std::string, std::unique_ptr<Stmt>> stmts;  // cache by SQL text
 
   ~Impl() {
@@ -231,7 +237,13 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, bool cre
         "('productions','sources','frames','meta')");
     if (!n.ok()) return n.status();
     if (*n != 4) return Status::Corrupt(path + ": not a celmatch catalog (tables missing)");
+    // Tables added since (span_hashes): a writer adds them, a reader of an
+    // older catalog reads none.
+    if (!read_only) CELMATCH_RETURN_IF_ERROR(impl->Exec(kSchema));
   }
+  auto spans = impl->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='span_hashes'");
+  if (!spans.ok()) return spans.status();
+  impl->has_span_hashes = *spans == 1;
   return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
 }
 
@@ -342,6 +354,20 @@ Status Catalog::AddSource(SourceToAdd* item) {
       if (rc != SQLITE_DONE) return d.Error("adding frames of " + item->source.path, rc);
     }
   }
+  {
+    auto s = d.Prepare("INSERT INTO span_hashes(frame_id, time_s, pdq) VALUES(?1, ?2, ?3)");
+    if (!s.ok()) return s.status();
+    for (size_t i = 0; i < item->frames.size(); ++i) {
+      for (const SpanHash& h : item->frames[i].span_hashes) {
+        StmtUse use(*s);
+        sqlite3_bind_int64(use.get(), 1, first_frame + int64_t(i));
+        sqlite3_bind_double(use.get(), 2, h.time_s);
+        sqlite3_bind_blob(use.get(), 3, h.hash.bytes.data(), int(h.hash.bytes.size()), SQLITE_STATIC);
+        int rc = sqlite3_step(use.get());
+        if (rc != SQLITE_DONE) return d.Error("adding span hashes of " + item->source.path, rc);
+      }
+    }
+  }
   // Local features, in the same transaction: a frame is never visible
   // without them.
   if (!item->features.empty()) {
@@ -445,6 +471,31 @@ Result<std::vector<FrameRecord>> Catalog::Frames(int64_t first_id, int64_t end) 
     out.push_back(f);
   }
   if (rc != SQLITE_DONE) return d.Error("reading frames", rc);
+  if (!d.has_span_hashes || out.empty()) return out;
+  // Span hashes, attached to their frames (ids are dense, so frame id - first id
+  // is the frame's place in `out`); in insertion order, which is time order.
+  auto h = d.Prepare("SELECT frame_id, time_s, pdq FROM span_hashes WHERE frame_id >= ?1 AND frame_id < ?2 "
+                     "ORDER BY frame_id, rowid");
+  if (!h.ok()) return h.status();
+  StmtUse hu(*h);
+  sqlite3_bind_int64(hu.get(), 1, first_id);
+  sqlite3_bind_int64(hu.get(), 2, end);
+  while ((rc = sqlite3_step(hu.get())) == SQLITE_ROW) {
+    const int64_t frame_id = sqlite3_column_int64(hu.get(), 0);
+    const int64_t at = frame_id - out.front().id;
+    const void* blob = sqlite3_column_blob(hu.get(), 2);
+    const int bytes = sqlite3_column_bytes(hu.get(), 2);
+    if (at < 0 || at >= int64_t(out.size()) || out[size_t(at)].id != frame_id || blob == nullptr ||
+        bytes != int(kPdqBytes)) {
+      return Status::Corrupt(d.path + ": a span hash of frame " + std::to_string(frame_id) +
+                             " belongs to no frame or is not 32 bytes");
+    }
+    SpanHash sh;
+    sh.time_s = sqlite3_column_double(hu.get(), 1);
+    std::memcpy(sh.hash.bytes.data(), blob, kPdqBytes);
+    out[size_t(at)].span_hashes.push_back(sh);
+  }
+  if (rc != SQLITE_DONE) return d.Error("reading span hashes", rc);
   return out;
 }
 
@@ -613,6 +664,16 @@ Status Catalog::Check() {
   if (!bad_pdq.ok()) return bad_pdq.status();
   if (*bad_pdq != 0) {
     return Status::Corrupt(d.path + ": " + std::to_string(*bad_pdq) + " frames have a malformed PDQ hash");
+  }
+  if (d.has_span_hashes) {
+    auto bad_spans = d.QueryInt(
+        "SELECT COUNT(*) FROM span_hashes h LEFT JOIN frames f ON f.id = h.frame_id "
+        "WHERE f.id IS NULL OR typeof(h.pdq) != 'blob' OR length(h.pdq) != 32");
+    if (!bad_spans.ok()) return bad_spans.status();
+    if (*bad_spans != 0) {
+      return Status::Corrupt(d.path + ": " + std::to_string(*bad_spans) +
+                             " span hashes belong to no frame or are malformed");
+    }
   }
   return Status::Ok();
 }

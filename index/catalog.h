@@ -45,6 +45,9 @@ struct FrameRecord {
   int64_t frame_number = 0;
   int quality = 0;              // PDQ quality 0..100
   PdqHash pdq;
+  // Hashes of dropped frames of its span (frames/keyframe_sampler.h), in
+  // time order; table span_hashes, absent in catalogs written before them.
+  std::vector<SpanHash> span_hashes;
 };
 
 // One frame's local features of one layer (signatures/local_features.h):

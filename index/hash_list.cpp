@@ -20,7 +20,7 @@ namespace celmatch {
 
 namespace {
 
-const std::vector<std::string> kColumns = {"hash", "quality", "production", "source", "time", "span_end"};
+const std::vector<std::string> kColumns = {"hash", "quality", "production", "source", "time", "span_end", "kind"};
 
 // Shortest text that reads back as the same double, so an exported and
 // re-imported index places matches at exactly the same times.
@@ -41,6 +41,7 @@ struct ImportedFrame {
   PdqHash hash;
   int quality = 0;
   std::optional<double> time_s, span_end_s;
+  bool span = false;  // kind "span": a span hash of the frame before it
 };
 
 struct ImportedSource {
@@ -55,9 +56,12 @@ Status ExportHashList(const ReferenceIndex& index, const std::string& path) {
   for (int64_t f = 0; f < index.frame_count(); ++f) {
     const FrameRecord& fr = index.frame(f);
     const SourceRecord& src = index.source(fr.source_id);
-    text += CsvRow({fr.pdq.ToHex(), std::to_string(fr.quality), index.production(src.production_id).name, src.path,
-                    src.is_still ? "" : ExactNumber(fr.time_s), src.is_still ? "" : ExactNumber(fr.span_end_s)},
+    const std::string& production = index.production(src.production_id).name;
+    text += CsvRow({fr.pdq.ToHex(), std::to_string(fr.quality), production, src.path,
+                    src.is_still ? "" : ExactNumber(fr.time_s), src.is_still ? "" : ExactNumber(fr.span_end_s), "frame"},
                    true);
+    for (const SpanHash& h : fr.span_hashes)
+      text += CsvRow({h.hash.ToHex(), "", production, src.path, ExactNumber(h.time_s), "", "span"}, true);
   }
   if (path.empty() || path == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -109,10 +113,15 @@ Result<HashListImportReport> ImportHashList(ReferenceIndex& index, const std::st
     const std::string where = csv_path + ": record " + std::to_string(r + 1);
     Result<PdqHash> hash = PdqHash::FromHex(field(row, "hash"));
     if (!hash.ok()) return Status::Corrupt(where + ": " + hash.status().message());
-    std::optional<double> quality = ParseNumber(field(row, "quality"));
+    const std::string kind = field(row, "kind");
+    if (kind != "" && kind != "frame" && kind != "span")
+      return Status::Corrupt(where + ": kind \"" + kind + "\" is neither frame nor span");
+    const bool span = kind == "span";
+    // A span hash's quality is its frame's: the column may be empty.
+    std::optional<double> quality = span && field(row, "quality").empty() ? 0.0 : ParseNumber(field(row, "quality"));
     if (!quality || *quality < 0 || *quality > 100 || *quality != std::floor(*quality))
       return Status::Corrupt(where + ": quality \"" + field(row, "quality") + "\" is not an integer 0..100");
-    ImportedFrame frame{*hash, int(*quality), std::nullopt, std::nullopt};
+    ImportedFrame frame{*hash, int(*quality), std::nullopt, std::nullopt, span};
     for (auto [name, target] : {std::pair{"time", &frame.time_s}, std::pair{"span_end", &frame.span_end_s}}) {
       const std::string text = field(row, name);
       if (text.empty()) continue;
@@ -120,6 +129,7 @@ Result<HashListImportReport> ImportHashList(ReferenceIndex& index, const std::st
       if (!v || *v < 0) return Status::Corrupt(where + ": " + name + " \"" + text + "\" is not a time in seconds");
       *target = v;
     }
+    if (span && !frame.time_s) return Status::Corrupt(where + ": a span hash without a time");
     const std::string production = UnguardCsvField(field(row, "production"));
     const std::string source = UnguardCsvField(field(row, "source"));
     if (production.empty() || source.empty()) return Status::Corrupt(where + ": empty production or source");
@@ -136,10 +146,12 @@ Result<HashListImportReport> ImportHashList(ReferenceIndex& index, const std::st
     const bool is_still =
         std::all_of(s.frames.begin(), s.frames.end(), [](const ImportedFrame& f) { return !f.time_s; });
     std::string canonical = "celmatch hash list source\n" + CsvRow({s.production, s.source}, false);
-    for (const ImportedFrame& f : s.frames)
-      canonical += CsvRow({f.hash.ToHex(), std::to_string(f.quality), f.time_s ? ExactNumber(*f.time_s) : "",
-                           f.span_end_s ? ExactNumber(*f.span_end_s) : ""},
-                          false);
+    for (const ImportedFrame& f : s.frames) {
+      std::vector<std::string> row = {f.hash.ToHex(), std::to_string(f.quality), f.time_s ? ExactNumber(*f.time_s) : "",
+                                      f.span_end_s ? ExactNumber(*f.span_end_s) : ""};
+      if (f.span) row.push_back("span");  // a list without span hashes keeps its digest
+      canonical += CsvRow(row, false);
+    }
     const std::string digest = Sha256Hex(canonical);
     Result<bool> present = index.HasSource(digest);
     if (!present.ok()) return present.status();
@@ -154,10 +166,17 @@ Result<HashListImportReport> ImportHashList(ReferenceIndex& index, const std::st
     item.source.is_still = is_still;
     for (size_t i = 0; i < s.frames.size(); ++i) {
       const ImportedFrame& f = s.frames[i];
+      if (f.span) {  // the frame before it in time stands for it
+        if (item.frames.empty() || is_still)
+          return Status::Corrupt(csv_path + ": " + s.source + ": a span hash at " + ExactNumber(*f.time_s) +
+                                 " s comes before every frame of its source");
+        item.frames.back().span_hashes.push_back(SpanHash{*f.time_s, f.hash});
+        continue;
+      }
       FrameRecord fr;
       fr.time_s = is_still ? 0 : f.time_s.value_or(0);
       fr.span_end_s = is_still ? 0 : std::max(fr.time_s, f.span_end_s.value_or(fr.time_s));
-      fr.frame_number = int64_t(i);
+      fr.frame_number = int64_t(item.frames.size());
       fr.quality = f.quality;
       fr.pdq = f.hash;
       item.source.duration_s = std::max(item.source.duration_s, fr.span_end_s);

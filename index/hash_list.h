@@ -2,13 +2,16 @@
 // studio can share what it can recognise without sharing its footage (as the
 // industry shares PDQ hashes through Meta's ThreatExchange and HMA).
 //
-//   hash,quality,production,source,time,span_end
-//   d05228edd2b5ef4a...,93,Sintel,sintel.mp4,5.52,5.56
+//   hash,quality,production,source,time,span_end,kind
+//   d05228edd2b5ef4a...,93,Sintel,sintel.mp4,5.52,5.6,frame
+//   9c1a28edd0b5ef4b...,,Sintel,sintel.mp4,5.56,,span
 //
 // `hash` is the 64-digit lowercase hex of PDQ as Meta's reference tools and
 // ThreatExchange write it; `quality` 0..100; `time` and `span_end` seconds
 // from the start of the source (the footage the frame stands for), both empty
-// for stills. Fields are RFC 4180 CSV (core/csv.h), names guarded against
+// for stills. `kind` "span" marks a span hash (FrameRecord::span_hashes) of
+// the frame before it in time: its time, no quality or span_end; "frame" or
+// empty (lists written before span hashes have no such column) a frame. Fields are RFC 4180 CSV (core/csv.h), names guarded against
 // formula injection (the guard is removed on import).
 //
 // Importing adds one source per (production, source) of the list, without

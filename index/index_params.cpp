@@ -13,6 +13,7 @@ nlohmann::json IndexParams::ToJson() const {
   j["hash"] = hash;
   j["sampler_change_distance"] = sampler_change_distance;
   j["sampler_max_interval_s"] = sampler_max_interval_s;
+  j["sampler_span_hash_distance"] = sampler_span_hash_distance;
   j["thumbnail_max_side"] = thumbnail_max_side;
   j["multihash_min_frames"] = multihash_min_frames;
   j["features"] = features;
@@ -58,6 +59,13 @@ Result<IndexParams> IndexParams::FromJson(const nlohmann::json& j) {
     p.sampler_max_interval_s = mi.get<double>();
     p.thumbnail_max_side = ts.get<int>();
     p.multihash_min_frames = mh.get<long long>();
+    // Optional: absent in indexes written before span hashes (none kept).
+    p.sampler_span_hash_distance = 0;
+    if (j.contains("sampler_span_hash_distance")) {
+      const nlohmann::json& sh = j.at("sampler_span_hash_distance");
+      if (!sh.is_number_integer()) return Status::Corrupt("sampler_span_hash_distance is not an integer");
+      p.sampler_span_hash_distance = sh.get<int>();
+    }
     const nlohmann::json& ft = j.at("features");
     const nlohmann::json& fs = j.at("feature_max_side");
     const nlohmann::json& fn = j.at("feature_max_per_frame");
@@ -76,6 +84,10 @@ Result<IndexParams> IndexParams::FromJson(const nlohmann::json& j) {
   }
   if (p.sampler_change_distance < 0 || p.sampler_change_distance > 256) {
     return Status::Corrupt("sampler_change_distance " + std::to_string(p.sampler_change_distance) +
+                           " is outside 0..256");
+  }
+  if (p.sampler_span_hash_distance < 0 || p.sampler_span_hash_distance > 256) {
+    return Status::Corrupt("sampler_span_hash_distance " + std::to_string(p.sampler_span_hash_distance) +
                            " is outside 0..256");
   }
   if (!std::isfinite(p.sampler_max_interval_s) || p.sampler_max_interval_s <= 0) {

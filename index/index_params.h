@@ -20,6 +20,12 @@ struct IndexParams {
   // Reference frame selection (see frames/keyframe_sampler.h).
   int sampler_change_distance = 20;     // keep a frame when PDQ moved this far since the last kept one
   double sampler_max_interval_s = 1.0;  // and at least this often
+  // Between kept frames, the PDQ hash of a dropped frame is kept too (as a
+  // span hash of the kept frame before it) when it moved more than this
+  // many bits from the last hash kept; 0 keeps none. Not a hashing
+  // parameter: sources added with another value search the same way. An
+  // index written before span hashes reads as 0.
+  int sampler_span_hash_distance = 8;
   int thumbnail_max_side = 192;         // pixels
   // Above this many frames the hash index is a FAISS IndexBinaryMultiHash,
   // below it an exact flat scan (see bench/bench_index_search.cpp: multihash

@@ -281,6 +281,7 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
     KeyframeSamplerOptions so;
     so.change_distance = params.sampler_change_distance;
     so.max_interval_s = params.sampler_max_interval_s;
+    so.span_hash_distance = params.sampler_span_hash_distance;
     // Progress at the first frame, then at most once a second.
     const auto start = std::chrono::steady_clock::now();
     auto last_report = start - std::chrono::hours(1);
@@ -341,7 +342,8 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
       fr.frame_number = s.frame_number;
       fr.pdq = s.pdq.hash;
       fr.quality = s.pdq.quality;
-      item->frames.push_back(fr);
+      fr.span_hashes = std::move(s.span_hashes);
+      item->frames.push_back(std::move(fr));
       item->thumbnails.push_back(Thumbnail(s.bgr, params.thumbnail_max_side));
     }
     report->frames_decoded = frames->empty() ? 0 : frames->back().frame_number + 1;

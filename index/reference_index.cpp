@@ -22,6 +22,7 @@
 #include <optional>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 
 #include <faiss/IndexBinaryFlat.h>
@@ -193,6 +194,13 @@ struct ReferenceIndex::Impl {
   bool manifest_dirty = false;  // parameters changed since the manifest was written
 
   std::vector<FrameRecord> frames;
+  // The frames' span hashes (FrameRecord::span_hashes), searched beside the
+  // frames' own codes: built in memory from the catalog at open (no file of
+  // their own; reading them costs less than a cache's seal would).
+  std::unique_ptr<faiss::IndexBinary> span_index;
+  bool span_multihash = false;
+  std::vector<int64_t> span_frame;  // row -> its frame's id
+  std::vector<double> span_time;    // row -> its time
   std::vector<SourceRecord> sources;
   std::vector<ProductionRecord> productions;
   std::vector<std::vector<int64_t>> frames_of_source;
@@ -268,6 +276,34 @@ struct ReferenceIndex::Impl {
       frames_of_source[size_t(frames[i].source_id)].push_back(int64_t(i));
     }
     for (auto& list : frames_of_source) SortByTime(&list);
+    span_index.reset();
+    span_frame.clear();
+    span_time.clear();
+    return AddSpanHashes(0, frames.size());
+  }
+
+  // Adds the span hashes of frames [first, end) to span_index.
+  Status AddSpanHashes(size_t first, size_t end) {
+    std::vector<uint8_t> codes;
+    for (size_t i = first; i < end; ++i) {
+      for (const SpanHash& h : frames[i].span_hashes) {
+        codes.insert(codes.end(), h.hash.bytes.begin(), h.hash.bytes.end());
+        span_frame.push_back(int64_t(i));
+        span_time.push_back(h.time_s);
+      }
+    }
+    if (codes.empty()) return Status::Ok();
+    const size_t n = codes.size() / kCodeSize;
+    codes.resize(codes.size() + kFaissPadding, 0);
+    try {
+      if (!span_index) {
+        span_multihash = int64_t(span_frame.size()) >= params.multihash_min_frames;
+        span_index = NewHashIndex(span_multihash);
+      }
+      span_index->add(faiss_idx_t(n), codes.data());
+    } catch (const std::exception& e) {
+      return Status::Internal(PathOf(kCatalogName) + ": building the span hashes' index failed: " + e.what());
+    }
     return Status::Ok();
   }
 
@@ -637,6 +673,8 @@ Status ReferenceIndex::AddSource(SourceToAdd item) {
     d.frames.push_back(f);
   }
   d.SortByTime(&d.frames_of_source.back());
+  if (Status st = d.AddSpanHashes(first, d.frames.size()); !st.ok())
+    return st.WithPrefix(d.dir + " (the catalog has the source; reopen the index)");
   std::sort(item.features.begin(), item.features.end(), [](const FrameFeaturesRecord& a, const FrameFeaturesRecord& b) {
     return a.frame_id < b.frame_id;
   });
@@ -685,22 +723,17 @@ Status ReferenceIndex::Checkpoint() {
   return impl_->Save(/*feature_files=*/false);
 }
 
-std::vector<HashNeighbor> ReferenceIndex::Search(const PdqHash& query, int max_distance, int k) const {
-  const Impl& d = *impl_;
-  std::vector<HashNeighbor> out;
-  if (d.mapped) {
-    for (const MappedBinaryFlat::Neighbor& nb : d.mapped->Search(query.bytes.data(), k, max_distance)) {
-      out.push_back(HashNeighbor{nb.id, nb.distance});
-    }
-    return out;  // nearest first, ties by id
-  }
-  const faiss_idx_t n = d.hash_index ? d.hash_index->ntotal : 0;
+namespace {
+
+// The k nearest codes of `index` within max_distance, as (row, distance).
+std::vector<std::pair<int64_t, int>> SearchCodes(const faiss::IndexBinary* index, bool multihash,
+                                                 const PdqHash& query, int max_distance, int k) {
+  std::vector<std::pair<int64_t, int>> out;
+  const faiss_idx_t n = index ? index->ntotal : 0;
   if (k <= 0 || max_distance < 0 || n == 0) return out;
   const faiss_idx_t kk = std::min<faiss_idx_t>(k, n);
-
   // Beyond the radius where multi-index hashing is exact, scan its storage.
-  const faiss::IndexBinary* index = d.hash_index.get();
-  if (d.multihash && max_distance > kMultiHashExactRadius) {
+  if (multihash && max_distance > kMultiHashExactRadius) {
     index = static_cast<const faiss::IndexBinaryMultiHash*>(index)->storage;
   }
   uint8_t q[kCodeSize + kFaissPadding] = {};
@@ -715,13 +748,45 @@ std::vector<HashNeighbor> ReferenceIndex::Search(const PdqHash& query, int max_d
   }
   for (faiss_idx_t i = 0; i < kk; ++i) {
     if (labels[size_t(i)] < 0 || distances[size_t(i)] > max_distance) continue;
-    out.push_back(HashNeighbor{int64_t(labels[size_t(i)]), int(distances[size_t(i)])});
+    out.emplace_back(int64_t(labels[size_t(i)]), int(distances[size_t(i)]));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<HashNeighbor> ReferenceIndex::Search(const PdqHash& query, int max_distance, int k) const {
+  const Impl& d = *impl_;
+  std::vector<HashNeighbor> out;
+  if (k <= 0 || max_distance < 0) return out;
+  if (d.mapped) {
+    for (const MappedBinaryFlat::Neighbor& nb : d.mapped->Search(query.bytes.data(), k, max_distance))
+      out.push_back(HashNeighbor{nb.id, nb.distance, d.frames[size_t(nb.id)].time_s});
+  } else {
+    for (const auto& [id, distance] : SearchCodes(d.hash_index.get(), d.multihash, query, max_distance, k))
+      out.push_back(HashNeighbor{id, distance, d.frames[size_t(id)].time_s});
+  }
+  if (d.span_index) {
+    // A frame is as near as the nearest of its hashes; several span hashes
+    // of one frame may be among the nearest rows, so more rows are asked for.
+    std::unordered_map<int64_t, size_t> at;
+    for (size_t i = 0; i < out.size(); ++i) at[out[i].frame_id] = i;
+    for (const auto& [row, distance] :
+         SearchCodes(d.span_index.get(), d.span_multihash, query, max_distance, 4 * k)) {
+      const HashNeighbor nb{d.span_frame[size_t(row)], distance, d.span_time[size_t(row)]};
+      auto [it, inserted] = at.try_emplace(nb.frame_id, out.size());
+      if (inserted) out.push_back(nb);
+      else if (nb.distance < out[it->second].distance) out[it->second] = nb;
+    }
   }
   std::sort(out.begin(), out.end(), [](const HashNeighbor& a, const HashNeighbor& b) {
     return a.distance != b.distance ? a.distance < b.distance : a.frame_id < b.frame_id;
   });
+  if (out.size() > size_t(k)) out.resize(size_t(k));
   return out;
 }
+
+int64_t ReferenceIndex::span_hash_count() const { return int64_t(impl_->span_frame.size()); }
 
 int64_t ReferenceIndex::frame_count() const { return int64_t(impl_->frames.size()); }
 

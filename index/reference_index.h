@@ -1,7 +1,8 @@
 // ReferenceIndex: an index directory, the persistent state of celmatch.
 //
 //   DIR/manifest.json    format version, hashing and sampling parameters, index type
-//   DIR/catalog.sqlite   productions, sources, frames (+ PDQ hashes, thumbnails)
+//   DIR/catalog.sqlite   productions, sources, frames (+ PDQ hashes, thumbnails,
+//                        span hashes of the frames between them)
 //   DIR/pdq.faissbin     FAISS binary index of the frames' PDQ hashes (a cache
 //                        of the catalog: id i is frame i)
 //   DIR/words_color.bin, words_line.bin
@@ -52,6 +53,7 @@ namespace celmatch {
 struct HashNeighbor {
   int64_t frame_id = -1;
   int distance = 0;   // Hamming, 0..256
+  double time_s = 0;  // the time of the frame's nearest hash: its own or a span hash's
 };
 
 struct IndexStats {
@@ -111,8 +113,12 @@ class ReferenceIndex {
   Status Checkpoint();
 
   // The `k` nearest frames to `query` with distance <= max_distance, nearest
-  // first. Thread-safe.
+  // first. A frame's distance is that of the nearest of its hashes: its own
+  // and its span hashes (FrameRecord::span_hashes). Thread-safe.
   std::vector<HashNeighbor> Search(const PdqHash& query, int max_distance, int k) const;
+  // How many span hashes the index holds (searched in memory beside the
+  // frames' codes; built from the catalog at open).
+  int64_t span_hash_count() const;
 
   // In-memory lookups, loaded at open. Ids are those of the catalog.
   int64_t frame_count() const;

@@ -165,7 +165,8 @@ TEST_CASE("a hash list exported and imported into a new index reproduces the PDQ
   REQUIRE(RunCelmatch({"index", "export-hashes", "--index", a, "--out", list}).exit_code == 0);
   std::vector<std::vector<std::string>> rows = ReadCsv(list);
   REQUIRE(rows.size() > 10);
-  CHECK(rows[0] == std::vector<std::string>{"hash", "quality", "production", "source", "time", "span_end"});
+  CHECK(rows[0] == std::vector<std::string>{"hash", "quality", "production", "source", "time", "span_end", "kind"});
+  CHECK(std::any_of(rows.begin(), rows.end(), [](const std::vector<std::string>& r) { return r.back() == "span"; }));
   CHECK(rows[1][0].size() == 64);
 
   CliRun imported = RunCelmatch({"index", "import-hashes", "--index", b, list});
@@ -219,4 +220,23 @@ TEST_CASE("a hash list exported and imported into a new index reproduces the PDQ
   std::map<std::string, nlohmann::json> res = ReadJsonl(rb);
   REQUIRE(res.size() == 1);
   CHECK(res.begin()->second["status"] == "match");
+
+  // A span hash needs a frame before it in its source, and a known kind.
+  const std::string bad = (t.path() / "bad.csv").string();
+  const std::string hex(64, 'a');
+  {
+    std::ofstream out(bad);
+    out << "hash,quality,production,source,time,span_end,kind\n"
+        << hex << ",,Show,ep.mp4,0.5,,span\n" << hex << ",90,Show,ep.mp4,1.0,2.0,frame\n";
+  }
+  CliRun early_span = RunCelmatch({"index", "import-hashes", "--index", (t.path() / "c").string(), bad});
+  CHECK(early_span.exit_code != 0);
+  CHECK_THAT(early_span.out, Catch::Contains("ep.mp4: a span hash at 0.5 s comes before every frame"));
+  {
+    std::ofstream out(bad);
+    out << "hash,quality,production,source,time,span_end,kind\n" << hex << ",90,Show,ep.mp4,1.0,2.0,keyframe\n";
+  }
+  CliRun unknown = RunCelmatch({"index", "import-hashes", "--index", (t.path() / "c").string(), bad});
+  CHECK(unknown.exit_code != 0);
+  CHECK_THAT(unknown.out, Catch::Contains("record 2: kind \"keyframe\" is neither frame nor span"));
 }

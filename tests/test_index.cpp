@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 #include <faiss/IndexBinary.h>
 #include <faiss/index_io.h>
+#include <sqlite3.h>
 
 #include "index/catalog.h"
 #include "index/index_params.h"
@@ -133,6 +134,20 @@ TEST_CASE("IndexParams JSON round trip and validation", "[index]") {
   REQUIRE_FALSE(other_hash.ok());
   CHECK(other_hash.status().code() == Status::Code::kIncompatible);
   CHECK_THAT(other_hash.status().message(), Catch::Contains("phash64"));
+
+  // Span hashes are not hashing: sources added with another value search alike.
+  q = p;
+  q.sampler_span_hash_distance = 0;
+  CHECK(q.SameHashing(p));
+  // A manifest written before span hashes reads as keeping none.
+  j = p.ToJson();
+  REQUIRE(j.at("sampler_span_hash_distance") == p.sampler_span_hash_distance);
+  j.erase("sampler_span_hash_distance");
+  auto before_spans = IndexParams::FromJson(j);
+  REQUIRE(before_spans.ok());
+  CHECK(before_spans->sampler_span_hash_distance == 0);
+  j["sampler_span_hash_distance"] = 300;
+  CHECK(IndexParams::FromJson(j).status().code() == Status::Code::kCorrupt);
 
   j = p.ToJson();
   j.erase("sampler_change_distance");
@@ -330,6 +345,97 @@ TEST_CASE("ReferenceIndex add, save, reopen, search", "[index]") {
   auto thumb0 = index.Thumbnail(index.frames_of_source(0)[4]);
   REQUIRE(thumb0.ok());
   CHECK(thumb0->size() == 14);  // time index 4: 10 + 4 bytes
+}
+
+TEST_CASE("ReferenceIndex span hashes: a frame is as near as its nearest hash, at that hash's time", "[index]") {
+  const bool use_multihash = GENERATE(false, true);
+  INFO("multihash: " << use_multihash);
+  TempDir tmp;
+  const std::string dir = tmp.str() + "/index";
+  std::mt19937 rng(29);
+  const PdqHash query = RandomHash(rng);
+  int64_t spanned = -1, plain = -1;  // frame ids
+  double spanned_time = 0, plain_time = 0;
+  {
+    auto idx = ReferenceIndex::OpenForWrite(dir, use_multihash ? MultihashParams() : FlatParams());
+    REQUIRE(idx.ok());
+    SourceToAdd a = MakeSource("Show A", 1, 200, rng);
+    // Frame 10's own hash is far from the query, two of its span's hashes
+    // are 20 and 4 bits away; frame 20's own hash is 12 bits away.
+    FrameRecord& f10 = a.frames[10];
+    f10.span_hashes = {SpanHash{f10.time_s + 0.1, FlipBits(query, 20, rng)},
+                       SpanHash{f10.time_s + 0.2, FlipBits(query, 4, rng)}};
+    a.frames[20].pdq = FlipBits(query, 12, rng);
+    REQUIRE((*idx)->AddSource(a).ok());
+    spanned = 10;  // the first source's frames have ids 0.. in the order given
+    spanned_time = a.frames[10].time_s;
+    plain = 20;
+    plain_time = a.frames[20].time_s;
+    // Found by a writer too, before any save.
+    auto hits = (*idx)->Search(query, 31, 5);
+    REQUIRE(hits.size() == 2);
+    CHECK(hits[0].frame_id == spanned);
+    REQUIRE((*idx)->Save().ok());
+  }
+  auto idx = ReferenceIndex::OpenForRead(dir);
+  REQUIRE(idx.ok());
+  const ReferenceIndex& index = **idx;
+  REQUIRE(index.Check().ok());
+  CHECK(index.span_hash_count() == 2);
+  const FrameRecord& f = index.frame(spanned);
+  REQUIRE(f.span_hashes.size() == 2);
+  CHECK(f.span_hashes[0].time_s == Approx(spanned_time + 0.1));
+  CHECK(f.span_hashes[1].time_s == Approx(spanned_time + 0.2));
+  CHECK(Hamming(f.span_hashes[1].hash, query) == 4);
+
+  // One neighbour per frame, at its nearest hash's distance and time.
+  auto hits = index.Search(query, 31, 5);
+  REQUIRE(hits.size() == 2);
+  CHECK(hits[0].frame_id == spanned);
+  CHECK(hits[0].distance == 4);
+  CHECK(hits[0].time_s == Approx(spanned_time + 0.2));
+  CHECK(hits[1].frame_id == plain);
+  CHECK(hits[1].distance == 12);
+  CHECK(hits[1].time_s == Approx(plain_time));
+  auto one = index.Search(query, 31, 1);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].frame_id == spanned);
+  CHECK(index.Search(query, 3, 5).empty());
+  // A frame's own hash is still found at its own time.
+  auto own = index.Search(index.frame(plain + 1).pdq, 0, 5);
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].frame_id == plain + 1);
+  CHECK(own[0].time_s == Approx(index.frame(plain + 1).time_s));
+
+  SECTION("a catalog written before span hashes opens with none, and its writer adds them") {
+    idx->reset();
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir + "/catalog.sqlite").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DROP TABLE span_hashes", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    auto old = ReferenceIndex::OpenForRead(dir);
+    REQUIRE(old.ok());
+    CHECK((*old)->Check().ok());
+    CHECK((*old)->span_hash_count() == 0);
+    auto near = (*old)->Search(query, 31, 5);
+    REQUIRE(near.size() == 1);
+    CHECK(near[0].frame_id == plain);
+    old->reset();
+    auto writer = ReferenceIndex::OpenForWrite(dir, FlatParams());
+    REQUIRE(writer.ok());
+    SourceToAdd b = MakeSource("Show B", 2, 5, rng);
+    b.frames[0].span_hashes = {SpanHash{b.frames[0].time_s + 0.05, FlipBits(query, 2, rng)}};
+    REQUIRE((*writer)->AddSource(b).ok());
+    REQUIRE((*writer)->Save().ok());
+    writer->reset();
+    auto reread = ReferenceIndex::OpenForRead(dir);
+    REQUIRE(reread.ok());
+    CHECK((*reread)->span_hash_count() == 1);
+    auto best = (*reread)->Search(query, 31, 1);
+    REQUIRE(best.size() == 1);
+    CHECK(best[0].distance == 2);
+    CHECK(best[0].frame_id == 200);  // Show B's first frame
+  }
 }
 
 TEST_CASE("ReferenceIndex switches from flat to multihash at the threshold", "[index]") {

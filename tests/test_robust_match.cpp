@@ -936,6 +936,24 @@ TEST_CASE("the early PDQ decision: an unambiguous PDQ match skips local features
   CHECK(near_jpeg.matches[0].evidence.inliers >= options.features.min_inliers);
   CHECK(near_jpeg.matches[1].evidence.inliers >= options.features.min_inliers);
 
+  // A frame the sampler dropped but whose hash it kept (a span hash): placed
+  // at its own time, not its kept frame's, nearer than the kept frame's hash.
+  const ReferenceIndex& ix = *index;
+  int64_t spanned = -1;
+  for (int64_t id = 0; id < ix.frame_count() && spanned < 0; ++id)
+    if (ix.source(ix.frame(id).source_id).path == "ep3.avi" && !ix.frame(id).span_hashes.empty()) spanned = id;
+  REQUIRE(spanned >= 0);
+  const SpanHash& span = ix.frame(spanned).span_hashes.back();
+  const cv::Mat dropped = FramesAt(tmp.str() + "/show/ep3.avi", {span.time_s})[0];
+  FileResult between = MatchPicture(matcher, tmp.str(), "between.png", dropped);
+  REQUIRE(between.status == FileStatus::kMatch);
+  CHECK(between.matches[0].source == "ep3.avi");
+  CHECK(between.matches[0].evidence.frame_id == spanned);
+  CHECK(between.matches[0].evidence.inliers == 0);
+  CHECK(between.matches[0].time_s == Approx(span.time_s).margin(1e-6));
+  CHECK(between.matches[0].time_s > ix.frame(spanned).time_s);
+  const PdqHash dropped_hash = PdqHasher().Compute(dropped).hash;
+  CHECK(between.matches[0].evidence.pdq_distance < dropped_hash.Distance(ix.frame(spanned).pdq));
 }
 
 // The two-step description (LocalFeatureExtractor::Prepare, then Extract as

@@ -201,6 +201,7 @@ int RunIndexInfo(const std::string& dir, bool json) {
     j["frames"] = stats->frames;
     j["bytes_on_disk"] = stats->bytes_on_disk;
     j["hash_index_type"] = stats->hash_index_type;
+    j["span_hashes"] = ix.span_hash_count();
     if (const EmbeddingIndex* e = ix.embedding()) {
       j["embedding"] = e->model().ToJson();
       j["embedding"]["frames"] = e->size();
@@ -220,8 +221,8 @@ int RunIndexInfo(const std::string& dir, bool json) {
   std::printf("index        %s\n", dir.c_str());
   std::printf("productions  %lld\nsources      %lld\nframes       %lld\n", (long long)stats->productions,
               (long long)stats->sources, (long long)stats->frames);
-  std::printf("size on disk %.1f MiB\nhash index   %s (PDQ, 256 bits)\n", stats->bytes_on_disk / 1048576.0,
-              stats->hash_index_type.c_str());
+  std::printf("size on disk %.1f MiB\nhash index   %s (PDQ, 256 bits), and %lld span hashes of frames between them\n",
+              stats->bytes_on_disk / 1048576.0, stats->hash_index_type.c_str(), (long long)ix.span_hash_count());
   if (const EmbeddingIndex* e = ix.embedding()) {
     const EmbeddingIndex* regions = ix.embedding_regions();
     std::printf("embedding    %s: %lld frames (%lld with their %d regions), %s search, whitening fitted on %lld\n",
@@ -342,7 +343,7 @@ void RegisterIndexCommands(CLI::App& app, CommandRegistry& registry) {
   auto h = std::make_shared<HashListArgs>();
   CLI::App* export_cmd = index_cmd->add_subcommand(
       "export-hashes", "Write the PDQ hash of every reference frame as CSV "
-                       "(hash,quality,production,source,time,span_end; ThreatExchange hex)");
+                       "(hash,quality,production,source,time,span_end,kind; ThreatExchange hex; kind span: a hash of a frame between reference frames)");
   export_cmd->add_option("--index", h->index_dir, "Index directory")->required();
   export_cmd->add_option("--out,-o", h->out, "CSV file to write (default: standard output)");
   registry.Add(export_cmd, [h] { return RunExportHashes(h->index_dir, h->out); });

@@ -15,7 +15,14 @@ bool KeyframeSampler::Offer(const VideoFrame& frame, const PdqResult& pdq) {
     keep = pdq.hash.Distance(last.pdq.hash) > options_.change_distance ||
            frame.time_s - last.time_s >= options_.max_interval_s - 1e-6;
   }
-  if (!keep) return false;
+  if (!keep) {
+    SampledFrame& last = frames_.back();
+    const PdqHash& latest = last.span_hashes.empty() ? last.pdq.hash : last.span_hashes.back().hash;
+    if (options_.span_hash_distance > 0 && pdq.quality >= options_.span_hash_min_quality &&
+        pdq.hash.Distance(latest) > options_.span_hash_distance)
+      last.span_hashes.push_back(SpanHash{frame.time_s, pdq.hash});
+    return false;
+  }
   if (!frames_.empty()) frames_.back().span_end_s = frame.time_s;
   SampledFrame s;
   s.time_s = frame.time_s;

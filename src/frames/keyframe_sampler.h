@@ -11,7 +11,12 @@
 // Frames in between are near-duplicates of the last kept one (within
 // change_distance) and are dropped; each kept frame's span runs from its time
 // to the next kept frame's time (the last one to the end of the stream), the
-// stretch of footage it stands for.
+// stretch of footage it stands for. A dropped frame's hash is still kept, as
+// a span hash of the kept frame, when it moved more than span_hash_distance
+// bits from the last hash kept (the frame's own or its last span hash) and
+// its quality is at least span_hash_min_quality: a leak of any frame of the
+// span is then within span_hash_distance of a reference hash, not within
+// change_distance, at 40 bytes a hash and no decoding or description.
 //
 // Not thread-safe; one sampler per video.
 #pragma once
@@ -32,6 +37,8 @@ namespace celmatch {
 struct KeyframeSamplerOptions {
   int change_distance = 20;     // PDQ bits
   double max_interval_s = 1.0;  // seconds
+  int span_hash_distance = 0;   // PDQ bits; 0 keeps no span hashes
+  int span_hash_min_quality = 50;
 };
 
 struct SampledFrame {
@@ -39,6 +46,7 @@ struct SampledFrame {
   double span_end_s = 0;        // filled once the next kept frame (or the end) is known
   int64_t frame_number = 0;
   PdqResult pdq;
+  std::vector<SpanHash> span_hashes;  // dropped frames of its span, in time order
   cv::Mat bgr;                  // the decoded picture (for thumbnails, features)
 };
 

@@ -13,8 +13,9 @@ std::vector<FrameCandidate> PdqCandidates(const ReferenceIndex& index, const Mat
     for (const HashNeighbor& nb :
          index.Search(variants[size_t(v)].hash, options.max_distance, options.neighbors_per_hash)) {
       if (index.frame(nb.frame_id).quality < options.min_quality) continue;
-      auto [it, inserted] = best.try_emplace(nb.frame_id, FrameCandidate{nb.frame_id, nb.distance, v});
-      if (!inserted && nb.distance < it->second.distance) it->second = FrameCandidate{nb.frame_id, nb.distance, v};
+      const FrameCandidate c{nb.frame_id, nb.distance, v, nb.time_s};
+      auto [it, inserted] = best.try_emplace(nb.frame_id, c);
+      if (!inserted && nb.distance < it->second.distance) it->second = c;
     }
   }
   std::vector<FrameCandidate> out;

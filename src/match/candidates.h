@@ -34,7 +34,8 @@ namespace celmatch {
 struct FrameCandidate {
   int64_t frame_id = -1;
   int distance = 256;
-  int variant = 0;  // PdqHasher dihedral index
+  int variant = 0;   // PdqHasher dihedral index
+  double time_s = 0; // the time of the frame's nearest hash (HashNeighbor::time_s)
 };
 
 // Frames within options.max_distance of any searched variant (all 8 when

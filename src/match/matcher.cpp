@@ -88,6 +88,7 @@ std::vector<Match> Matcher::MatchHashes(const std::array<PdqResult, 8>& variants
     if (source_done[fr.source_id]) continue;
     source_done[fr.source_id] = true;
     Match m = MatchAtFrame(c.frame_id, [&](int64_t id) { return distance_of.count(id) > 0; });
+    m.time_s = c.time_s;  // a span hash's, when one of the frame's dropped frames is nearer
     m.score = decider_.ScoreForDistance(c.distance);
     m.evidence.pdq_distance = c.distance;
     m.evidence.query_quality = variants[0].quality;
@@ -115,6 +116,9 @@ cv::Mat ComparableGray(const cv::Mat& bgr, cv::Size size) {
 
 void Matcher::RefineTimeWithThumbnails(const cv::Mat& query_bgr, const PdqHash& query_hash, Match* match) const {
   if (match->is_still || match->evidence.transform != "original") return;
+  // A span hash placed it: a dropped frame's hash is nearer than any kept
+  // frame's, so no thumbnail (kept frames only) can place it better.
+  if (match->evidence.frame_id >= 0 && match->time_s != index_.frame(match->evidence.frame_id).time_s) return;
   const std::vector<int64_t>& order = index_.frames_of_source(match->source_id);
   std::vector<int64_t> run;
   for (int64_t id : order) {

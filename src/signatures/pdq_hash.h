@@ -40,6 +40,13 @@ struct PdqResult {
   int quality = 0;  // 0..100
 };
 
+// The hash of a video frame that was not kept as a reference frame, at its
+// time: the kept frame before it stands for it (frames/keyframe_sampler.h).
+struct SpanHash {
+  double time_s = 0;
+  PdqHash hash;
+};
+
 // The 8 dihedral transforms in the order Meta's reference prints them.
 enum class Dihedral {
   kOriginal = 0, kRotate90, kRotate180, kRotate270,
