@@ -524,6 +524,36 @@ TEST_CASE("VideoDecoder returns every frame with pts-based times", "[media][vide
   CHECK(MeanAbsDiff(frames[10].bgr, SyntheticCartoonFrame(9 * 1000u, 10 / 25.0, 320, 180)) < 12.0);
 }
 
+TEST_CASE("VideoDecoder converts frames of any width and pixel format to continuous BGR", "[media][video]") {
+  if (!HaveFfmpegCli()) {
+    WARN("SKIPPED: no ffmpeg command-line tool to make the test clips");
+    return;
+  }
+  TempDir dir;
+  // Rows of 854 and 642 pixels are not 16-byte aligned (swscale then writes
+  // padded rows that are copied out); 320 is; 321x181 is odd both ways.
+  for (const cv::Size size : {cv::Size(854, 480), cv::Size(642, 362), cv::Size(320, 180), cv::Size(321, 181)}) {
+    const cv::Mat picture = SyntheticCartoonFrame(77u, 0.5, size.width, size.height);
+    const std::string png = (dir.path() / "frame.png").string();
+    REQUIRE(cv::imwrite(png, picture));
+    // Lossless FFV1, so what differs is the conversion (and 4:2:0's chroma).
+    for (const auto& [pix_fmt, tolerance] : {std::pair{"yuv444p", 1.0}, std::pair{"yuv420p", 3.0},
+                                              std::pair{"rgb24", 0.5}, std::pair{"bgr0", 0.5}}) {
+      INFO(size << " " << pix_fmt);
+      const std::string clip = (dir.path() / (std::string(pix_fmt) + ".mkv")).string();
+      REQUIRE(RunFfmpeg("-loop 1 -i " + Quote(png) + " -frames:v 3 -c:v ffv1 -pix_fmt " + pix_fmt + " " + Quote(clip)));
+      const auto frames = DecodeAll(clip);
+      REQUIRE(frames.size() == 3);
+      for (const VideoFrame& f : frames) {
+        REQUIRE(f.bgr.size() == size);
+        CHECK(f.bgr.isContinuous());
+        CHECK(f.bgr.step[0] == size_t(size.width) * 3);
+        CHECK(MeanAbsDiff(f.bgr, picture) < tolerance);
+      }
+    }
+  }
+}
+
 TEST_CASE("VideoDecoder times start at zero whatever the container's start time", "[media][video]") {
   if (!HaveFfmpegCli()) CELMATCH_SKIP("the ffmpeg command-line tool is not installed");
   TempDir dir;
