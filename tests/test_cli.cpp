@@ -291,3 +291,35 @@ TEST_CASE("an index add killed at random moments leaves the index readable and c
   CHECK(info["sources"] == 7);
   CHECK(RunCelmatch({"index", "check", "--index", index}).exit_code == 0);
 }
+
+TEST_CASE("bench throughput times the cascade step by step on the same files, beside decoding them") {
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage";
+  Result<std::string> distractors = WriteSyntheticFootage(footage, 7, 1, 1, 6.0);
+  REQUIRE(distractors.ok());
+  const std::string index = tmp.str() + "/index", dump = tmp.str() + "/dump";
+  REQUIRE(RunCelmatch({"index", "build", "--index", index, footage}).exit_code == 0);
+  REQUIRE(RunCelmatch({"bench", "leaks", "--out", dump, "--truth", tmp.str() + "/truth.csv", "--seed", "3",
+                       "--frames", "2", "--transforms", "crop50", "jpeg75", "sheet", "--distractors", *distractors, "--",
+                       footage})
+              .exit_code == 0);
+  CliRun bench = RunCelmatch({"bench", "throughput", "--index", index, "--dump", dump, "--repeat", "1"});
+  INFO(bench.out);
+  REQUIRE(bench.exit_code == 0);
+  // The steps in cascade order, each a row; the embedding's only when the
+  // index has embeddings (and then `match`'s model runs it).
+  const bool embedding = IndexInfo(index).contains("embedding");
+  std::vector<std::string> rows = {"PDQ alone (PDQ/vPDQ matching)", "+ local features", "+ cel pixels"};
+  if (embedding) rows.push_back("+ embedding");
+  rows.push_back("+ line drawings, located pixels (full)");
+  size_t at = bench.out.find("the cascade step by step");
+  REQUIRE(at != std::string::npos);
+  for (const std::string& row : rows) {
+    const size_t next = bench.out.find("\n    " + row + " ", at);
+    CHECK(next != std::string::npos);
+    if (next != std::string::npos) at = next;
+  }
+  CHECK((bench.out.find("+ embedding") != std::string::npos) == embedding);
+  CHECK(bench.out.find(embedding ? "embedding: celmatch-embed" : "embedding: none in this index") != std::string::npos);
+  CHECK(bench.out.find("match / decode") != std::string::npos);
+}

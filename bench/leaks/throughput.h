@@ -39,7 +39,17 @@ struct MatchThroughput {
   // (MatchOptions::early_pdq_distance = -1): the cascade before the early
   // PDQ decision, in the same run.
   double verify_all_match_s = 0;
-  double without_last_steps_s = 0;  // the same files without the line-drawing and located-pixel steps (MatchOptions)
+  // The cascade built up one step at a time on the same files (the fastest
+  // of `repeats` passes each): PDQ alone (what PDQ/vPDQ matching does), then
+  // with local features, the cel pixel step, the embedding, and last the
+  // line-drawing and located-pixel steps (the full match, match_s). A step's
+  // cost is its row less the row before.
+  struct Stage {
+    std::string label;
+    double match_s = 0;
+  };
+  std::vector<Stage> stages;
+  std::string embedding;          // the query model the full match used ("" none: the index has no embeddings)
   int decided_early = 0;          // files whose best match carries no inliers at PDQ <= early distance
   int64_t peak_rss_bytes = 0;     // this process's peak resident memory at the end
   int repeats = 1;                // passes of decode and of match; the fastest counts

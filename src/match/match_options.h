@@ -85,6 +85,9 @@ struct MatchOptions {
   // 3.9 KB per frame, loaded at the first such query); a larger index
   // compares only the frames the picture's local features vote for.
   int64_t cel_search_max_frames = 100000;
+  // The cel pixel step itself (Matcher::AddCelPixelMatches). Off: the
+  // cascade without it, as `celmatch bench throughput` times it.
+  bool cel_pixels = true;
   MediaLimits limits;
 };
 

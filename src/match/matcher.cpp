@@ -234,7 +234,7 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     // inliers already placed it. Characters recur across episodes, so a
     // cel's few verified features may point at the wrong one; the pixels
     // at their place do not.
-    if (!decider_.Conclusive(result->matches)) {
+    if (options_.cel_pixels && !decider_.Conclusive(result->matches)) {
       const cv::Mat visible = HasTransparency(alpha) ? alpha : FlatRegionMask(*img);
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
     }
