@@ -110,48 +110,60 @@ std::vector<int64_t> CelPixelSearch::Nearest(const cv::Mat& bgr, const cv::Mat& 
   const cv::Mat q = Tiny(bgr);
   cv::Mat m;
   cv::resize(mask, m, q.size(), 0, 0, cv::INTER_AREA);
-  // The visible pixels' channel offsets and values, centred.
-  std::vector<int> offsets;
+  // The visible pixels (byte offsets of their first channel) and the
+  // picture's values there, centred per channel.
+  std::vector<int> at;
   for (int i = 0; i < int(m.total()); ++i)
-    if (m.data[i] >= 250)
-      for (int ch = 0; ch < 3; ++ch) offsets.push_back(i * 3 + ch);
-  if (offsets.size() < kMinVisibleShare * 3 * m.total()) return {};
-  const double count = double(offsets.size());
-  std::vector<float> qv(offsets.size());
+    if (m.data[i] >= 250) at.push_back(i * 3);
+  if (at.size() < kMinVisibleShare * m.total()) return {};
+  const double n = double(at.size());  // values per channel
   double qmean[3] = {0, 0, 0};
-  for (size_t j = 0; j < offsets.size(); ++j) {
-    qv[j] = q.data[offsets[j]];
-    qmean[j % 3] += qv[j];
-  }
-  for (double& v : qmean) v /= count / 3;
-  double qq = 0;
-  std::vector<float> qc(offsets.size());
-  for (size_t j = 0; j < offsets.size(); ++j) {
-    qc[j] = float(qv[j] - qmean[j % 3]);
-    qq += double(qc[j]) * qc[j];
+  for (int o : at)
+    for (int ch = 0; ch < 3; ++ch) qmean[ch] += q.data[o + ch];
+  for (double& v : qmean) v /= n;
+  std::vector<float> qc(at.size() * 3);
+  double qq = 0, qc_sum[3] = {0, 0, 0};
+  for (size_t j = 0; j < at.size(); ++j) {
+    for (int ch = 0; ch < 3; ++ch) {
+      const float c = float(q.data[at[j] + ch] - qmean[ch]);
+      qc[j * 3 + ch] = c;
+      qq += double(c) * c;
+      qc_sum[ch] += c;
+    }
   }
   if (qq <= 0) return {};
 
+  // Per frame, one pass: the channel sums and sums of squares (exact, in
+  // integers), the absolute differences to the picture, and the products
+  // with the centred picture; the correlation of the centred values follows
+  // (sum (r - mean) qc = sum r qc - mean sum qc).
   std::vector<std::pair<double, int64_t>> ranked;
   for (size_t row = 0; row < frame_ids_.size(); ++row) {
     if (!SameField(aspect, aspects_[row])) continue;
     const uint8_t* r = pixels_.ptr<uint8_t>(int(row));
-    double rmean[3] = {0, 0, 0}, mad = 0;
-    for (size_t j = 0; j < offsets.size(); ++j) {
-      const double v = r[offsets[j]];
-      rmean[j % 3] += v;
-      mad += std::fabs(v - qv[j]);
+    int64_t sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0}, mad = 0;
+    double qr = 0;
+    for (size_t j = 0; j < at.size(); ++j) {
+      const uint8_t* rp = r + at[j];
+      const uint8_t* qp = q.data + at[j];
+      const float* cp = &qc[j * 3];
+      for (int ch = 0; ch < 3; ++ch) {
+        const int v = rp[ch];
+        sum[ch] += v;
+        squares[ch] += v * v;
+        mad += std::abs(v - int(qp[ch]));
+        qr += double(v) * cp[ch];
+      }
     }
-    for (double& v : rmean) v /= count / 3;
-    mad /= count;
-    double rr = 0, qr = 0;
-    for (size_t j = 0; j < offsets.size(); ++j) {
-      const double d = r[offsets[j]] - rmean[j % 3];
-      rr += d * d;
-      qr += d * qc[j];
+    double rr = 0;
+    for (int ch = 0; ch < 3; ++ch) {
+      const double mean = double(sum[ch]) / n;
+      rr += double(squares[ch]) - double(sum[ch]) * mean;
+      qr -= mean * qc_sum[ch];
     }
     const double corr = rr > 0 ? qr / std::sqrt(qq * rr) : -1;
-    ranked.emplace_back(corr - 0.01 * std::max(0.0, mad - kCoarseColourSlack), frame_ids_[row]);
+    const double mean_abs = double(mad) / (3 * n);
+    ranked.emplace_back(corr - 0.01 * std::max(0.0, mean_abs - kCoarseColourSlack), frame_ids_[row]);
   }
   const size_t keep = std::min(ranked.size(), size_t(k));
   std::partial_sort(ranked.begin(), ranked.begin() + long(keep), ranked.end(),
