@@ -7,10 +7,13 @@
 #include "index/reference_index.h"
 #include "match/cel_pixels.h"
 #include "match/decider.h"
+#include "hash_support.h"
 #include "test_support.h"
 
 using namespace celmatch;
 using namespace celmatch::testing;
+using celmatch::testing::FlipBits;
+using celmatch::testing::RandomHash;
 
 namespace {
 
@@ -190,6 +193,71 @@ TEST_CASE("decider: ties are counted by the evidence that placed the best match,
   CHECK(many[1].score == tied_score);
   CHECK(many[2].score < 0.5);
   CHECK(many[2].score > 0);
+}
+
+TEST_CASE("decider: sources placed on frames showing the same picture tie, whatever their evidence says") {
+  // Two episodes whose first frames are the same picture (a shared intro:
+  // PDQ hashes 5 bits apart) and a third source of other pictures.
+  TempDir tmp;
+  Result<std::unique_ptr<ReferenceIndex>> idx = ReferenceIndex::OpenForWrite(tmp.str() + "/index", IndexParams());
+  REQUIRE(idx.ok());
+  std::mt19937 rng(3);
+  const PdqHash intro = RandomHash(rng);
+  for (int s = 0; s < 3; ++s) {
+    SourceToAdd item;
+    item.production = "Show";
+    item.source.path = "ep" + std::to_string(s + 1) + ".mkv";
+    item.source.content_sha256 = std::string(64, char('a' + s));
+    item.source.duration_s = 2;
+    item.source.width = 1920;
+    item.source.height = 1080;
+    for (int i = 0; i < 2; ++i) {
+      FrameRecord f;
+      f.time_s = i;
+      f.span_end_s = i + 1;
+      f.quality = 90;
+      f.pdq = i == 0 && s < 2 ? FlipBits(intro, s == 0 ? 0 : 5, rng) : RandomHash(rng);
+      item.frames.push_back(f);
+    }
+    REQUIRE((*idx)->AddSource(item).ok());
+  }
+  const ReferenceIndex& index = **idx;
+  MatchOptions options;
+  const Decider decider(index, options);
+  auto placed = [&](int64_t source, int64_t frame, int inliers) {
+    Match m = MatchWith(source, 120, inliers);
+    m.evidence.frame_id = frame;
+    m.score = decider.Score(m.evidence);
+    return m;
+  };
+  const int t = options.features.min_inliers;
+  // ep1's intro with many inliers; ep3 nearly as many on another picture
+  // would tie by inliers, so it has too few for that; ep2's intro has half.
+  std::vector<Match> matches = {placed(0, index.frames_of_source(0)[0], 10 * t),
+                                placed(2, index.frames_of_source(2)[0], 6 * t),
+                                placed(1, index.frames_of_source(1)[0], 5 * t)};
+  Decider::Rank(&matches);
+  REQUIRE(matches[1].source_id == 2);
+  CHECK(decider.SamePicture(matches[0], matches[2]));
+  CHECK_FALSE(decider.SamePicture(matches[0], matches[1]));
+  const double ep2_score = matches[2].score;
+  CHECK(decider.DecideImage(&matches) == 2);
+  // The tie first, in rank order; the other source after it, below 0.5.
+  REQUIRE(matches.size() == 3);
+  CHECK(matches[1].source_id == 1);
+  CHECK(matches[1].score == ep2_score);
+  CHECK(matches[2].source_id == 2);
+  CHECK(matches[2].score < 0.5);
+  // A match on the shared picture that its own evidence does not carry to
+  // 0.5 does not join the tie.
+  std::vector<Match> weak = {placed(0, index.frames_of_source(0)[0], 10 * t),
+                             placed(1, index.frames_of_source(1)[0], t / 2)};
+  REQUIRE(weak[1].score < 0.5);
+  CHECK(decider.DecideImage(&weak) == 1);
+  // ep2's other frame is another picture: inliers decide, no tie.
+  std::vector<Match> other = {placed(0, index.frames_of_source(0)[0], 10 * t),
+                              placed(1, index.frames_of_source(1)[1], 5 * t)};
+  CHECK(decider.DecideImage(&other) == 1);
 }
 
 TEST_CASE("decider: a video's votes align into the offset most samples agree on, one segment per shot") {

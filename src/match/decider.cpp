@@ -71,39 +71,51 @@ void Decider::Rank(std::vector<Match>* matches) {
   });
 }
 
+bool Decider::SamePicture(const Match& a, const Match& b) const {
+  if (a.evidence.frame_id < 0 || b.evidence.frame_id < 0) return false;
+  return index_.frame(a.evidence.frame_id).pdq.Distance(index_.frame(b.evidence.frame_id).pdq) <= options_.tie_margin;
+}
+
+bool Decider::TiedWith(const Match& best, const Match& m, bool video) const {
+  const int min_inliers = options_.features.min_inliers;
+  if (video) {
+    return m.evidence.samples_matched == best.evidence.samples_matched &&
+           m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+  }
+  // Placed, by its own evidence, on the picture the best match's frame
+  // shows (an intro every episode shares): nothing in the query can tell
+  // the two apart, whatever their inliers or correlations say.
+  if (m.score >= 0.5 && SamePicture(best, m)) return true;
+  if (best.evidence.inliers < min_inliers && best.evidence.pixel_correlation > 0) {
+    // Placed by its pixels (a cel): another source showing the same pixels
+    // (an intro shared by episodes) is as good.
+    return m.evidence.pixel_correlation >= best.evidence.pixel_correlation - 0.01;
+  }
+  if (best.evidence.inliers < min_inliers && best.evidence.line_agreement > 0) {
+    // Placed by its lines (line-drawing step): likewise. The same picture
+    // in two sources' thumbnails agrees up to about 0.02 apart (edges of
+    // small thumbnails shift with their encoding).
+    return m.evidence.line_agreement >= best.evidence.line_agreement - kLineTieMargin;
+  }
+  if (best.evidence.inliers < min_inliers && best.evidence.edge_layout > 0) {
+    // Placed by its edge layout (embedding step): likewise.
+    return m.evidence.edge_layout >= best.evidence.edge_layout - 0.01;
+  }
+  if (best.evidence.inliers >= min_inliers) {
+    // Verified by local features: a tie needs nearly as many inliers
+    // (within 20%), and PDQ as close when PDQ found the best at all.
+    return m.evidence.inliers * 5 >= best.evidence.inliers * 4 &&
+           (best.evidence.pdq_distance > options_.max_distance ||
+            m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin);
+  }
+  return m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
+}
+
 int Decider::CountTied(const std::vector<Match>& matches, bool video) const {
   if (matches.empty()) return 0;
-  const Match& best = matches.front();
-  const int min_inliers = options_.features.min_inliers;
   int tied = 0;
-  for (const Match& m : matches) {
-    bool same = false;
-    if (video) {
-      same = m.evidence.samples_matched == best.evidence.samples_matched &&
-             m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
-    } else if (best.evidence.inliers < min_inliers && best.evidence.pixel_correlation > 0) {
-      // Placed by its pixels (a cel): another source showing the same pixels
-      // (an intro shared by episodes) is as good.
-      same = m.evidence.pixel_correlation >= best.evidence.pixel_correlation - 0.01;
-    } else if (best.evidence.inliers < min_inliers && best.evidence.line_agreement > 0) {
-      // Placed by its lines (line-drawing step): likewise. The same picture
-      // in two sources' thumbnails agrees up to about 0.02 apart (edges of
-      // small thumbnails shift with their encoding).
-      same = m.evidence.line_agreement >= best.evidence.line_agreement - kLineTieMargin;
-    } else if (best.evidence.inliers < min_inliers && best.evidence.edge_layout > 0) {
-      // Placed by its edge layout (embedding step): likewise.
-      same = m.evidence.edge_layout >= best.evidence.edge_layout - 0.01;
-    } else if (best.evidence.inliers >= min_inliers) {
-      // Verified by local features: a tie needs nearly as many inliers
-      // (within 20%), and PDQ as close when PDQ found the best at all.
-      same = m.evidence.inliers * 5 >= best.evidence.inliers * 4 &&
-             (best.evidence.pdq_distance > options_.max_distance ||
-              m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin);
-    } else {
-      same = m.evidence.pdq_distance <= best.evidence.pdq_distance + options_.tie_margin;
-    }
-    if (same) ++tied;
-  }
+  for (const Match& m : matches)
+    if (TiedWith(matches.front(), m, video)) ++tied;
   return tied;
 }
 
@@ -120,6 +132,13 @@ void Decider::DiscountUntied(int tied, std::vector<Match>* matches) {
 }
 
 int Decider::DecideImage(std::vector<Match>* matches) const {
+  // The sources tied with the best come right after it (in rank order), so
+  // the reported tie is the first `tied` matches.
+  if (matches->size() > 2) {
+    const Match best = matches->front();
+    std::stable_partition(matches->begin() + 1, matches->end(),
+                          [&](const Match& m) { return TiedWith(best, m, false); });
+  }
   const int tied = CountTied(*matches, false);
   DiscountUntied(tied, matches);
   if (int(matches->size()) > options_.max_matches) matches->resize(size_t(options_.max_matches));

@@ -72,8 +72,17 @@ class Decider {
   // Best first: score, then inliers, then PDQ distance.
   static void Rank(std::vector<Match>* matches);
   // How many of `matches` (best first) are as good as the first, by the
-  // evidence that placed it.
+  // evidence that placed it (TiedWith).
   int CountTied(const std::vector<Match>& matches, bool video) const;
+  // `m` is as good as `best`: by the evidence that placed `best` (PDQ
+  // within tie_margin bits, inliers within 20%, pixels, lines or layout
+  // within their margins; a video's samples and PDQ), or, for an image,
+  // placed by its own evidence (score 0.5) on a frame showing the same
+  // picture as best's (SamePicture).
+  bool TiedWith(const Match& best, const Match& m, bool video) const;
+  // The two matches' reference frames show the same picture: their PDQ
+  // hashes within tie_margin bits.
+  bool SamePicture(const Match& a, const Match& b) const;
   // Matches after the `tied` first ones are scored below 0.5 (scaled by
   // their score relative to the best): weaker sources are candidates only.
   static void DiscountUntied(int tied, std::vector<Match>* matches);
