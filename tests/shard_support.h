@@ -55,7 +55,10 @@ inline nlohmann::json IndexContents(const std::string& dir) {
         }
         features.push_back({{"count", v.count}, {"digest", Sha256Hex(bytes)}});
       }
+      nlohmann::json spans = nlohmann::json::array();
+      for (const SpanHash& h : f.span_hashes) spans.push_back({h.time_s, h.hash.ToHex()});
       frames.push_back({{"features", features},
+                        {"span_hashes", spans},
                         {"time_s", f.time_s},
                         {"span_end_s", f.span_end_s},
                         {"frame_number", f.frame_number},

@@ -47,6 +47,9 @@ SourceToAdd FakeSource(const std::string& production, const std::string& path, u
     f.frame_number = 24 * i;
     f.quality = 90;
     for (auto& b : f.pdq.bytes) b = uint8_t(rng());
+    SpanHash between{i + 0.5, {}};  // a dropped frame's hash, as the sampler keeps them
+    for (auto& b : between.hash.bytes) b = uint8_t(rng());
+    f.span_hashes.push_back(between);
     item.frames.push_back(f);
     item.thumbnails.push_back({0xff, 0xd8, uint8_t(seed), uint8_t(i), 0xff, 0xd9});
   }
@@ -101,7 +104,8 @@ TEST_CASE("index merge keeps digests and thumbnails, is idempotent, refuses othe
   const nlohmann::json merged = IndexContents(out);
   REQUIRE(merged.size() == 3);
   const nlohmann::json in_a = IndexContents(a);
-  CHECK(merged[0] == in_a[0]);  // P/e1.mp4: digest, frames, thumbnails intact
+  REQUIRE(in_a[0]["frames"][0]["span_hashes"].size() == 1);
+  CHECK(merged[0] == in_a[0]);  // P/e1.mp4: digest, frames, span hashes, thumbnails intact
   CHECK(merged[2] == in_a[1]);  // Q/e1.mp4
   CHECK(merged[1] == IndexContents(b)[1]);  // P/e2.mp4
   {
