@@ -132,14 +132,15 @@ void Decider::DiscountUntied(int tied, std::vector<Match>* matches) {
 }
 
 int Decider::DecideImage(std::vector<Match>* matches) const {
-  // The sources tied with the best come right after it (in rank order), so
-  // the reported tie is the first `tied` matches.
-  if (matches->size() > 2) {
+  // The sources tied with the best (the best among them) come first, in
+  // rank order, so the reported tie is the first `tied` matches.
+  int tied = 0;
+  if (!matches->empty()) {
     const Match best = matches->front();
-    std::stable_partition(matches->begin() + 1, matches->end(),
-                          [&](const Match& m) { return TiedWith(best, m, false); });
+    const auto end_of_tie = std::stable_partition(matches->begin(), matches->end(),
+                                                  [&](const Match& m) { return TiedWith(best, m, false); });
+    tied = int(end_of_tie - matches->begin());
   }
-  const int tied = CountTied(*matches, false);
   DiscountUntied(tied, matches);
   if (int(matches->size()) > options_.max_matches) matches->resize(size_t(options_.max_matches));
   return tied;
