@@ -35,7 +35,7 @@ namespace celmatch {
 
 struct FeatureMatchOptions {
   int query_max_features = 1500;   // a sheet or player screenshot spends many on its chrome
-  int query_max_side = 1024;
+  int query_max_side = 1024;  // see also Matcher::kFeatureDecodeMinSide
   // Descriptors that vote in retrieval, the first ones of the query's; all
   // of them are used in verification. Voting costs in proportion to this.
   // 0 = all: keypoints come level by level when fewer than

@@ -195,8 +195,10 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   // PDQ first, on a large JPEG decoded at a fraction of its size (DCT
   // scaling; kEarlyDecodeMinSide). When PDQ's answer is unambiguous
   // (PdqDecides) that is the whole cost of the file; otherwise the file is
-  // decoded whole and everything from PDQ on runs on the full picture, as if
-  // the reduced one had never been made.
+  // decoded again, a large JPEG at about the size local features describe
+  // (kFeatureDecodeMinSide), and everything from PDQ on runs on that
+  // picture, as if the first one had never been made. No later step looks
+  // at a picture larger than local features do.
   const int early_side = options_.early_pdq_distance >= 0 ? kEarlyDecodeMinSide : 0;
   bool reduced = false;
   Result<cv::Mat> img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, early_side, &reduced);
@@ -214,9 +216,9 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   cv::Mat small;  // the reduced picture, kept for the embedding's small input
   if (!decided && reduced) {
     small = *img;
-    img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits);
+    img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, kFeatureDecodeMinSide);
     if (!img.ok()) return fail(img.status());
-    // The whole picture's hash is sharper (higher quality, a few bits nearer).
+    // The larger picture's hash is sharper (higher quality, a few bits nearer).
     decided = hash_and_search();
   }
   if (options_.query_thumbnail_max_side > 0)

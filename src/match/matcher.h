@@ -82,6 +82,13 @@ class Matcher {
   // 192 px with room to spare. Measured against the full picture's hash in
   // tests/test_pdq.cpp ("reduced JPEG decode").
   static constexpr int kEarlyDecodeMinSide = 400;
+  // Longer side, in pixels, of the picture every later step works on when
+  // PDQ did not decide a large JPEG: a 1080p one decodes at 1/2 and a 4K one
+  // at 1/4 straight to 960, within 7% of the 1024 local features describe
+  // (FeatureMatchOptions::query_max_side), where decoding them whole and
+  // reducing them cost more than the steps after it (bench/RESULTS.md).
+  // Smaller pictures (720p, the references' own sizes) decode whole as before.
+  static constexpr int kFeatureDecodeMinSide = 960;
 
   // The last stage: scores, ties, the early PDQ decision, video alignment.
   const Decider& decider() const { return decider_; }
