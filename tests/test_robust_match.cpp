@@ -361,6 +361,37 @@ TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line a
   }
 }
 
+// A 1080p or 4K JPEG that PDQ does not decide is described from a reduced
+// decode (Matcher::kFeatureDecodeMinSide): the match and the region it
+// reports, in reference pixels, are those of the same crop at its own size.
+TEST_CASE("a large JPEG crop is matched from a reduced decode, its region in reference pixels") {
+  TempDir tmp;
+  const std::string video = tmp.str() + "/show/ep1.avi";
+  fs::create_directories(tmp.path() / "show");
+  REQUIRE(WriteSyntheticVideo(video, 21, 8.0, 12, 4.0, 960, 540));
+  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  Matcher matcher(*index, MatchOptions());
+  const cv::Mat frame = FramesAt(video, {5.5})[0];
+  const cv::Rect shown(120, 60, 720, 405);  // 75% of each side
+  const cv::Mat crop = frame(shown).clone();
+  for (const int width : {720, 1920, 3840}) {
+    cv::Mat picture = crop;
+    if (width != crop.cols) cv::resize(crop, picture, cv::Size(width, width * crop.rows / crop.cols), 0, 0, cv::INTER_CUBIC);
+    FileResult r = MatchPicture(matcher, tmp.str(), "crop" + std::to_string(width) + ".jpg", picture);
+    INFO(width << " px wide: " << r.note);
+    REQUIRE(r.status == FileStatus::kMatch);
+    const Match& m = r.matches[0];
+    CHECK(m.source == "ep1.avi");
+    CHECK(m.evidence.inliers >= MatchOptions().features.min_inliers);
+    REQUIRE(m.has_region);
+    const double tolerance = 0.03 * frame.cols;
+    CHECK(std::fabs(m.region[0] - shown.x) < tolerance);
+    CHECK(std::fabs(m.region[1] - shown.y) < tolerance);
+    CHECK(std::fabs(m.region[2] - shown.width) < tolerance);
+    CHECK(std::fabs(m.region[3] - shown.height) < tolerance);
+  }
+}
+
 TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ cannot place are matched, distractors are not") {
   const std::string footage = FootageDir();
   if (footage.empty()) CELMATCH_SKIP("../shared/footage is absent; the real-footage robust-match test needs it");
