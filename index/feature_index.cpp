@@ -544,16 +544,26 @@ std::vector<FrameVotes> FeatureIndex::Vote(const cv::Mat& query, int k, int max_
     for (int word : words) {
       if (word < 0 || size_t(word) >= w->words) continue;
       const uint32_t begin = w->first[size_t(word)], end = w->first[size_t(word) + 1];
-      distances.resize(end - begin);
-      HammingDistances32(q, w->codes + size_t(begin) * kFeatureBytes, end - begin, distances.data());
-      for (uint32_t i = begin; i < end; ++i) {
-        const int dist = distances[i - begin];
-        if (dist > max_distance) continue;
-        const Neighbour nb(dist, w->members[i]);
-        if (found == size_t(k) && !(nb < near[found - 1])) continue;
-        size_t at = found < size_t(k) ? found++ : found - 1;
-        for (; at > 0 && nb < near[at - 1]; --at) near[at] = near[at - 1];
-        near[at] = nb;
+      const uint32_t count = end - begin;
+      distances.resize(count);
+      HammingDistances32(q, w->codes + size_t(begin) * kFeatureBytes, count, distances.data());
+      // Most members are farther than the k-th nearest so far: a block of 16
+      // is tested at once against that distance (a mask the compiler
+      // vectorises), and only its nearer members one by one.
+      int limit = found == size_t(k) ? std::min(max_distance, near[found - 1].first) : max_distance;
+      for (uint32_t block = 0; block < count; block += 16) {
+        const uint32_t block_end = std::min(count, block + 16);
+        uint32_t nearer = 0;
+        for (uint32_t i = block; i < block_end; ++i) nearer |= uint32_t(distances[i] <= limit) << (i - block);
+        for (; nearer != 0; nearer &= nearer - 1) {
+          const uint32_t i = block + uint32_t(__builtin_ctz(nearer));
+          const Neighbour nb(distances[i], w->members[begin + i]);
+          if (nb.first > limit || (found == size_t(k) && !(nb < near[found - 1]))) continue;
+          size_t at = found < size_t(k) ? found++ : found - 1;
+          for (; at > 0 && nb < near[at - 1]; --at) near[at] = near[at - 1];
+          near[at] = nb;
+          if (found == size_t(k)) limit = std::min(max_distance, near[found - 1].first);
+        }
       }
     }
     seen.clear();

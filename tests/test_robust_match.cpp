@@ -683,7 +683,7 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   CHECK(corners.size() < 20);  // what makes it a case for pixels: no homography from so few
 
   double ncc = 0;
-  const std::optional<cv::Matx33d> place = LocatePicture(gray(crop), reference.size(), gray(Thumbnail(reference)), &ncc);
+  const std::optional<cv::Matx33d> place = LocatePicture(ScaledGray(gray(crop)), reference.size(), gray(Thumbnail(reference)), &ncc);
   REQUIRE(place.has_value());
   CHECK(ncc > 0.95);
   // Found where it was cut, at its scale: within a thumbnail pixel (6.7 frame pixels).
@@ -706,7 +706,7 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   coarse(0, 2) = box.x + box.width / 2.0 - coarse(0, 0) * crop.cols / 2 + 2 * px;
   coarse(1, 2) = box.y + box.height / 2.0 - coarse(1, 1) * crop.rows / 2 - 2 * px;
   double refined_ncc = 0;
-  const cv::Matx33d refined = RefinePlace(gray(crop), reference.size(), thumb_gray, coarse, &refined_ncc);
+  const cv::Matx33d refined = RefinePlace(ScaledGray(gray(crop)), reference.size(), thumb_gray, coarse, &refined_ncc);
   CHECK(std::fabs(refined(0, 2) - box.x) <= 1.01 * px);
   CHECK(std::fabs(refined(1, 2) - box.y) <= 1.01 * px);
   CHECK(std::fabs(refined(0, 0) * crop.cols - box.width) < 0.03 * box.width);
@@ -720,13 +720,13 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   // On another quiet frame some place correlates too (so the place alone
   // proves nothing), but the colour pixels there are not the crop's.
   double other_ncc = 0;
-  const std::optional<cv::Matx33d> elsewhere = LocatePicture(gray(crop), other.size(), gray(Thumbnail(other)), &other_ncc);
+  const std::optional<cv::Matx33d> elsewhere = LocatePicture(ScaledGray(gray(crop)), other.size(), gray(Thumbnail(other)), &other_ncc);
   REQUIRE(elsewhere.has_value());
   const std::optional<double> wrong = PlacedPixelCorrelation(crop, *elsewhere, other.size(), Thumbnail(other));
   CHECK((!wrong.has_value() || *wrong < kMinCelCorrelation));
   // A picture wider than the frame's shape allows at the smallest width does not fit.
   const cv::Mat strip(40, 4000, CV_8U, cv::Scalar(128));
-  CHECK_FALSE(LocatePicture(strip, reference.size(), gray(Thumbnail(reference)), &ncc).has_value());
+  CHECK_FALSE(LocatePicture(ScaledGray(strip), reference.size(), gray(Thumbnail(reference)), &ncc).has_value());
 }
 
 TEST_CASE("the whole-index pixel search ranks a cel's own frame first") {

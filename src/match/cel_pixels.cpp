@@ -220,19 +220,28 @@ std::optional<double> CelPixelComparison::Correlation(const cv::Mat& thumb) {
   return sqr / std::sqrt(sqq * srr);
 }
 
+const cv::Mat& ScaledGray::AtWidth(int w) const {
+  auto [it, inserted] = copies_.try_emplace(w);
+  if (inserted) {
+    const int h = int(std::lround(double(w) * gray_.rows / gray_.cols));
+    cv::resize(gray_, it->second, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  }
+  return it->second;
+}
+
 namespace {
 
 // One width of the search for a picture's place: `gray` reduced to `w`
 // pixels wide (its aspect kept) and correlated at every position inside
 // `within` (thumbnail pixels). When it correlates better than `*ncc`, sets
 // `*ncc` and `*place` (query pixels -> reference pixels) and returns true.
-bool BetterPlaceAtWidth(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray, cv::Rect within,
+bool BetterPlaceAtWidth(const ScaledGray& scaled, cv::Size reference_size, const cv::Mat& thumb_gray, cv::Rect within,
                         int w, double* ncc, cv::Matx33d* place) {
+  const cv::Mat& gray = scaled.picture();
   const int h = int(std::lround(double(w) * gray.rows / gray.cols));
   if (w < 8 || h < 8 || w > within.width || h > within.height) return false;
-  cv::Mat small, scores;
-  cv::resize(gray, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-  cv::matchTemplate(thumb_gray(within), small, scores, cv::TM_CCOEFF_NORMED);
+  cv::Mat scores;
+  cv::matchTemplate(thumb_gray(within), scaled.AtWidth(w), scores, cv::TM_CCOEFF_NORMED);
   double max_value = 0;
   cv::Point at;
   cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
@@ -247,23 +256,25 @@ bool BetterPlaceAtWidth(const cv::Mat& gray, cv::Size reference_size, const cv::
 
 }  // namespace
 
-std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+std::optional<cv::Matx33d> LocatePicture(const ScaledGray& scaled, cv::Size reference_size, const cv::Mat& thumb_gray,
                                          double* ncc) {
+  const cv::Mat& gray = scaled.picture();
   *ncc = -1;
   if (gray.empty() || thumb_gray.empty() || reference_size.area() <= 0) return std::nullopt;
   std::optional<cv::Matx33d> best;
   const cv::Rect whole(0, 0, thumb_gray.cols, thumb_gray.rows);
   cv::Matx33d place;
   for (double share = kLocateMinShare; share <= 1.0 + 1e-9; share *= kLocateStep) {
-    if (BetterPlaceAtWidth(gray, reference_size, thumb_gray, whole, int(std::lround(share * thumb_gray.cols)), ncc,
+    if (BetterPlaceAtWidth(scaled, reference_size, thumb_gray, whole, int(std::lround(share * thumb_gray.cols)), ncc,
                            &place))
       best = place;
   }
   return best;
 }
 
-cv::Matx33d RefinePlace(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+cv::Matx33d RefinePlace(const ScaledGray& scaled, cv::Size reference_size, const cv::Mat& thumb_gray,
                         const cv::Matx33d& place, double* ncc) {
+  const cv::Mat& gray = scaled.picture();
   *ncc = -1;
   if (gray.empty() || thumb_gray.empty() || reference_size.area() <= 0) return place;
   const double rx = double(reference_size.width) / thumb_gray.cols, ry = double(reference_size.height) / thumb_gray.rows;
@@ -280,7 +291,7 @@ cv::Matx33d RefinePlace(const cv::Mat& gray, cv::Size reference_size, const cv::
     const int x1 = std::min(thumb_gray.cols, int(std::lround(cx - w / 2.0)) + kRefineReach + w);
     const int y1 = std::min(thumb_gray.rows, int(std::lround(cy - h / 2.0)) + kRefineReach + h);
     if (x1 <= x0 || y1 <= y0) continue;
-    BetterPlaceAtWidth(gray, reference_size, thumb_gray, cv::Rect(x0, y0, x1 - x0, y1 - y0), w, ncc, &best);
+    BetterPlaceAtWidth(scaled, reference_size, thumb_gray, cv::Rect(x0, y0, x1 - x0, y1 - y0), w, ncc, &best);
   }
   return best;
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -64,6 +65,21 @@ class CelPixelComparison {
 std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
                                              cv::Size reference_size, const cv::Mat& thumb);
 
+// A gray picture and its copies at other widths (aspect kept: `w` wide,
+// round(w * rows / cols) high; area interpolation), each made at its first
+// use: the located step searches one picture over many frames' thumbnails
+// at the same widths. Not for sharing between threads.
+class ScaledGray {
+ public:
+  explicit ScaledGray(cv::Mat gray) : gray_(std::move(gray)) {}
+  const cv::Mat& picture() const { return gray_; }
+  const cv::Mat& AtWidth(int w) const;
+
+ private:
+  cv::Mat gray_;
+  mutable std::map<int, cv::Mat> copies_;
+};
+
 // Where a picture that shows part of a reference frame's field, upright and
 // unstretched (a crop at an unknown place and scale), lies on the frame,
 // found without keypoints: the picture's gray levels reduced to each of a
@@ -82,7 +98,7 @@ std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx3
 constexpr double kMinLocatedCorrelation = 0.9;
 constexpr double kLocateMinShare = 0.25;
 constexpr double kLocateStep = 1.12;
-std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+std::optional<cv::Matx33d> LocatePicture(const ScaledGray& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
                                          double* ncc);
 // The place `place` (as LocatePicture gives it, found on a coarser pair)
 // searched again on a sharper one: widths within one kLocateStep of it in
@@ -92,7 +108,7 @@ std::optional<cv::Matx33d> LocatePicture(const cv::Mat& gray, cv::Size reference
 // place and its correlation in `*ncc`; `place` itself when none fits.
 constexpr double kRefineStep = 1.02;
 constexpr int kRefineReach = 3;
-cv::Matx33d RefinePlace(const cv::Mat& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
+cv::Matx33d RefinePlace(const ScaledGray& gray, cv::Size reference_size, const cv::Mat& thumb_gray,
                         const cv::Matx33d& place, double* ncc);
 
 class CelPixelSearch {

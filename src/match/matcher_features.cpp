@@ -163,6 +163,8 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
   cv::Mat small_gray;
   cv::cvtColor(small, small_gray, cv::COLOR_BGR2GRAY);
   cv::resize(small_gray, gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+  // Each frame is searched at the same widths: the picture is reduced to each once.
+  const ScaledGray coarse(gray), sharp(small_gray);
   const cv::Matx33d small_to_gray(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
   struct Located {
     int64_t frame_id = -1;
@@ -189,15 +191,15 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     cv::cvtColor(*thumb, thumb_gray, cv::COLOR_BGR2GRAY);
     double ncc = -1;
     if (near) {
-      p.h = RefinePlace(small_gray, reference_size, thumb_gray, *near, &ncc);
+      p.h = RefinePlace(sharp, reference_size, thumb_gray, *near, &ncc);
     } else {
       // Searched at half the thumbnail's size (a quarter of the cost), then
       // refined and compared at its full size.
       cv::Mat half_gray;
       cv::resize(thumb_gray, half_gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
-      const std::optional<cv::Matx33d> place = LocatePicture(gray, reference_size, half_gray, &ncc);
+      const std::optional<cv::Matx33d> place = LocatePicture(coarse, reference_size, half_gray, &ncc);
       if (!place || ncc < kMinCoarseLocatedCorrelation) return p;
-      p.h = RefinePlace(small_gray, reference_size, thumb_gray, *place * small_to_gray, &ncc);
+      p.h = RefinePlace(sharp, reference_size, thumb_gray, *place * small_to_gray, &ncc);
     }
     if (ncc < kMinCelCorrelation) return p;
     p.placed = true;
