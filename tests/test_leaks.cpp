@@ -191,6 +191,10 @@ TEST_CASE("leak simulator: the generalisation families draw their damage, repeat
   for (const std::string& name : *general) {
     INFO(name);
     std::mt19937 a(3), b(3), c(4);
+    if (name == "release_ntsc") {  // made from a run of frames (next test)
+      CHECK_FALSE(ApplyLeakTransform(frame, name, a).ok());
+      continue;
+    }
     Result<LeakImage> x = ApplyLeakTransform(frame, name, a), y = ApplyLeakTransform(frame, name, b),
                       z = ApplyLeakTransform(frame, name, c);
     REQUIRE(x.ok());
@@ -215,6 +219,89 @@ TEST_CASE("leak simulator: the generalisation families draw their damage, repeat
       CHECK(x->pixels.cols >= int(0.4 * frame.cols));
       CHECK(x->pixels.cols <= int(0.6 * frame.cols) + 1);
     }
+  }
+}
+
+// Frames far apart in the cartoon's motion stand for four consecutive film
+// frames, so that each is told from the others.
+TEST_CASE("leak simulator: an NTSC copy shows the frame its truth names, through pulldown and MPEG-2", "[leaks]") {
+  std::vector<cv::Mat> film;
+  for (int i = 0; i < int(kNtscFilmFrames); ++i)
+    film.push_back(celmatch::testing::SyntheticCartoonFrame(5, 1.5 * i, 480, 270));
+  auto gray_at = [](const cv::Mat& bgr, cv::Size size) {
+    cv::Mat g, small;
+    cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
+    cv::resize(g, small, size, 0, 0, cv::INTER_AREA);
+    return small;
+  };
+  std::set<int> shown_seen, widths;
+  for (uint32_t seed = 1; seed <= 24; ++seed) {
+    INFO("seed " << seed);
+    std::mt19937 a(seed), b(seed);
+    int shown = -1, again = -1;
+    Result<LeakImage> x = NtscReleaseFrame(film, a, &shown), y = NtscReleaseFrame(film, b, &again);
+    REQUIRE(x.ok());
+    REQUIRE(y.ok());
+    CHECK(shown == again);
+    CHECK(cv::norm(x->pixels, y->pixels, cv::NORM_INF) == 0);  // libavcodec's MPEG-2 is deterministic
+    REQUIRE(x->pixels.type() == CV_8UC3);
+    CHECK(x->pixels.rows == 480);
+    widths.insert(x->pixels.cols);
+    REQUIRE(shown >= 0);
+    REQUIRE(shown < int(kNtscFilmFrames));
+    shown_seen.insert(shown);
+    // Nearer the frame the truth names than any frame neither of its fields shows.
+    const cv::Size size(96, 54);
+    const cv::Mat picture = gray_at(x->pixels, size);
+    const double to_shown = cv::norm(picture, gray_at(film[size_t(shown)], size), cv::NORM_L1);
+    for (int other = 0; other < int(kNtscFilmFrames); ++other) {
+      if (other == shown || other == shown + 1) continue;
+      CHECK(to_shown < cv::norm(picture, gray_at(film[size_t(other)], size), cv::NORM_L1));
+    }
+  }
+  CHECK(shown_seen.size() >= 3);                       // the pulldown's phases are drawn
+  CHECK(widths == std::set<int>{640, 720, 853});       // storage size, 4:3, 16:9
+  std::mt19937 rng(1);
+  int shown = 0;
+  CHECK_FALSE(NtscReleaseFrame({film[0], film[1]}, rng, &shown).ok());
+}
+
+TEST_CASE("leak simulator: a family made from a run of frames leaves the other families' files as they were",
+          "[leaks]") {
+  TempDir tmp;
+  const std::string footage = tmp.str() + "/footage";
+  REQUIRE(WriteSyntheticFootage(footage, 21, 1, 1, 4.0).ok());
+  const std::vector<ReferenceInput> refs = PlanReferenceInputs({footage}, std::nullopt);
+  REQUIRE(refs.size() == 1);
+  LeakDumpOptions options;
+  options.seed = 9;
+  options.frames_per_source = 3;
+  options.include_distractor_clips = false;
+  options.transforms = {"release_sd", "crop_half"};
+  Result<std::vector<LeakTruth>> without = WriteLeakDump(refs, {}, tmp.str() + "/a", options);
+  options.transforms = {"release_sd", "release_ntsc", "crop_half"};
+  Result<std::vector<LeakTruth>> with = WriteLeakDump(refs, {}, tmp.str() + "/b", options);
+  REQUIRE(without.ok());
+  REQUIRE(with.ok());
+  std::vector<LeakTruth> others, ntsc;
+  for (const LeakTruth& t : *with) (t.transform == "release_ntsc" ? ntsc : others).push_back(t);
+  CHECK(ntsc.size() == 3);
+  REQUIRE(others.size() == without->size());
+  for (size_t i = 0; i < others.size(); ++i) {
+    INFO(others[i].transform << " " << others[i].file);
+    CHECK(others[i].file == (*without)[i].file);
+    CHECK(others[i].time_s == (*without)[i].time_s);
+    CHECK(ReadFileBytes(tmp.str() + "/b/" + others[i].file) == ReadFileBytes(tmp.str() + "/a/" + (*without)[i].file));
+  }
+  // The truth's time is that of a decoded frame at or after the cut frame's.
+  for (size_t i = 0; i < ntsc.size(); ++i) {
+    INFO(ntsc[i].file);
+    CHECK(ntsc[i].source == refs[0].source);
+    CHECK(ntsc[i].time_s >= others[2 * i].time_s);
+    CHECK(ntsc[i].time_s < others[2 * i].time_s + 0.5);
+    Result<cv::Mat> img = DecodeImage(tmp.str() + "/b/" + ntsc[i].file);
+    REQUIRE(img.ok());
+    CHECK(img->rows == 480);
   }
 }
 

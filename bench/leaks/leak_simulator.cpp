@@ -156,6 +156,64 @@ Status WriteClip(const std::string& path, double start_s, const ClipStyle& style
   return Status::Ok();
 }
 
+// Families written from several consecutive frames of a video
+// (NtscReleaseFrame). Each file draws from its own generator, seeded by the
+// dump's seed, the video and the time, so adding such a family leaves every
+// other family's files as they were.
+bool IsFilmRunTransform(const std::string& t) { return t == "release_ntsc"; }
+
+std::mt19937 OwnGenerator(uint32_t seed, const std::string& path, double time_s, const std::string& transform) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a: the same on every platform
+  auto mix = [&h](const std::string& bytes) {
+    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  };
+  mix(std::to_string(seed));
+  mix(path);
+  mix(std::to_string(std::lround(time_s * 1000)));
+  mix(transform);
+  return std::mt19937(uint32_t(h ^ (h >> 32)));
+}
+
+// `transform` (IsFilmRunTransform) of the kNtscFilmFrames frames of `path`
+// from the first at or after `start_s`; `*shown_s`: the time of the frame
+// the truth names.
+Status WriteFromFilmRun(const std::string& path, double start_s, const std::string& transform,
+                        const fs::path& out_dir, const MediaLimits& limits, std::mt19937& rng, std::string* rel,
+                        double* shown_s) {
+  Result<std::unique_ptr<VideoDecoder>> dec = VideoDecoder::Open(path, limits);
+  if (!dec.ok()) return dec.status();
+  std::vector<cv::Mat> film;
+  std::vector<double> times;
+  VideoFrame f;
+  while (film.size() < kNtscFilmFrames) {
+    Result<bool> r = (*dec)->Next(&f);
+    if (!r.ok()) return r.status();
+    if (!*r) break;
+    if (f.time_s + 1e-6 < start_s) continue;
+    film.push_back(f.bgr.clone());
+    times.push_back(f.time_s);
+  }
+  if (film.size() < kNtscFilmFrames) {
+    // Too near the video's end: the caller leaves this family out for this frame.
+    return Status::NotFound(path + ": fewer than " + std::to_string(kNtscFilmFrames) + " frames after " +
+                            std::to_string(start_s) + " s for " + transform);
+  }
+  int shown = 0;
+  Result<LeakImage> img = NtscReleaseFrame(film, rng, &shown);
+  if (!img.ok()) return Status::Internal(path + ": " + img.status().message());
+  *shown_s = times[size_t(shown)];
+  *rel = OpaqueName(rng, img->ext);
+  const fs::path p = out_dir / *rel;
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  try {
+    if (!cv::imwrite(p.string(), img->pixels, img->params)) return Status::IoError(p.string() + ": cannot write image");
+  } catch (const cv::Exception& e) {
+    return Status::IoError(p.string() + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
 // Frames of `path` at `times` (sorted): the first decoded frame at or after
 // each time, with its true time.
 Status CutFrames(const std::string& path, const std::vector<double>& times, const MediaLimits& limits,
@@ -229,9 +287,16 @@ Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& 
     for (auto& [time_s, bgr] : frames) {
       for (const std::string& t : *transforms) {
         LeakTruth lt;
+        double shown_s = time_s;
         if (IsClipTransform(t)) {
           if (time_s < 0) continue;  // a still has no clip
           CELMATCH_RETURN_IF_ERROR(WriteClip(path, time_s, ClipStyleOf(t), out, options.limits, rng, &lt.file));
+        } else if (IsFilmRunTransform(t)) {
+          if (time_s < 0) continue;  // a still has no neighbouring frames
+          std::mt19937 own = OwnGenerator(options.seed, path, time_s, t);
+          const Status st = WriteFromFilmRun(path, time_s, t, out, options.limits, own, &lt.file, &shown_s);
+          if (st.code() == Status::Code::kNotFound) continue;  // too near the end of the video
+          CELMATCH_RETURN_IF_ERROR(st);
         } else {
           CELMATCH_RETURN_IF_ERROR(WriteTransformed(bgr, t, out, rng, &lt.file));
         }
@@ -240,7 +305,7 @@ Result<std::vector<LeakTruth>> WriteLeakDump(const std::vector<ReferenceInput>& 
         if (ref) {
           lt.production = ref->production;
           lt.source = ref->source;
-          lt.time_s = time_s;
+          lt.time_s = shown_s;
         }
         truth.push_back(std::move(lt));
       }

@@ -3,9 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/frame.h>
+}
 
 namespace celmatch {
 
@@ -40,6 +46,7 @@ const std::vector<std::string>& LeakGeneralisationTransforms() {
       // Another release of the same footage.
       "release_transfer", "release_sd", "release_grade", "release_boxes",  // tuned on
       "release_film", "release_interlace", "release_broadcast",            // held back
+      "release_ntsc",                                                      // held back
       // Line art from other pipelines.
       "lines_canny", "lines_xdog", "lines_colour",                         // tuned on
       "lines_adaptive", "lines_sketch", "lines_paper",                     // held back
@@ -52,8 +59,8 @@ const std::vector<std::string>& LeakGeneralisationTransforms() {
 
 bool LeakTransformHeldBack(const std::string& name) {
   static const std::vector<std::string> k = {"release_film",   "release_interlace", "release_broadcast",
-                                             "lines_adaptive", "lines_sketch",      "lines_paper",
-                                             "crop_half_upscaled"};
+                                             "release_ntsc",   "lines_adaptive",    "lines_sketch",
+                                             "lines_paper",    "crop_half_upscaled"};
   return std::find(k.begin(), k.end(), name) != k.end();
 }
 
@@ -690,6 +697,158 @@ cv::Rect QuietCropBox(const cv::Mat& img, std::mt19937& rng) {
   return best;
 }
 
+// ---- A frame of an NTSC conversion -----------------------------------------
+
+// `frames` (BGR, one size, even sides) through libavcodec's MPEG-2 encoder
+// and back: `bit_rate` bits a second at 29.97 frames a second, 4:2:0, a GOP
+// of 15 with 2 B-frames, the storage aspect 720x480 displayed at
+// `display_aspect`. The decoded frames, in order.
+Result<std::vector<cv::Mat>> Mpeg2RoundTrip(const std::vector<cv::Mat>& frames, int64_t bit_rate,
+                                            double display_aspect) {
+  std::vector<cv::Mat> out;
+  if (frames.empty()) return out;
+  const int w = frames[0].cols, h = frames[0].rows;
+  const AVCodec* enc_codec = avcodec_find_encoder(AV_CODEC_ID_MPEG2VIDEO);
+  const AVCodec* dec_codec = avcodec_find_decoder(AV_CODEC_ID_MPEG2VIDEO);
+  if (!enc_codec || !dec_codec) return Status::Unsupported("this FFmpeg has no MPEG-2 video encoder or decoder");
+  struct Owned {
+    AVCodecContext* enc = nullptr;
+    AVCodecContext* dec = nullptr;
+    AVFrame* frame = nullptr;
+    AVPacket* packet = nullptr;
+    ~Owned() {
+      avcodec_free_context(&enc);
+      avcodec_free_context(&dec);
+      av_frame_free(&frame);
+      av_packet_free(&packet);
+    }
+  } o;
+  o.enc = avcodec_alloc_context3(enc_codec);
+  o.dec = avcodec_alloc_context3(dec_codec);
+  o.frame = av_frame_alloc();
+  o.packet = av_packet_alloc();
+  if (!o.enc || !o.dec || !o.frame || !o.packet) return Status::Internal("MPEG-2 round trip: out of memory");
+  o.enc->width = w;
+  o.enc->height = h;
+  o.enc->pix_fmt = AV_PIX_FMT_YUV420P;
+  o.enc->time_base = AVRational{1001, 30000};
+  o.enc->framerate = AVRational{30000, 1001};
+  o.enc->bit_rate = bit_rate;
+  o.enc->rc_max_rate = bit_rate * 3 / 2;
+  o.enc->rc_buffer_size = int(bit_rate);
+  o.enc->gop_size = 15;
+  o.enc->max_b_frames = 2;
+  o.enc->sample_aspect_ratio = av_d2q(display_aspect * h / w, 255);
+  if (avcodec_open2(o.enc, enc_codec, nullptr) < 0 || avcodec_open2(o.dec, dec_codec, nullptr) < 0)
+    return Status::Internal("MPEG-2 round trip: the codec does not open");
+  auto drain_decoder = [&]() -> Status {
+    for (;;) {
+      const int r = avcodec_receive_frame(o.dec, o.frame);
+      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return Status::Ok();
+      if (r < 0) return Status::Internal("MPEG-2 round trip: decoding failed");
+      cv::Mat i420(h * 3 / 2, w, CV_8UC1);
+      for (int y = 0; y < h; ++y) std::memcpy(i420.ptr(y), o.frame->data[0] + y * o.frame->linesize[0], size_t(w));
+      uint8_t* u = i420.ptr(h);
+      uint8_t* v = u + (w / 2) * (h / 2);
+      for (int y = 0; y < h / 2; ++y) {
+        std::memcpy(u + y * (w / 2), o.frame->data[1] + y * o.frame->linesize[1], size_t(w / 2));
+        std::memcpy(v + y * (w / 2), o.frame->data[2] + y * o.frame->linesize[2], size_t(w / 2));
+      }
+      cv::Mat bgr;
+      cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
+      out.push_back(bgr);
+      av_frame_unref(o.frame);
+    }
+  };
+  auto drain_encoder = [&]() -> Status {
+    for (;;) {
+      const int r = avcodec_receive_packet(o.enc, o.packet);
+      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return Status::Ok();
+      if (r < 0) return Status::Internal("MPEG-2 round trip: encoding failed");
+      const int sent = avcodec_send_packet(o.dec, o.packet);
+      av_packet_unref(o.packet);
+      if (sent < 0) return Status::Internal("MPEG-2 round trip: the decoder refused a packet");
+      CELMATCH_RETURN_IF_ERROR(drain_decoder());
+    }
+  };
+  int64_t pts = 0;
+  for (const cv::Mat& bgr : frames) {
+    cv::Mat i420;
+    cv::cvtColor(bgr, i420, cv::COLOR_BGR2YUV_I420);
+    o.frame->format = AV_PIX_FMT_YUV420P;
+    o.frame->width = w;
+    o.frame->height = h;
+    if (av_frame_get_buffer(o.frame, 0) < 0) return Status::Internal("MPEG-2 round trip: out of memory");
+    const uint8_t* u = i420.ptr(h);
+    const uint8_t* v = u + (w / 2) * (h / 2);
+    for (int y = 0; y < h; ++y) std::memcpy(o.frame->data[0] + y * o.frame->linesize[0], i420.ptr(y), size_t(w));
+    for (int y = 0; y < h / 2; ++y) {
+      std::memcpy(o.frame->data[1] + y * o.frame->linesize[1], u + y * (w / 2), size_t(w / 2));
+      std::memcpy(o.frame->data[2] + y * o.frame->linesize[2], v + y * (w / 2), size_t(w / 2));
+    }
+    o.frame->pts = pts++;
+    const int sent = avcodec_send_frame(o.enc, o.frame);
+    av_frame_unref(o.frame);
+    if (sent < 0) return Status::Internal("MPEG-2 round trip: the encoder refused a frame");
+    CELMATCH_RETURN_IF_ERROR(drain_encoder());
+  }
+  if (avcodec_send_frame(o.enc, nullptr) < 0) return Status::Internal("MPEG-2 round trip: the encoder did not flush");
+  CELMATCH_RETURN_IF_ERROR(drain_encoder());
+  if (avcodec_send_packet(o.dec, nullptr) < 0) return Status::Internal("MPEG-2 round trip: the decoder did not flush");
+  CELMATCH_RETURN_IF_ERROR(drain_decoder());
+  if (out.size() != frames.size()) return Status::Internal("MPEG-2 round trip: frames lost");
+  return out;
+}
+
+}  // namespace
+
+Result<LeakImage> NtscReleaseFrame(const std::vector<cv::Mat>& film, std::mt19937& rng, int* shown) {
+  if (film.size() < kNtscFilmFrames) return Status::InvalidArgument("an NTSC frame needs 4 consecutive film frames");
+  // Anamorphic NTSC storage, whatever the film's aspect.
+  std::vector<cv::Mat> sd(kNtscFilmFrames);
+  for (size_t i = 0; i < sd.size(); ++i) cv::resize(film[i], sd[i], cv::Size(720, 480), 0, 0, cv::INTER_AREA);
+  // 3:2 pulldown: four film frames A B C D become five video frames whose
+  // (top, bottom) fields are (A, A) (B, B) (B, C) (C, D) (D, D).
+  static const int kTop[5] = {0, 1, 1, 2, 3}, kBottom[5] = {0, 1, 2, 3, 3};
+  std::vector<cv::Mat> video(5);
+  for (int k = 0; k < 5; ++k) {
+    video[k] = sd[size_t(kTop[k])].clone();
+    for (int y = 1; y < 480; y += 2) sd[size_t(kBottom[k])].row(y).copyTo(video[k].row(y));
+  }
+  const double display_aspect = rng() % 2 ? 16.0 / 9 : 4.0 / 3;
+  const int64_t bit_rate = int64_t(Uniform(rng, 2.5e6, 6e6));
+  Result<std::vector<cv::Mat>> decoded = Mpeg2RoundTrip(video, bit_rate, display_aspect);
+  if (!decoded.ok()) return decoded.status();
+  const int k = UniformInt(rng, 0, 4);
+  *shown = kTop[k];
+  cv::Mat picture = (*decoded)[size_t(k)];
+  // How the copy was deinterlaced: not at all (a mixed frame shows combs),
+  // by blending the fields (a mixed frame shows both pictures), or by
+  // doubling the top field's lines.
+  switch (UniformInt(rng, 0, 2)) {
+    case 0:
+      break;
+    case 1:
+      cv::filter2D(picture, picture, -1, cv::Mat(cv::Matx31f(0.25f, 0.5f, 0.25f)), cv::Point(-1, -1), 0,
+                   cv::BORDER_REPLICATE);
+      break;
+    default: {
+      cv::Mat field(picture.rows / 2, picture.cols, picture.type());
+      for (int y = 0; y < field.rows; ++y) picture.row(2 * y).copyTo(field.row(y));
+      cv::resize(field, picture, cv::Size(picture.cols, picture.rows), 0, 0, cv::INTER_LINEAR);
+    }
+  }
+  // Shown at its display aspect, or saved at its storage size.
+  if (rng() % 2) cv::resize(picture, picture, cv::Size(int(std::lround(480 * display_aspect)), 480), 0, 0, cv::INTER_LINEAR);
+  LeakImage out;
+  out.pixels = picture;
+  out.ext = ".jpg";
+  out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 75, 92)};
+  return out;
+}
+
+namespace {
+
 }  // namespace
 
 Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name, std::mt19937& rng) {
@@ -828,6 +987,8 @@ Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name
       out.pixels = bgr(box).clone();
       if (name == "crop_half_upscaled") cv::resize(out.pixels, out.pixels, bgr.size(), 0, 0, cv::INTER_CUBIC);
       out.params = {cv::IMWRITE_JPEG_QUALITY, UniformInt(rng, 75, 92)};
+    } else if (name == "release_ntsc") {
+      return Status::InvalidArgument("leak transform release_ntsc needs the frames after this one (NtscReleaseFrame)");
     } else {
       return Status::InvalidArgument("unknown leak transform '" + name + "'");
     }

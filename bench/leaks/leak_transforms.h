@@ -45,7 +45,20 @@ const std::vector<std::string>& LeakGeneralisationTransforms();
 // the split).
 bool LeakTransformHeldBack(const std::string& name);
 
-// `bgr`: CV_8UC3, any size. kInvalidArgument for an unknown name.
+// `bgr`: CV_8UC3, any size. kInvalidArgument for an unknown name and for
+// "release_ntsc" (NtscReleaseFrame: it needs the frames after this one).
 Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name, std::mt19937& rng);
+
+// "release_ntsc": a frame of an NTSC DVD or broadcast copy of film footage,
+// made from `film`, kNtscFilmFrames consecutive decoded frames (CV_8UC3, one
+// size): 3:2 pulldown to 29.97 frames a second (two of every five video
+// frames weave fields of two film frames), anamorphic 720x480 storage,
+// MPEG-2 at 2.5-6 Mbit/s through libavcodec (GOP 15, B-frames), then one
+// video frame deinterlaced as a player or ripper would (not at all, by
+// blending its fields, or by doubling one field) and saved at its storage
+// size or its display aspect (4:3 or 16:9), JPEG 75-92. `*shown`: the index
+// in `film` of the frame its top field shows (the truth's time).
+constexpr size_t kNtscFilmFrames = 4;
+Result<LeakImage> NtscReleaseFrame(const std::vector<cv::Mat>& film, std::mt19937& rng, int* shown);
 
 }  // namespace celmatch
