@@ -804,9 +804,14 @@ Result<std::vector<cv::Mat>> Mpeg2RoundTrip(const std::vector<cv::Mat>& frames, 
 
 Result<LeakImage> NtscReleaseFrame(const std::vector<cv::Mat>& film, std::mt19937& rng, int* shown) {
   if (film.size() < kNtscFilmFrames) return Status::InvalidArgument("an NTSC frame needs 4 consecutive film frames");
-  // Anamorphic NTSC storage, whatever the film's aspect.
+  // The transfer's own framing (1-4% of each side, the same for every
+  // frame), stored anamorphic at 720x480 whatever the film's aspect.
+  const cv::Size size = film[0].size();
+  const int l = int(size.width * Uniform(rng, 0.01, 0.04)), r = int(size.width * Uniform(rng, 0.01, 0.04));
+  const int t = int(size.height * Uniform(rng, 0.01, 0.04)), b = int(size.height * Uniform(rng, 0.01, 0.04));
+  const cv::Rect framed(l, t, std::max(1, size.width - l - r), std::max(1, size.height - t - b));
   std::vector<cv::Mat> sd(kNtscFilmFrames);
-  for (size_t i = 0; i < sd.size(); ++i) cv::resize(film[i], sd[i], cv::Size(720, 480), 0, 0, cv::INTER_AREA);
+  for (size_t i = 0; i < sd.size(); ++i) cv::resize(film[i](framed), sd[i], cv::Size(720, 480), 0, 0, cv::INTER_AREA);
   // 3:2 pulldown: four film frames A B C D become five video frames whose
   // (top, bottom) fields are (A, A) (B, B) (B, C) (C, D) (D, D).
   static const int kTop[5] = {0, 1, 1, 2, 3}, kBottom[5] = {0, 1, 2, 3, 3};

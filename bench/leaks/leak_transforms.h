@@ -51,8 +51,9 @@ Result<LeakImage> ApplyLeakTransform(const cv::Mat& bgr, const std::string& name
 
 // "release_ntsc": a frame of an NTSC DVD or broadcast copy of film footage,
 // made from `film`, kNtscFilmFrames consecutive decoded frames (CV_8UC3, one
-// size): 3:2 pulldown to 29.97 frames a second (two of every five video
-// frames weave fields of two film frames), anamorphic 720x480 storage,
+// size): the transfer's framing (1-4% of each side cut), 3:2 pulldown to
+// 29.97 frames a second (two of every five video frames weave fields of two
+// film frames), anamorphic 720x480 storage,
 // MPEG-2 at 2.5-6 Mbit/s through libavcodec (GOP 15, B-frames), then one
 // video frame deinterlaced as a player or ripper would (not at all, by
 // blending its fields, or by doubling one field) and saved at its storage
