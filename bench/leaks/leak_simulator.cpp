@@ -72,20 +72,25 @@ std::string OpaqueName(std::mt19937& rng, const std::string& ext) {
   return hex(2) + "/" + hex(2) + "/" + hex(12) + ext;
 }
 
-Status WriteTransformed(const cv::Mat& bgr, const std::string& transform, const fs::path& out_dir,
-                        std::mt19937& rng, std::string* rel) {
-  Result<LeakImage> img = ApplyLeakTransform(bgr, transform, rng);
-  if (!img.ok()) return img.status();
-  *rel = OpaqueName(rng, img->ext);
-  fs::path p = out_dir / *rel;
+// `img` written under an opaque name (drawn from `rng`) in `out_dir`.
+Status WriteLeakImage(const LeakImage& img, const fs::path& out_dir, std::mt19937& rng, std::string* rel) {
+  *rel = OpaqueName(rng, img.ext);
+  const fs::path p = out_dir / *rel;
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
   try {
-    if (!cv::imwrite(p.string(), img->pixels, img->params)) return Status::IoError(p.string() + ": cannot write image");
+    if (!cv::imwrite(p.string(), img.pixels, img.params)) return Status::IoError(p.string() + ": cannot write image");
   } catch (const cv::Exception& e) {
     return Status::IoError(p.string() + ": " + e.what());
   }
   return Status::Ok();
+}
+
+Status WriteTransformed(const cv::Mat& bgr, const std::string& transform, const fs::path& out_dir,
+                        std::mt19937& rng, std::string* rel) {
+  Result<LeakImage> img = ApplyLeakTransform(bgr, transform, rng);
+  if (!img.ok()) return img.status();
+  return WriteLeakImage(*img, out_dir, rng, rel);
 }
 
 // Clips: a stretch of `path` from `start_s`, re-encoded (MPEG-4 Part 2 in
@@ -202,16 +207,7 @@ Status WriteFromFilmRun(const std::string& path, double start_s, const std::stri
   Result<LeakImage> img = NtscReleaseFrame(film, rng, &shown);
   if (!img.ok()) return Status::Internal(path + ": " + img.status().message());
   *shown_s = times[size_t(shown)];
-  *rel = OpaqueName(rng, img->ext);
-  const fs::path p = out_dir / *rel;
-  std::error_code ec;
-  fs::create_directories(p.parent_path(), ec);
-  try {
-    if (!cv::imwrite(p.string(), img->pixels, img->params)) return Status::IoError(p.string() + ": cannot write image");
-  } catch (const cv::Exception& e) {
-    return Status::IoError(p.string() + ": " + e.what());
-  }
-  return Status::Ok();
+  return WriteLeakImage(*img, out_dir, rng, rel);
 }
 
 // Frames of `path` at `times` (sorted): the first decoded frame at or after
