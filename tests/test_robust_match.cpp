@@ -1018,6 +1018,35 @@ TEST_CASE("local features: the prepared picture describes the picture and its mi
   }
 }
 
+// The half-size description (FeatureMatcher::Coarser) describes the picture
+// reduced by half, in the picture's own pixels, with half the keypoints;
+// none for a picture under twice kMinCoarserSide.
+TEST_CASE("local features: the half-size description is of the whole picture, in its pixels") {
+  TempDir tmp;
+  auto index = BuildIndex(tmp.str() + "/index", {});
+  FeatureMatcher features(*index, FeatureMatchOptions());
+  const cv::Mat picture = SyntheticCartoonFrame(77, 1.0, 960, 540);
+  const QueryFeatures q = features.Describe(picture, cv::Mat());
+  const LocalFeatures& coarser = features.Coarser(q);
+  REQUIRE(q.features.size() > 100);
+  REQUIRE(coarser.size() > 50);
+  CHECK(int(coarser.size()) <= FeatureMatchOptions().query_max_features / 2);
+  CHECK(coarser.width == picture.cols);
+  CHECK(coarser.height == picture.rows);
+  // Spread over the picture in its pixels, as the full description is.
+  cv::Rect2f full = cv::boundingRect(q.features.points), half = cv::boundingRect(coarser.points);
+  CHECK(half.x >= 0);
+  CHECK(half.y >= 0);
+  CHECK(half.br().x <= picture.cols);
+  CHECK(half.br().y <= picture.rows);
+  CHECK(half.width > 0.7 * full.width);
+  CHECK(half.height > 0.7 * full.height);
+  // Not the full description again: other keypoints, other descriptors.
+  CHECK(coarser.size() != q.features.size());
+  const cv::Mat small = SyntheticCartoonFrame(77, 1.0, 2 * FeatureMatcher::kMinCoarserSide - 2, 160);
+  CHECK(features.Coarser(features.Describe(small, cv::Mat())).size() == 0);
+}
+
 // `index build --jobs N` describes one video's kept frames (local features,
 // embedding) on N workers while its decoder goes on; the index must be the
 // one a single job builds, frame for frame.

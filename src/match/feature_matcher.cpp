@@ -68,6 +68,25 @@ const LocalFeatures& FeatureMatcher::Redrawn(const QueryFeatures& q) const {
   return q.redrawn;
 }
 
+const LocalFeatures& FeatureMatcher::Coarser(const QueryFeatures& q) const {
+  if (!q.coarser_ready) {
+    q.coarser_ready = true;
+    const cv::Mat& gray = q.work.gray;
+    if (!gray.empty() && std::max(gray.cols, gray.rows) / 2 >= kMinCoarserSide) {
+      LocalFeatureExtractor::WorkPicture half = q.work;
+      cv::resize(gray, half.gray, cv::Size(gray.cols / 2, gray.rows / 2), 0, 0, cv::INTER_AREA);
+      if (!q.work.mask.empty()) cv::resize(q.work.mask, half.mask, half.gray.size(), 0, 0, cv::INTER_NEAREST);
+      half.scale = q.work.scale * double(half.gray.cols) / gray.cols;
+      // A quarter of the pixels: half the keypoints and half the words
+      // searched (voting and verifying cost in proportion to them).
+      LocalFeatureOptions o = QueryExtractor(q.line_art).options();
+      o.max_features /= 2;
+      q.coarser = LocalFeatureExtractor(o).Extract(half, false);
+    }
+  }
+  return q.coarser;
+}
+
 const LocalFeatures& FeatureMatcher::Mirrored(const QueryFeatures& q) const {
   if (!q.mirrored_ready) {
     q.mirrored_ready = true;
@@ -112,6 +131,7 @@ VerifiedFrame FeatureMatcher::VerifyAsRetrieved(const QueryFeatures& q, int64_t 
 }
 
 std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
+                                                       int word_budget,
                                                        std::vector<VerifiedFrame>* placed,
                                                        std::vector<int64_t>* voted) const {
   std::vector<VerifiedFrame> out;
@@ -123,7 +143,7 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
     const cv::Mat voters = options_.vote_max_features > 0 && f.descriptors.rows > options_.vote_max_features
                                ? f.descriptors.rowRange(0, options_.vote_max_features)
                                : f.descriptors;
-    const int beam = WordBeam(voters.rows, layer);
+    const int beam = WordBeam(voters.rows, layer, word_budget);
     const std::vector<FrameVotes> votes = index_.features(layer).Vote(
         voters, options_.neighbors, options_.max_descriptor_distance, options_.verify_frames, beam);
     for (const FrameVotes& fv : votes) {
@@ -148,15 +168,16 @@ std::vector<FrameVotes> FeatureMatcher::VotedFrames(const QueryFeatures& q, int 
             WordBeam(q.features.descriptors.rows, FeatureLayer::kColor));
 }
 
-int FeatureMatcher::WordBeam(int descriptors, FeatureLayer layer) const {
+int FeatureMatcher::WordBeam(int descriptors, FeatureLayer layer, int word_budget) const {
   const int least = layer == FeatureLayer::kLine ? options_.line_vote_word_beam : options_.vote_word_beam;
-  const int budgeted = descriptors > 0 ? options_.vote_word_budget / descriptors : least;
+  if (word_budget < 0) word_budget = options_.vote_word_budget;
+  const int budgeted = descriptors > 0 ? word_budget / descriptors : least;
   return std::max(least, std::min(options_.max_vote_word_beam, budgeted));
 }
 
 std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std::vector<VerifiedFrame>* placed,
                                                     std::vector<int64_t>* voted) const {
-  std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art, placed, voted);
+  std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art, options_.vote_word_budget, placed, voted);
   // The mirror image too, unless the picture as it is found a conclusive
   // match: episodes that share a background verify on it with tens of
   // inliers, while a mirrored copy of the true frame is found only through
@@ -165,17 +186,27 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std:
     return v.verification.inliers >= options_.conclusive_inliers;
   });
   if (options_.try_flip && !conclusive) {
-    std::vector<VerifiedFrame> mirrored = RetrieveOne(Mirrored(q), true, q.line_art, placed);
+    std::vector<VerifiedFrame> mirrored = RetrieveOne(Mirrored(q), true, q.line_art, options_.vote_word_budget, placed);
     out.insert(out.end(), mirrored.begin(), mirrored.end());
   }
+  auto verified = [&] {
+    return std::any_of(out.begin(), out.end(),
+                       [&](const VerifiedFrame& v) { return v.verification.inliers >= options_.min_inliers; });
+  };
   // Line art that neither description verified: its redrawn strokes.
-  const bool verified = std::any_of(out.begin(), out.end(), [&](const VerifiedFrame& v) {
-    return v.verification.inliers >= options_.min_inliers;
-  });
-  if (!verified) {
+  if (!verified()) {
     // Not placed: the redrawn picture's points are in its own pixels.
-    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true, nullptr, voted);
+    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true, options_.vote_word_budget, nullptr, voted);
     out.insert(out.end(), redrawn.begin(), redrawn.end());
+  }
+  // None verified: the picture at half its size (a crop at a larger scale
+  // than the references'; QueryFeatures::coarser). Its verified and placed
+  // frames count; the frames it voted for are not proposed to the later
+  // steps, whose few comparisons go to the other descriptions' and the
+  // embedding's proposals.
+  if (!verified()) {
+    std::vector<VerifiedFrame> coarser = RetrieveOne(Coarser(q), false, q.line_art, options_.vote_word_budget / 2, placed, nullptr);
+    out.insert(out.end(), coarser.begin(), coarser.end());
   }
   std::sort(out.begin(), out.end(), Better);
   if (placed) std::sort(placed->begin(), placed->end(), Better);

@@ -9,7 +9,9 @@
 //              in the colour layer, and for line-art queries also in the
 //              line layer; the most-voted frames are verified
 //              (match/geometric_verifier.h), mirrored features only when the
-//              picture as it is found nothing;
+//              picture as it is found nothing, then (when none verified)
+//              the redrawn strokes of lines on paper (Redrawn) and the
+//              picture described at half its size (Coarser);
 //   Verify     one given frame (a PDQ candidate), so verification can
 //              confirm it and say which region it shows.
 //
@@ -97,6 +99,14 @@ struct QueryFeatures {
   // points in the redrawn picture's pixels.
   mutable bool redrawn_ready = false;
   mutable LocalFeatures redrawn;
+  // Made only when neither description verifies: the picture described at
+  // half its working size (points in the picture's pixels). A crop shown
+  // larger than reference frames are described (a half-size crop at its
+  // source's resolution is at twice their scale) spends most of its
+  // keypoints on pyramid levels finer than any reference keypoint's, and
+  // too few of them vote for its frame.
+  mutable bool coarser_ready = false;
+  mutable LocalFeatures coarser;
   // LooksLikeLines, made on first use.
   mutable std::optional<bool> looks_like_lines;
 };
@@ -140,13 +150,18 @@ class FeatureMatcher {
   std::vector<FrameVotes> VotedFrames(const QueryFeatures& query, int max_frames) const;
 
   // Visual words searched for each of a query's `descriptors` in `layer`
-  // (the options' beams and budget).
-  int WordBeam(int descriptors, FeatureLayer layer) const;
+  // (the options' beams, and their budget unless `word_budget` is given).
+  int WordBeam(int descriptors, FeatureLayer layer, int word_budget = -1) const;
 
   // The mirrored picture's features (computed once, on first call).
   const LocalFeatures& Mirrored(const QueryFeatures& query) const;
   // The redrawn description of lines on paper (QueryFeatures::redrawn), made on first use.
   const LocalFeatures& Redrawn(const QueryFeatures& query) const;
+  // The half-size description (QueryFeatures::coarser), made on first use;
+  // empty when the halved picture's longer side would be under
+  // kMinCoarserSide.
+  const LocalFeatures& Coarser(const QueryFeatures& query) const;
+  static constexpr int kMinCoarserSide = 160;
   // Line art, or lines on paper in the wider sense (LooksLikeLinesOnPaper),
   // for an opaque picture: what is redrawn, and what the line-drawing step
   // compares. Decided once per query.
@@ -164,7 +179,8 @@ class FeatureMatcher {
   const FeatureMatchOptions& options() const { return options_; }
 
  private:
-  std::vector<VerifiedFrame> RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
+  // `word_budget`: WordBeam's budget for this description.
+  std::vector<VerifiedFrame> RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art, int word_budget,
                                          std::vector<VerifiedFrame>* placed,
                                          std::vector<int64_t>* voted = nullptr) const;
   LocalFeatureExtractor QueryExtractor(bool line_art) const;
