@@ -97,24 +97,28 @@ const LocalFeatures& FeatureMatcher::Mirrored(const QueryFeatures& q) const {
   return q.mirrored;
 }
 
-VerifiedFrame FeatureMatcher::VerifyIn(const LocalFeatures& f, int64_t frame_id, FeatureLayer layer,
-                                       bool mirrored) const {
+VerifiedFrame FeatureMatcher::VerifyIn(const QueryFeatures& q, const LocalFeatures& f, int64_t frame_id,
+                                       FeatureLayer layer, bool mirrored) const {
   VerifiedFrame out;
   out.frame_id = frame_id;
   out.layer = layer;
   out.mirrored = mirrored;
-  const FrameRecord& fr = index_.frame(frame_id);
-  const SourceRecord& src = index_.source(fr.source_id);
-  out.verification = VerifyHomography(f, index_.features(layer).frame(frame_id), cv::Size(src.width, src.height),
-                                      options_.verifier);
+  auto [it, fresh] = q.verifications.try_emplace({&f, frame_id, int(layer)});
+  if (fresh) {
+    const FrameRecord& fr = index_.frame(frame_id);
+    const SourceRecord& src = index_.source(fr.source_id);
+    it->second = VerifyHomography(f, index_.features(layer).frame(frame_id), cv::Size(src.width, src.height),
+                                  options_.verifier);
+  }
+  out.verification = it->second;
   return out;
 }
 
 VerifiedFrame FeatureMatcher::Verify(const QueryFeatures& q, int64_t frame_id, bool mirrored) const {
   const LocalFeatures& f = mirrored ? Mirrored(q) : q.features;
-  VerifiedFrame best = VerifyIn(f, frame_id, FeatureLayer::kColor, mirrored);
+  VerifiedFrame best = VerifyIn(q, f, frame_id, FeatureLayer::kColor, mirrored);
   if (q.line_art) {
-    VerifiedFrame line = VerifyIn(f, frame_id, FeatureLayer::kLine, mirrored);
+    VerifiedFrame line = VerifyIn(q, f, frame_id, FeatureLayer::kLine, mirrored);
     if (Better(line, best)) best = line;
   }
   return best;
@@ -124,18 +128,19 @@ VerifiedFrame FeatureMatcher::VerifyAsRetrieved(const QueryFeatures& q, int64_t 
   VerifiedFrame best = Verify(q, frame_id, mirrored);
   if (Accepts(best) || mirrored || !q.redrawn_ready || q.redrawn.size() < 4) return best;
   for (FeatureLayer layer : {FeatureLayer::kColor, FeatureLayer::kLine}) {
-    VerifiedFrame v = VerifyIn(q.redrawn, frame_id, layer, false);
+    VerifiedFrame v = VerifyIn(q, q.redrawn, frame_id, layer, false);
     if (Better(v, best)) best = v;
   }
   return best;
 }
 
-std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art,
-                                                       int word_budget,
+std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const QueryFeatures& q, const LocalFeatures& f,
+                                                       const LocalFeatures& verifying,
+                                                       bool mirrored, bool line_art, int word_budget,
                                                        std::vector<VerifiedFrame>* placed,
                                                        std::vector<int64_t>* voted) const {
   std::vector<VerifiedFrame> out;
-  if (f.size() < 4) return out;
+  if (f.size() < 4 || verifying.size() < 4) return out;
   std::vector<FeatureLayer> layers = {FeatureLayer::kColor};
   if (line_art) layers.push_back(FeatureLayer::kLine);
   for (FeatureLayer layer : layers) {
@@ -149,7 +154,7 @@ std::vector<VerifiedFrame> FeatureMatcher::RetrieveOne(const LocalFeatures& f, b
     for (const FrameVotes& fv : votes) {
       if (fv.votes < options_.min_votes) break;
       if (voted) voted->push_back(fv.frame_id);
-      VerifiedFrame v = VerifyIn(f, fv.frame_id, layer, mirrored);
+      VerifiedFrame v = VerifyIn(q, verifying, fv.frame_id, layer, mirrored);
       v.votes = fv.votes;
       if (Accepts(v)) {
         out.push_back(v);
@@ -177,7 +182,7 @@ int FeatureMatcher::WordBeam(int descriptors, FeatureLayer layer, int word_budge
 
 std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std::vector<VerifiedFrame>* placed,
                                                     std::vector<int64_t>* voted) const {
-  std::vector<VerifiedFrame> out = RetrieveOne(q.features, false, q.line_art, options_.vote_word_budget, placed, voted);
+  std::vector<VerifiedFrame> out = RetrieveOne(q, q.features, q.features, false, q.line_art, options_.vote_word_budget, placed, voted);
   // The mirror image too, unless the picture as it is found a conclusive
   // match: episodes that share a background verify on it with tens of
   // inliers, while a mirrored copy of the true frame is found only through
@@ -186,7 +191,8 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std:
     return v.verification.inliers >= options_.conclusive_inliers;
   });
   if (options_.try_flip && !conclusive) {
-    std::vector<VerifiedFrame> mirrored = RetrieveOne(Mirrored(q), true, q.line_art, options_.vote_word_budget, placed);
+    const LocalFeatures& m = Mirrored(q);
+    std::vector<VerifiedFrame> mirrored = RetrieveOne(q, m, m, true, q.line_art, options_.vote_word_budget, placed);
     out.insert(out.end(), mirrored.begin(), mirrored.end());
   }
   auto verified = [&] {
@@ -196,16 +202,20 @@ std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std:
   // Line art that neither description verified: its redrawn strokes.
   if (!verified()) {
     // Not placed: the redrawn picture's points are in its own pixels.
-    std::vector<VerifiedFrame> redrawn = RetrieveOne(Redrawn(q), false, true, options_.vote_word_budget, nullptr, voted);
+    const LocalFeatures& r = Redrawn(q);
+    std::vector<VerifiedFrame> redrawn = RetrieveOne(q, r, r, false, true, options_.vote_word_budget, nullptr, voted);
     out.insert(out.end(), redrawn.begin(), redrawn.end());
   }
-  // None verified: the picture at half its size (a crop at a larger scale
-  // than the references'; QueryFeatures::coarser). Its verified and placed
-  // frames count; the frames it voted for are not proposed to the later
-  // steps, whose few comparisons go to the other descriptions' and the
-  // embedding's proposals.
+  // None verified: the frames the picture at half its size votes for (a
+  // crop at a larger scale than the references'; QueryFeatures::coarser),
+  // verified with the picture as it is, whose finer keypoints tell apart
+  // near-identical pictures (one episode's intro from another's) that the
+  // coarse ones do not. The frames it voted for are not proposed to the
+  // later steps, whose few comparisons go to the other descriptions' and
+  // the embedding's proposals.
   if (!verified()) {
-    std::vector<VerifiedFrame> coarser = RetrieveOne(Coarser(q), false, q.line_art, options_.vote_word_budget / 2, placed, nullptr);
+    std::vector<VerifiedFrame> coarser =
+        RetrieveOne(q, Coarser(q), q.features, false, q.line_art, options_.vote_word_budget / 2, placed, nullptr);
     out.insert(out.end(), coarser.begin(), coarser.end());
   }
   std::sort(out.begin(), out.end(), Better);

@@ -11,7 +11,7 @@
 //              (match/geometric_verifier.h), mirrored features only when the
 //              picture as it is found nothing, then (when none verified)
 //              the redrawn strokes of lines on paper (Redrawn) and the
-//              picture described at half its size (Coarser);
+//              votes of the picture described at half its size (Coarser);
 //   Verify     one given frame (a PDQ candidate), so verification can
 //              confirm it and say which region it shows.
 //
@@ -24,7 +24,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -100,13 +102,18 @@ struct QueryFeatures {
   mutable bool redrawn_ready = false;
   mutable LocalFeatures redrawn;
   // Made only when neither description verifies: the picture described at
-  // half its working size (points in the picture's pixels). A crop shown
-  // larger than reference frames are described (a half-size crop at its
-  // source's resolution is at twice their scale) spends most of its
+  // half its working size (points in the picture's pixels), to vote. A crop
+  // shown larger than reference frames are described (a half-size crop at
+  // its source's resolution is at twice their scale) spends most of its
   // keypoints on pyramid levels finer than any reference keypoint's, and
-  // too few of them vote for its frame.
+  // too few of them vote for its frame; verified, they still place it.
   mutable bool coarser_ready = false;
   mutable LocalFeatures coarser;
+  // Verifications made so far, by description (one of the above), frame and
+  // layer: the steps verify some frames more than once (a voted frame the
+  // embedding proposes again, the half-size description's votes checked
+  // with the picture as it is).
+  mutable std::map<std::tuple<const LocalFeatures*, int64_t, int>, Verification> verifications;
   // LooksLikeLines, made on first use.
   mutable std::optional<bool> looks_like_lines;
 };
@@ -179,12 +186,17 @@ class FeatureMatcher {
   const FeatureMatchOptions& options() const { return options_; }
 
  private:
-  // `word_budget`: WordBeam's budget for this description.
-  std::vector<VerifiedFrame> RetrieveOne(const LocalFeatures& f, bool mirrored, bool line_art, int word_budget,
-                                         std::vector<VerifiedFrame>* placed,
+  // `f`'s descriptors vote (`word_budget`: WordBeam's budget for them);
+  // the most-voted frames are verified with `verifying` (`f` itself, or
+  // the same picture's finer description).
+  std::vector<VerifiedFrame> RetrieveOne(const QueryFeatures& query, const LocalFeatures& f,
+                                         const LocalFeatures& verifying, bool mirrored,
+                                         bool line_art, int word_budget, std::vector<VerifiedFrame>* placed,
                                          std::vector<int64_t>* voted = nullptr) const;
   LocalFeatureExtractor QueryExtractor(bool line_art) const;
-  VerifiedFrame VerifyIn(const LocalFeatures& f, int64_t frame_id, FeatureLayer layer, bool mirrored) const;
+  // `f`: one of `query`'s descriptions; verified once per frame and layer.
+  VerifiedFrame VerifyIn(const QueryFeatures& query, const LocalFeatures& f, int64_t frame_id, FeatureLayer layer,
+                         bool mirrored) const;
 
   const ReferenceIndex& index_;
   FeatureMatchOptions options_;
