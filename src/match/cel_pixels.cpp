@@ -222,10 +222,7 @@ std::optional<double> CelPixelComparison::Correlation(const cv::Mat& thumb) {
 
 const cv::Mat& ScaledGray::AtWidth(int w) const {
   auto [it, inserted] = copies_.try_emplace(w);
-  if (inserted) {
-    const int h = int(std::lround(double(w) * gray_.rows / gray_.cols));
-    cv::resize(gray_, it->second, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-  }
+  if (inserted) cv::resize(gray_, it->second, SizeAtWidth(w), 0, 0, cv::INTER_AREA);
   return it->second;
 }
 
@@ -238,7 +235,7 @@ namespace {
 bool BetterPlaceAtWidth(const ScaledGray& scaled, cv::Size reference_size, const cv::Mat& thumb_gray, cv::Rect within,
                         int w, double* ncc, cv::Matx33d* place) {
   const cv::Mat& gray = scaled.picture();
-  const int h = int(std::lround(double(w) * gray.rows / gray.cols));
+  const int h = scaled.SizeAtWidth(w).height;
   if (w < 8 || h < 8 || w > within.width || h > within.height) return false;
   cv::Mat scores;
   cv::matchTemplate(thumb_gray(within), scaled.AtWidth(w), scores, cv::TM_CCOEFF_NORMED);

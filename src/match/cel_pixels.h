@@ -14,8 +14,8 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -73,6 +73,7 @@ class ScaledGray {
  public:
   explicit ScaledGray(cv::Mat gray) : gray_(std::move(gray)) {}
   const cv::Mat& picture() const { return gray_; }
+  cv::Size SizeAtWidth(int w) const { return cv::Size(w, int(std::lround(double(w) * gray_.rows / gray_.cols))); }
   const cv::Mat& AtWidth(int w) const;
 
  private:

@@ -182,7 +182,8 @@ int FeatureMatcher::WordBeam(int descriptors, FeatureLayer layer, int word_budge
 
 std::vector<VerifiedFrame> FeatureMatcher::Retrieve(const QueryFeatures& q, std::vector<VerifiedFrame>* placed,
                                                     std::vector<int64_t>* voted) const {
-  std::vector<VerifiedFrame> out = RetrieveOne(q, q.features, q.features, false, q.line_art, options_.vote_word_budget, placed, voted);
+  std::vector<VerifiedFrame> out =
+      RetrieveOne(q, q.features, q.features, false, q.line_art, options_.vote_word_budget, placed, voted);
   // The mirror image too, unless the picture as it is found a conclusive
   // match: episodes that share a background verify on it with tens of
   // inliers, while a mirrored copy of the true frame is found only through
