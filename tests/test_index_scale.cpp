@@ -24,6 +24,22 @@ using celmatch::testing::RandomHash;
 
 namespace {
 
+// AddressSanitizer's allocator keeps freed memory in quarantine, releases it
+// in batches and writes its bookkeeping into pages inherited from the parent,
+// so a process's memory moves by megabytes unrelated to the index: the
+// memory figures are checked in ordinary builds only.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMemoryMeasurable = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kMemoryMeasurable = false;
+#else
+constexpr bool kMemoryMeasurable = true;
+#endif
+#else
+constexpr bool kMemoryMeasurable = true;
+#endif
+
 // Frames in shots of 8 codes, 24 bits apart within a shot (many near ties).
 std::vector<PdqHash> ShotHashes(size_t n, std::mt19937& rng) {
   std::vector<PdqHash> out;
@@ -195,7 +211,7 @@ TEST_CASE("Scale benchmark: exact index types reach recall 1, mapped files are s
   for (const ScaleRow& r : rows) {
     INFO(FormatScaleRow(r));
     CHECK(r.query_ms > 0);
-    CHECK(r.rss_bytes_per_frame > 0);
+    if (kMemoryMeasurable) CHECK(r.rss_bytes_per_frame > 0);
     // Exact types find the exact nearest for every query; multihash is exact
     // to 31 bits and the queries are 16 bits from a stored frame.
     const bool approximate = r.index == "ivf" || r.index == "emb ivfpq";
@@ -208,12 +224,16 @@ TEST_CASE("Scale benchmark: exact index types reach recall 1, mapped files are s
   const ScaleRow& mmap = rows[1];
   REQUIRE(mmap.index == "flat mmap");
   CHECK(mmap.processes == 2);
-  // 32-byte codes mapped by two processes: each is charged about half.
-  CHECK(mmap.rss_bytes_per_frame >= 32.0);
-  CHECK(mmap.pss_bytes_per_frame < 0.75 * mmap.rss_bytes_per_frame);
-  CHECK(rows[0].pss_bytes_per_frame >= 32.0);  // loaded flat: a private copy
   CHECK(rows[4].index == "emb flat");
-  CHECK(rows[4].pss_bytes_per_frame >= 1024.0);  // 256 floats a frame
+  if (kMemoryMeasurable) {
+    // 32-byte codes mapped by two processes: each is charged about half.
+    CHECK(mmap.rss_bytes_per_frame >= 32.0);
+    CHECK(mmap.pss_bytes_per_frame < 0.75 * mmap.rss_bytes_per_frame);
+    CHECK(rows[0].pss_bytes_per_frame >= 32.0);  // loaded flat: a private copy
+    CHECK(rows[4].pss_bytes_per_frame >= 1024.0);  // 256 floats a frame
+  } else {
+    WARN("memory figures not checked: built with AddressSanitizer");
+  }
 
   ScaleOptions bad = options;
   bad.types = {"no such index"};
