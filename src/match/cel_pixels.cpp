@@ -226,6 +226,17 @@ const cv::Mat& ScaledGray::AtWidth(int w) const {
   return it->second;
 }
 
+const cv::Mat& ScaledGray::VisibleAtWidth(int w) const {
+  if (visible_.empty()) return visible_;
+  auto [it, inserted] = visible_copies_.try_emplace(w);
+  if (inserted) {
+    cv::Mat reduced;
+    cv::resize(visible_, reduced, SizeAtWidth(w), 0, 0, cv::INTER_AREA);
+    cv::threshold(reduced, it->second, 254, 255, cv::THRESH_BINARY);
+  }
+  return it->second;
+}
+
 namespace {
 
 // One width of the search for a picture's place: `gray` reduced to `w`
@@ -238,7 +249,27 @@ bool BetterPlaceAtWidth(const ScaledGray& scaled, cv::Size reference_size, const
   const int h = scaled.SizeAtWidth(w).height;
   if (w < 8 || h < 8 || w > within.width || h > within.height) return false;
   cv::Mat scores;
-  cv::matchTemplate(thumb_gray(within), scaled.AtWidth(w), scores, cv::TM_CCOEFF_NORMED);
+  const cv::Mat& visible = scaled.VisibleAtWidth(w);
+  if (visible.empty()) {
+    cv::matchTemplate(thumb_gray(within), scaled.AtWidth(w), scores, cv::TM_CCOEFF_NORMED);
+  } else {
+    // Only the visible pixels are compared; too few of them say nothing.
+    if (cv::countNonZero(visible) < kMinLocatedVisiblePixels) return false;
+    if (within.width - w == 0 && within.height - h == 3) {
+      // OpenCV 4.6's masked search fails on a 1x4 result (it takes a
+      // four-element column for a scalar); the transposed search is the same
+      // correlation with a 4x1 result.
+      cv::Mat image_t, template_t, visible_t, scores_t;
+      cv::transpose(thumb_gray(within), image_t);
+      cv::transpose(scaled.AtWidth(w), template_t);
+      cv::transpose(visible, visible_t);
+      cv::matchTemplate(image_t, template_t, scores_t, cv::TM_CCOEFF_NORMED, visible_t);
+      cv::transpose(scores_t, scores);
+    } else {
+      cv::matchTemplate(thumb_gray(within), scaled.AtWidth(w), scores, cv::TM_CCOEFF_NORMED, visible);
+    }
+    cv::patchNaNs(scores, -1);  // places where the visible pixels or the thumbnail's under them are flat
+  }
   double max_value = 0;
   cv::Point at;
   cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
@@ -294,7 +325,7 @@ cv::Matx33d RefinePlace(const ScaledGray& scaled, cv::Size reference_size, const
 }
 
 std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
-                                             cv::Size reference_size, const cv::Mat& thumb) {
+                                             cv::Size reference_size, const cv::Mat& thumb, const cv::Mat& visible) {
   if (bgr.empty() || thumb.empty() || reference_size.area() <= 0) return std::nullopt;
   // Query pixels -> thumbnail pixels.
   const cv::Matx33d to_thumb(double(thumb.cols) / reference_size.width, 0, 0,
@@ -304,16 +335,21 @@ std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx3
   // warp samples, it does not average, and would alias a large picture.
   const double det = h(0, 0) * h(1, 1) - h(0, 1) * h(1, 0);
   const double scale = std::sqrt(std::fabs(det));  // thumbnail px per query px
-  cv::Mat src = bgr;
+  cv::Mat src = bgr, shown = visible.empty() ? cv::Mat(bgr.size(), CV_8U, cv::Scalar(255)) : visible;
   if (scale > 0 && scale < 0.5) {
     cv::resize(bgr, src, cv::Size(), scale, scale, cv::INTER_AREA);
+    if (!visible.empty()) {
+      cv::resize(visible, shown, src.size(), 0, 0, cv::INTER_AREA);
+      cv::threshold(shown, shown, 254, 255, cv::THRESH_BINARY);
+    } else {
+      shown = cv::Mat(src.size(), CV_8U, cv::Scalar(255));
+    }
     const double sx = double(bgr.cols) / src.cols, sy = double(bgr.rows) / src.rows;
     h = h * cv::Matx33d(sx, 0, 0, 0, sy, 0, 0, 0, 1);
   }
   cv::Mat warped, landed;
   cv::warpPerspective(src, warped, h, thumb.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
-  cv::warpPerspective(cv::Mat(src.size(), CV_8U, cv::Scalar(255)), landed, h, thumb.size(), cv::INTER_NEAREST,
-                      cv::BORDER_CONSTANT);
+  cv::warpPerspective(shown, landed, h, thumb.size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT);
   // The picture's own border mixes in the outside under interpolation.
   cv::erode(landed, landed, cv::Mat());
   return CelPixelComparison(warped, landed).Correlation(thumb);

@@ -61,24 +61,32 @@ class CelPixelComparison {
 // frame (a crop, a picture on a sheet): `bgr` warped by `query_to_reference`
 // (query pixels -> the reference frame's pixels, `reference_size`) onto
 // `thumb`, compared where it lands. nullopt as above: too flat, too little
-// of it lands on the frame.
+// of it lands on the frame. `visible` (CV_8U, `bgr`'s size, 255 = shows
+// content; empty: all of it) leaves out a blanked part of the picture.
 std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx33d& query_to_reference,
-                                             cv::Size reference_size, const cv::Mat& thumb);
+                                             cv::Size reference_size, const cv::Mat& thumb,
+                                             const cv::Mat& visible = cv::Mat());
 
 // A gray picture and its copies at other widths (aspect kept: `w` wide,
 // round(w * rows / cols) high; area interpolation), each made at its first
 // use: the located step searches one picture over many frames' thumbnails
-// at the same widths. Not for sharing between threads.
+// at the same widths. With a `visible` mask (CV_8U, the picture's size, 255
+// = shows content; a blanked region is 0), the copies carry the mask too,
+// reduced so that a pixel counts only when all it covers is visible, and
+// the search compares those pixels only. Not for sharing between threads.
 class ScaledGray {
  public:
-  explicit ScaledGray(cv::Mat gray) : gray_(std::move(gray)) {}
+  explicit ScaledGray(cv::Mat gray, cv::Mat visible = cv::Mat()) : gray_(std::move(gray)), visible_(std::move(visible)) {}
   const cv::Mat& picture() const { return gray_; }
+  const cv::Mat& visible() const { return visible_; }
   cv::Size SizeAtWidth(int w) const { return cv::Size(w, int(std::lround(double(w) * gray_.rows / gray_.cols))); }
   const cv::Mat& AtWidth(int w) const;
+  // The mask of AtWidth(w); empty when the picture has none.
+  const cv::Mat& VisibleAtWidth(int w) const;
 
  private:
-  cv::Mat gray_;
-  mutable std::map<int, cv::Mat> copies_;
+  cv::Mat gray_, visible_;
+  mutable std::map<int, cv::Mat> copies_, visible_copies_;
 };
 
 // Where a picture that shows part of a reference frame's field, upright and
@@ -97,6 +105,9 @@ class ScaledGray {
 // Its decision threshold (PlacedPixelCorrelation at the place found),
 // stricter than kMinCelCorrelation: the place was searched for, not given.
 constexpr double kMinLocatedCorrelation = 0.9;
+// A picture searched by its visible pixels only (ScaledGray's mask): at a
+// width where fewer of them remain, that width is not searched.
+constexpr int kMinLocatedVisiblePixels = 64;
 constexpr double kLocateMinShare = 0.25;
 constexpr double kLocateStep = 1.12;
 std::optional<cv::Matx33d> LocatePicture(const ScaledGray& gray, cv::Size reference_size, const cv::Mat& thumb_gray,

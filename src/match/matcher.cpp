@@ -9,6 +9,7 @@
 #include <limits>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -236,8 +237,16 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     // inliers already placed it. Characters recur across episodes, so a
     // cel's few verified features may point at the wrong one; the pixels
     // at their place do not.
+    // Where an opaque picture shows content when part of it is one flat
+    // colour (a blanked part); made when a step first needs it.
+    const bool transparent = HasTransparency(alpha);
+    std::optional<cv::Mat> flat_blanked;
+    auto visible_part = [&]() -> const cv::Mat& {
+      if (!flat_blanked) flat_blanked = transparent ? cv::Mat() : FlatRegionMask(*img);
+      return *flat_blanked;
+    };
     if (options_.cel_pixels && !decider_.Conclusive(result->matches)) {
-      const cv::Mat visible = HasTransparency(alpha) ? alpha : FlatRegionMask(*img);
+      const cv::Mat& visible = transparent ? alpha : visible_part();
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
     }
     if (options_.embedding && result->matches.empty())
@@ -245,8 +254,14 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     if (options_.line_drawings && result->matches.empty() && !HasTransparency(alpha) &&
         features_.LooksLikeLines(query))
       AddLineDrawingMatches(*img, candidates, variants[0].hash, &result->matches);
-    if (options_.located_pixels && result->matches.empty() && !query.line_art && !HasTransparency(alpha))
-      AddLocatedPixelMatches(*img, region_candidates, candidates, variants[0].hash, &result->matches);
+    if (options_.located_pixels && result->matches.empty() && !query.line_art && !transparent) {
+      // The whole picture first; then, when part of it is one flat colour,
+      // its other pixels alone: a blanked part correlates with nothing, but
+      // a flat sky is part of the picture and places a quiet crop.
+      AddLocatedPixelMatches(*img, cv::Mat(), region_candidates, candidates, variants[0].hash, &result->matches);
+      if (result->matches.empty() && !visible_part().empty())
+        AddLocatedPixelMatches(*img, visible_part(), region_candidates, candidates, variants[0].hash, &result->matches);
+    }
   }
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;
@@ -381,7 +396,24 @@ FileResult Matcher::MatchFile(const InputFile& input) const {
   } else if (!input.skip_reason.empty()) {
     r.status = FileStatus::kSkipped;
     r.error = input.skip_reason;
-  } else if (!input.archive_member.empty()) {
+  } else {
+    // A library that throws on one file (OpenCV, FAISS, an allocation) makes
+    // that file's error; the run goes on.
+    try {
+      MatchInput(input, &r);
+    } catch (const std::exception& e) {
+      r.matches.clear();
+      r.status = FileStatus::kError;
+      r.error = input.display_path + ": matching failed: " + e.what();
+    }
+  }
+  r.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+void Matcher::MatchInput(const InputFile& input, FileResult* result) const {
+  FileResult& r = *result;
+  if (!input.archive_member.empty()) {
     MatchArchiveMember(input, &r);  // matcher_archive.cpp
   } else {
     std::error_code ec;
@@ -408,8 +440,6 @@ FileResult Matcher::MatchFile(const InputFile& input) const {
       }
     }
   }
-  r.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return r;
 }
 
 }  // namespace celmatch

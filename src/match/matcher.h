@@ -97,6 +97,9 @@ class Matcher {
  private:
   // `bytes` non-null: decode them (an archive member named `path`) instead
   // of reading the file `path`.
+  // MatchFile's work for a file that was read: an archive member, an image
+  // or a video.
+  void MatchInput(const InputFile& input, FileResult* result) const;
   void MatchVideo(const std::string& path, FileResult* result,
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
   void MatchImage(const std::string& path, FileResult* result,
@@ -143,8 +146,9 @@ class Matcher {
   // (LocatePicture at half the thumbnail's size, RefinePlace at its full
   // size: a crop of a quiet region holds too few keypoints for a
   // homography), and its colour pixels there decide (PlacedPixelCorrelation
-  // at kMinLocatedCorrelation). matcher_features.cpp.
-  void AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& region_candidates,
+  // at kMinLocatedCorrelation). `visible` (FlatRegionMask; empty: all of
+  // it) leaves a blanked part of the picture out of both. matcher_features.cpp.
+  void AddLocatedPixelMatches(const cv::Mat& bgr, const cv::Mat& visible, const std::vector<int64_t>& region_candidates,
                               const std::vector<int64_t>& candidates, const PdqHash& query_hash,
                               std::vector<Match>* matches) const;
   static constexpr int kLocatedFramesCompared = 12;

@@ -147,7 +147,8 @@ void Matcher::AddLocalFeatureMatches(const cv::Mat& bgr, const cv::Mat& alpha, c
   Decider::Rank(matches);
 }
 
-void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64_t>& region_candidates,
+void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const cv::Mat& visible,
+                                     const std::vector<int64_t>& region_candidates,
                                      const std::vector<int64_t>& step_candidates, const PdqHash& query_hash,
                                      std::vector<Match>* matches) const {
   std::vector<int64_t> candidates = region_candidates;
@@ -163,8 +164,17 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
   cv::Mat small_gray;
   cv::cvtColor(small, small_gray, cv::COLOR_BGR2GRAY);
   cv::resize(small_gray, gray, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+  // A blanked part (a missing layer) is left out of the search and of the
+  // comparison: its flat colour would correlate with nothing.
+  cv::Mat small_visible, visible_half;
+  if (!visible.empty()) {
+    cv::resize(visible, small_visible, small.size(), 0, 0, cv::INTER_AREA);
+    cv::threshold(small_visible, small_visible, 254, 255, cv::THRESH_BINARY);
+    cv::resize(small_visible, visible_half, gray.size(), 0, 0, cv::INTER_AREA);
+    cv::threshold(visible_half, visible_half, 254, 255, cv::THRESH_BINARY);
+  }
   // Each frame is searched at the same widths: the picture is reduced to each once.
-  const ScaledGray coarse(gray), sharp(small_gray);
+  const ScaledGray coarse(gray, visible_half), sharp(small_gray, small_visible);
   const cv::Matx33d small_to_gray(0.5, 0, 0, 0, 0.5, 0, 0, 0, 1);
   struct Located {
     int64_t frame_id = -1;
@@ -203,7 +213,7 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     }
     if (ncc < kMinCelCorrelation) return p;
     p.placed = true;
-    p.correlation = PlacedPixelCorrelation(small, p.h, reference_size, *thumb);
+    p.correlation = PlacedPixelCorrelation(small, p.h, reference_size, *thumb, small_visible);
     if (!p.correlation || *p.correlation < kMinLocatedCorrelation) return p;
     agreeing.insert(id);
     const cv::Matx33d& h = p.h;
@@ -226,7 +236,13 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const std::vector<int64
     if (compared++ >= kLocatedFramesCompared) break;
     const Placed p = compare(id, nullptr);
     if (!p.placed) continue;
-    if (!p.correlation) return;  // too flat to compare with any frame: nothing identifies it
+    // Too flat, or too little of it landing on the frame, to compare: with
+    // nothing agreeing yet, nothing identifies it; a frame that already
+    // agreed stands.
+    if (!p.correlation) {
+      if (best_of_source.empty()) return;
+      break;
+    }
     if (*p.correlation < kMinLocatedCorrelation) near_misses.push_back({*p.correlation, id, p.h});
   }
   // Each way in time from the best near misses, the place refined from the
