@@ -255,12 +255,17 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
         features_.LooksLikeLines(query))
       AddLineDrawingMatches(*img, candidates, variants[0].hash, &result->matches);
     if (options_.located_pixels && result->matches.empty() && !query.line_art && !transparent) {
-      // The whole picture first; then, when part of it is one flat colour,
-      // its other pixels alone: a blanked part correlates with nothing, but
-      // a flat sky is part of the picture and places a quiet crop.
+      // The whole picture first; then, when a third of it or more is one
+      // flat colour (a blanked part, a cel's flat ground), its other pixels
+      // alone: the blank correlates with nothing, but a flat sky is part of
+      // the picture and places a quiet crop. A smaller flat part (the gray
+      // road of a dashboard camera) is not searched again.
       AddLocatedPixelMatches(*img, cv::Mat(), region_candidates, candidates, variants[0].hash, &result->matches);
-      if (result->matches.empty() && !visible_part().empty())
-        AddLocatedPixelMatches(*img, visible_part(), region_candidates, candidates, variants[0].hash, &result->matches);
+      if (result->matches.empty() && !visible_part().empty()) {
+        const cv::Mat blanked = FlatRegionMask(*img, kMinBlankedShare);
+        if (!blanked.empty())
+          AddLocatedPixelMatches(*img, blanked, region_candidates, candidates, variants[0].hash, &result->matches);
+      }
     }
   }
   if (flat && result->matches.empty()) {

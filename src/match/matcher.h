@@ -152,6 +152,16 @@ class Matcher {
                               const std::vector<int64_t>& candidates, const PdqHash& query_hash,
                               std::vector<Match>* matches) const;
   static constexpr int kLocatedFramesCompared = 12;
+  // The same by the visible pixels alone (`visible` given): fewer, as the
+  // masked correlation costs about five times as much.
+  static constexpr int kLocatedVisibleFramesCompared = 6;
+  // The share of a picture in one flat colour (FlatRegionMask's
+  // `min_share`) that makes it a picture with a blanked part, searched
+  // again by its other pixels. On the leak benchmark's blanked crops and
+  // flattened cels it is 0.36-0.94; on the live-action frames of the
+  // throughput benchmark with a flat part (FlatRegionMask's default 0.2)
+  // 0.20-0.28.
+  static constexpr double kMinBlankedShare = 1.0 / 3;
   // The coarse search's correlation a place needs to be refined (RefinePlace)
   // and then to reach kMinCelCorrelation.
   static constexpr double kMinCoarseLocatedCorrelation = 0.75;

@@ -233,7 +233,7 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const cv::Mat& visible,
   int compared = 0;
   for (int64_t id : candidates) {
     if (!seen.insert(id).second) continue;
-    if (compared++ >= kLocatedFramesCompared) break;
+    if (compared++ >= (visible.empty() ? kLocatedFramesCompared : kLocatedVisibleFramesCompared)) break;
     const Placed p = compare(id, nullptr);
     if (!p.placed) continue;
     // Too flat, or too little of it landing on the frame, to compare: with
