@@ -43,6 +43,33 @@ cv::Mat Thumbnail(const cv::Mat& frame) {
   return t;
 }
 
+// A quiet 1280x720 frame: soft gradients and a few blurred blobs (sky and
+// hills), where FAST finds almost no corners and no colour covers a fifth.
+cv::Mat QuietFrame(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> x(0, 1279), y(0, 719), r(60, 220), c(60, 230);
+  cv::Mat f(720, 1280, CV_8UC3);
+  for (int row = 0; row < f.rows; ++row) f.row(row).setTo(cv::Scalar(120 + row / 8, 150 + row / 10, 200 - row / 9));
+  for (int i = 0; i < 12; ++i) cv::circle(f, {x(rng), y(rng)}, r(rng), cv::Scalar(c(rng), c(rng), c(rng)), cv::FILLED);
+  cv::GaussianBlur(f, f, cv::Size(), 25);
+  return f;
+}
+
+cv::Mat Gray(const cv::Mat& bgr) {
+  cv::Mat g;
+  cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
+  return g;
+}
+
+// A place (crop pixels -> frame pixels) found for a crop `crop_cols` wide cut
+// at `box`: where it was cut, at its scale, within a thumbnail pixel of a
+// 1280-wide frame (6.7 frame pixels) and 10% of its width.
+void CheckFoundWhereCut(const cv::Matx33d& h, const cv::Rect& box, int crop_cols) {
+  CHECK(std::fabs(h(0, 2) - box.x) < 14);
+  CHECK(std::fabs(h(1, 2) - box.y) < 14);
+  CHECK(std::fabs(h(0, 0) * crop_cols - box.width) < 0.1 * box.width);
+}
+
 cv::Mat Rotated(const cv::Mat& img, double degrees, double scale) {
   cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(img.cols / 2.f, img.rows / 2.f), degrees, scale);
   cv::Mat out;
@@ -655,42 +682,22 @@ TEST_CASE("a crop placed on a frame by a homography is compared by its pixels at
 }
 
 TEST_CASE("a crop of a quiet region is located on its frame by its pixels, without keypoints") {
-  // A quiet frame: soft gradients and a few blurred blobs (sky and hills),
-  // where FAST finds almost no corners.
-  auto frame = [](unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> x(0, 1279), y(0, 719), r(60, 220), c(60, 230);
-    cv::Mat f(720, 1280, CV_8UC3);
-    for (int row = 0; row < f.rows; ++row)
-      f.row(row).setTo(cv::Scalar(120 + row / 8, 150 + row / 10, 200 - row / 9));
-    for (int i = 0; i < 12; ++i) cv::circle(f, {x(rng), y(rng)}, r(rng), cv::Scalar(c(rng), c(rng), c(rng)), cv::FILLED);
-    cv::GaussianBlur(f, f, cv::Size(), 25);
-    return f;
-  };
-  const cv::Mat reference = frame(3), other = frame(4);
-  auto gray = [](const cv::Mat& bgr) {
-    cv::Mat g;
-    cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
-    return g;
-  };
+  const cv::Mat reference = QuietFrame(3), other = QuietFrame(4);
   // Half of each side, at (520, 300), through JPEG.
   const cv::Rect box(520, 300, 640, 360);
   std::vector<uint8_t> jpeg;
   cv::imencode(".jpg", reference(box), jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
   const cv::Mat crop = cv::imdecode(jpeg, cv::IMREAD_COLOR);
   std::vector<cv::KeyPoint> corners;
-  cv::FAST(gray(crop), corners, 12);
+  cv::FAST(Gray(crop), corners, 12);
   CHECK(corners.size() < 20);  // what makes it a case for pixels: no homography from so few
 
   double ncc = 0;
-  const std::optional<cv::Matx33d> place = LocatePicture(ScaledGray(gray(crop)), reference.size(), gray(Thumbnail(reference)), &ncc);
+  const std::optional<cv::Matx33d> place = LocatePicture(ScaledGray(Gray(crop)), reference.size(), Gray(Thumbnail(reference)), &ncc);
   REQUIRE(place.has_value());
   CHECK(ncc > 0.95);
-  // Found where it was cut, at its scale: within a thumbnail pixel (6.7 frame pixels).
   const cv::Matx33d& h = *place;
-  CHECK(std::fabs(h(0, 2) - box.x) < 14);
-  CHECK(std::fabs(h(1, 2) - box.y) < 14);
-  CHECK(std::fabs(h(0, 0) * crop.cols - box.width) < 0.1 * box.width);
+  CheckFoundWhereCut(h, box, crop.cols);
   const std::optional<double> there = PlacedPixelCorrelation(crop, h, reference.size(), Thumbnail(reference));
   REQUIRE(there.has_value());
   CHECK(*there >= kMinCelCorrelation);
@@ -698,7 +705,7 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   // thumbnail pixels off, refined on the thumbnail: back within a thumbnail
   // pixel and 3% of the width, and the pixels there agree better than at
   // the coarse place.
-  const cv::Mat thumb_gray = gray(Thumbnail(reference));
+  const cv::Mat thumb_gray = Gray(Thumbnail(reference));
   const double px = double(reference.cols) / thumb_gray.cols;
   cv::Matx33d coarse = h;
   coarse(0, 0) *= kLocateStep;
@@ -706,7 +713,7 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   coarse(0, 2) = box.x + box.width / 2.0 - coarse(0, 0) * crop.cols / 2 + 2 * px;
   coarse(1, 2) = box.y + box.height / 2.0 - coarse(1, 1) * crop.rows / 2 - 2 * px;
   double refined_ncc = 0;
-  const cv::Matx33d refined = RefinePlace(ScaledGray(gray(crop)), reference.size(), thumb_gray, coarse, &refined_ncc);
+  const cv::Matx33d refined = RefinePlace(ScaledGray(Gray(crop)), reference.size(), thumb_gray, coarse, &refined_ncc);
   CHECK(std::fabs(refined(0, 2) - box.x) <= 1.01 * px);
   CHECK(std::fabs(refined(1, 2) - box.y) <= 1.01 * px);
   CHECK(std::fabs(refined(0, 0) * crop.cols - box.width) < 0.03 * box.width);
@@ -720,38 +727,22 @@ TEST_CASE("a crop of a quiet region is located on its frame by its pixels, witho
   // On another quiet frame some place correlates too (so the place alone
   // proves nothing), but the colour pixels there are not the crop's.
   double other_ncc = 0;
-  const std::optional<cv::Matx33d> elsewhere = LocatePicture(ScaledGray(gray(crop)), other.size(), gray(Thumbnail(other)), &other_ncc);
+  const std::optional<cv::Matx33d> elsewhere = LocatePicture(ScaledGray(Gray(crop)), other.size(), Gray(Thumbnail(other)), &other_ncc);
   REQUIRE(elsewhere.has_value());
   const std::optional<double> wrong = PlacedPixelCorrelation(crop, *elsewhere, other.size(), Thumbnail(other));
   CHECK((!wrong.has_value() || *wrong < kMinCelCorrelation));
   // A picture wider than the frame's shape allows at the smallest width does not fit.
   const cv::Mat strip(40, 4000, CV_8U, cv::Scalar(128));
-  CHECK_FALSE(LocatePicture(ScaledGray(strip), reference.size(), gray(Thumbnail(reference)), &ncc).has_value());
+  CHECK_FALSE(LocatePicture(ScaledGray(strip), reference.size(), Gray(Thumbnail(reference)), &ncc).has_value());
 }
 
 TEST_CASE("a crop with a blanked part is located by the pixels it still shows") {
-  // The quiet frames of the test above: no colour covers a fifth of them.
-  auto frame = [](unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> x(0, 1279), y(0, 719), r(60, 220), c(60, 230);
-    cv::Mat f(720, 1280, CV_8UC3);
-    for (int row = 0; row < f.rows; ++row)
-      f.row(row).setTo(cv::Scalar(120 + row / 8, 150 + row / 10, 200 - row / 9));
-    for (int i = 0; i < 12; ++i) cv::circle(f, {x(rng), y(rng)}, r(rng), cv::Scalar(c(rng), c(rng), c(rng)), cv::FILLED);
-    cv::GaussianBlur(f, f, cv::Size(), 25);
-    return f;
-  };
-  auto gray = [](const cv::Mat& bgr) {
-    cv::Mat g;
-    cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
-    return g;
-  };
   auto jpeg = [](const cv::Mat& bgr) {
     std::vector<uint8_t> bytes;
     cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, 75});
     return cv::imdecode(bytes, cv::IMREAD_COLOR);
   };
-  const cv::Mat reference = frame(3), other = frame(4);
+  const cv::Mat reference = QuietFrame(3), other = QuietFrame(4);
   REQUIRE(FlatRegionMask(reference).empty());
   // Half of each side at (520, 300), 41% of it painted over in one colour
   // (a missing layer), through JPEG.
@@ -768,21 +759,19 @@ TEST_CASE("a crop with a blanked part is located by the pixels it still shows") 
   // The whole picture: the flat part agrees with nothing on the frame, and
   // its pixels do not pass.
   double ncc = 0;
-  const cv::Mat thumb_gray = gray(Thumbnail(reference));
-  const std::optional<cv::Matx33d> whole = LocatePicture(ScaledGray(gray(crop)), reference.size(), thumb_gray, &ncc);
+  const cv::Mat thumb_gray = Gray(Thumbnail(reference));
+  const std::optional<cv::Matx33d> whole = LocatePicture(ScaledGray(Gray(crop)), reference.size(), thumb_gray, &ncc);
   const std::optional<double> whole_pixels =
       whole ? PlacedPixelCorrelation(crop, *whole, reference.size(), Thumbnail(reference)) : std::nullopt;
   CHECK((!whole_pixels.has_value() || *whole_pixels < kMinLocatedCorrelation));
 
   // Its visible pixels alone: found where it was cut, and they agree there.
   const std::optional<cv::Matx33d> place =
-      LocatePicture(ScaledGray(gray(crop), visible), reference.size(), thumb_gray, &ncc);
+      LocatePicture(ScaledGray(Gray(crop), visible), reference.size(), thumb_gray, &ncc);
   REQUIRE(place.has_value());
   CHECK(ncc > 0.95);
   const cv::Matx33d& h = *place;
-  CHECK(std::fabs(h(0, 2) - box.x) < 14);
-  CHECK(std::fabs(h(1, 2) - box.y) < 14);
-  CHECK(std::fabs(h(0, 0) * crop.cols - box.width) < 0.1 * box.width);
+  CheckFoundWhereCut(h, box, crop.cols);
   const std::optional<double> there =
       PlacedPixelCorrelation(crop, h, reference.size(), Thumbnail(reference), visible);
   REQUIRE(there.has_value());
@@ -790,7 +779,7 @@ TEST_CASE("a crop with a blanked part is located by the pixels it still shows") 
   // On another quiet frame the best place's pixels are not the crop's.
   double other_ncc = 0;
   const std::optional<cv::Matx33d> elsewhere =
-      LocatePicture(ScaledGray(gray(crop), visible), other.size(), gray(Thumbnail(other)), &other_ncc);
+      LocatePicture(ScaledGray(Gray(crop), visible), other.size(), Gray(Thumbnail(other)), &other_ncc);
   REQUIRE(elsewhere.has_value());
   const std::optional<double> wrong = PlacedPixelCorrelation(crop, *elsewhere, other.size(), Thumbnail(other), visible);
   CHECK((!wrong.has_value() || *wrong < kMinCelCorrelation));
@@ -808,7 +797,7 @@ TEST_CASE("a crop with a blanked part is located by the pixels it still shows") 
   double top_ncc = 0;
   const double wide = kLocateStep / std::pow(kRefineStep, 5);  // x (1.02^5 / 1.12) = exactly the thumbnail's width
   const cv::Matx33d near(wide, 0, 0, 0, wide, 0, 0, 0, 1);
-  const cv::Matx33d refined = RefinePlace(ScaledGray(gray(top), top_visible), reference.size(), thumb_gray, near, &top_ncc);
+  const cv::Matx33d refined = RefinePlace(ScaledGray(Gray(top), top_visible), reference.size(), thumb_gray, near, &top_ncc);
   CHECK(top_ncc > 0.95);
   CHECK(std::fabs(refined(0, 2)) < 14);
   CHECK(std::fabs(refined(1, 2)) < 14);
