@@ -33,7 +33,8 @@ cv::Mat Tiny(const cv::Mat& bgr) {
 
 }  // namespace
 
-cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share) {
+cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share, double* share) {
+  if (share) *share = 0;
   if (bgr.empty() || bgr.type() != CV_8UC3) return cv::Mat();
   // Count colours on a picture of at most ~320 pixels across.
   const double s = std::min(1.0, 320.0 / std::max(bgr.cols, bgr.rows));
@@ -46,6 +47,7 @@ cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share) {
     for (int x = 0; x < small.cols; ++x) ++bins[size_t(ColourBin(p[x]))];
   }
   const int top = int(std::max_element(bins.begin(), bins.end()) - bins.begin());
+  if (share) *share = bins[size_t(top)] / double(small.total());
   if (bins[size_t(top)] < min_share * double(small.total())) return cv::Mat();
   // The flat colour: the mean of the pixels in its bin (JPEG moves it a little).
   cv::Vec3d sum(0, 0, 0);
@@ -229,12 +231,15 @@ const cv::Mat& ScaledGray::AtWidth(int w) const {
 const cv::Mat& ScaledGray::VisibleAtWidth(int w) const {
   if (visible_.empty()) return visible_;
   auto [it, inserted] = visible_copies_.try_emplace(w);
-  if (inserted) {
-    cv::Mat reduced;
-    cv::resize(visible_, reduced, SizeAtWidth(w), 0, 0, cv::INTER_AREA);
-    cv::threshold(reduced, it->second, 254, 255, cv::THRESH_BINARY);
-  }
+  if (inserted) it->second = ReducedMask(visible_, SizeAtWidth(w));
   return it->second;
+}
+
+cv::Mat ReducedMask(const cv::Mat& mask, cv::Size size) {
+  cv::Mat reduced;
+  cv::resize(mask, reduced, size, 0, 0, cv::INTER_AREA);
+  cv::threshold(reduced, reduced, 254, 255, cv::THRESH_BINARY);
+  return reduced;
 }
 
 namespace {
@@ -338,12 +343,7 @@ std::optional<double> PlacedPixelCorrelation(const cv::Mat& bgr, const cv::Matx3
   cv::Mat src = bgr, shown = visible.empty() ? cv::Mat(bgr.size(), CV_8U, cv::Scalar(255)) : visible;
   if (scale > 0 && scale < 0.5) {
     cv::resize(bgr, src, cv::Size(), scale, scale, cv::INTER_AREA);
-    if (!visible.empty()) {
-      cv::resize(visible, shown, src.size(), 0, 0, cv::INTER_AREA);
-      cv::threshold(shown, shown, 254, 255, cv::THRESH_BINARY);
-    } else {
-      shown = cv::Mat(src.size(), CV_8U, cv::Scalar(255));
-    }
+    shown = visible.empty() ? cv::Mat(src.size(), CV_8U, cv::Scalar(255)) : ReducedMask(visible, src.size());
     const double sx = double(bgr.cols) / src.cols, sy = double(bgr.rows) / src.rows;
     h = h * cv::Matx33d(sx, 0, 0, 0, sy, 0, 0, 0, 1);
   }

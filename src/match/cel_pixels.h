@@ -30,8 +30,14 @@ namespace celmatch {
 // is one flat colour (a cel flattened onto a background colour, a blanked
 // region): the pixels away from that colour, shrunk by a margin so that
 // compression fringes along the colour's edge are left out. Empty when no
-// single colour covers at least `min_share` of the picture.
-cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share = 0.2);
+// single colour covers at least `min_share` of the picture. `share`, when
+// given, receives the share that colour covers (also when it is too small).
+constexpr double kMinFlatShare = 0.2;
+cv::Mat FlatRegionMask(const cv::Mat& bgr, double min_share = kMinFlatShare, double* share = nullptr);
+
+// A mask (CV_8U, 255 = counts) reduced to `size`: a pixel counts only when
+// all that it covers counted.
+cv::Mat ReducedMask(const cv::Mat& mask, cv::Size size);
 
 // The verifier: a picture's visible pixels against a reference frame's
 // thumbnail at the same place. Both the normalised correlation (shape) and
@@ -78,7 +84,6 @@ class ScaledGray {
  public:
   explicit ScaledGray(cv::Mat gray, cv::Mat visible = cv::Mat()) : gray_(std::move(gray)), visible_(std::move(visible)) {}
   const cv::Mat& picture() const { return gray_; }
-  const cv::Mat& visible() const { return visible_; }
   cv::Size SizeAtWidth(int w) const { return cv::Size(w, int(std::lround(double(w) * gray_.rows / gray_.cols))); }
   const cv::Mat& AtWidth(int w) const;
   // The mask of AtWidth(w); empty when the picture has none.

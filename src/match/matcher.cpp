@@ -232,19 +232,21 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
     std::vector<int64_t> candidates;         // frames the steps proposed, for the last steps
     std::vector<int64_t> region_candidates;  // frames the embedding proposed by a region
     AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches, &candidates);
+    // Where an opaque picture shows content when part of it is one flat
+    // colour (a blanked part), and the share of that colour; made when a
+    // step first needs it.
+    const bool transparent = HasTransparency(alpha);
+    std::optional<cv::Mat> flat_blanked;
+    double flat_share = 0;
+    auto visible_part = [&]() -> const cv::Mat& {
+      if (!flat_blanked) flat_blanked = transparent ? cv::Mat() : FlatRegionMask(*img, kMinFlatShare, &flat_share);
+      return *flat_blanked;
+    };
     // A cel (transparent, or flattened onto a flat colour) or a frame with a
     // blanked part: its visible pixels, at their place, unless PDQ or many
     // inliers already placed it. Characters recur across episodes, so a
     // cel's few verified features may point at the wrong one; the pixels
     // at their place do not.
-    // Where an opaque picture shows content when part of it is one flat
-    // colour (a blanked part); made when a step first needs it.
-    const bool transparent = HasTransparency(alpha);
-    std::optional<cv::Mat> flat_blanked;
-    auto visible_part = [&]() -> const cv::Mat& {
-      if (!flat_blanked) flat_blanked = transparent ? cv::Mat() : FlatRegionMask(*img);
-      return *flat_blanked;
-    };
     if (options_.cel_pixels && !decider_.Conclusive(result->matches)) {
       const cv::Mat& visible = transparent ? alpha : visible_part();
       if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
@@ -261,11 +263,9 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
       // the picture and places a quiet crop. A smaller flat part (the gray
       // road of a dashboard camera) is not searched again.
       AddLocatedPixelMatches(*img, cv::Mat(), region_candidates, candidates, variants[0].hash, &result->matches);
-      if (result->matches.empty() && !visible_part().empty()) {
-        const cv::Mat blanked = FlatRegionMask(*img, kMinBlankedShare);
-        if (!blanked.empty())
-          AddLocatedPixelMatches(*img, blanked, region_candidates, candidates, variants[0].hash, &result->matches);
-      }
+      if (result->matches.empty() && !visible_part().empty() && flat_share >= kMinBlankedShare)
+        AddLocatedPixelMatches(*img, visible_part(), region_candidates, candidates, variants[0].hash,
+                               &result->matches);
     }
   }
   if (flat && result->matches.empty()) {

@@ -95,11 +95,11 @@ class Matcher {
   const MatchOptions& options() const { return options_; }
 
  private:
-  // `bytes` non-null: decode them (an archive member named `path`) instead
-  // of reading the file `path`.
   // MatchFile's work for a file that was read: an archive member, an image
   // or a video.
   void MatchInput(const InputFile& input, FileResult* result) const;
+  // `bytes` non-null: decode them (an archive member named `path`) instead
+  // of reading the file `path`.
   void MatchVideo(const std::string& path, FileResult* result,
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
   void MatchImage(const std::string& path, FileResult* result,

@@ -168,10 +168,8 @@ void Matcher::AddLocatedPixelMatches(const cv::Mat& bgr, const cv::Mat& visible,
   // comparison: its flat colour would correlate with nothing.
   cv::Mat small_visible, visible_half;
   if (!visible.empty()) {
-    cv::resize(visible, small_visible, small.size(), 0, 0, cv::INTER_AREA);
-    cv::threshold(small_visible, small_visible, 254, 255, cv::THRESH_BINARY);
-    cv::resize(small_visible, visible_half, gray.size(), 0, 0, cv::INTER_AREA);
-    cv::threshold(visible_half, visible_half, 254, 255, cv::THRESH_BINARY);
+    small_visible = ReducedMask(visible, small.size());
+    visible_half = ReducedMask(small_visible, gray.size());
   }
   // Each frame is searched at the same widths: the picture is reduced to each once.
   const ScaledGray coarse(gray, visible_half), sharp(small_gray, small_visible);
