@@ -94,14 +94,16 @@ def main():
     ap.add_argument("--checkpoint", default="/tmp/celmatch-embed/checkpoint.pt")
     ap.add_argument("--out-dir", default=here)
     ap.add_argument("--test-data", default=os.path.join(here, "..", "tests", "data"))
+    ap.add_argument("--name", default=NAME, help="the model's name: its files are NAME.onnx and NAME.json")
     args = ap.parse_args()
+    name = args.name
     torch.set_num_threads(2)
 
     model = EmbedNet()
     model.load_state_dict(torch.load(args.checkpoint, map_location="cpu"))
     model.eval()
 
-    onnx_path = os.path.join(args.out_dir, NAME + ".onnx")
+    onnx_path = os.path.join(args.out_dir, name + ".onnx")
     dummy = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
     torch.onnx.export(model, dummy, onnx_path, opset_version=OPSET, input_names=["input"],
                       output_names=["embedding"], dynamic_axes={"input": {0: "batch"}, "embedding": {0: "batch"}},
@@ -114,9 +116,9 @@ def main():
           (onnx_path, folded, len(m.graph.node), os.path.getsize(onnx_path) / 1e6))
 
     manifest = {
-        "name": NAME,
+        "name": name,
         "format": "onnx",
-        "file": NAME + ".onnx",
+        "file": name + ".onnx",
         "input_name": "input",
         "output_name": "embedding",
         "input_width": INPUT_SIZE,
@@ -130,7 +132,7 @@ def main():
         "output_dim": EMBED_DIM,
         "normalize": "l2",
     }
-    with open(os.path.join(args.out_dir, NAME + ".json"), "w") as f:
+    with open(os.path.join(args.out_dir, name + ".json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
 
@@ -151,7 +153,7 @@ def main():
     emb = got[0] / np.linalg.norm(got[0])
     os.makedirs(args.test_data, exist_ok=True)
     with open(os.path.join(args.test_data, "embedding_reference.txt"), "w") as f:
-        f.write("# %s: L2-normalised descriptor of export_embedding.py's reference_image(), via OpenCV DNN\n" % NAME)
+        f.write("# %s: L2-normalised descriptor of export_embedding.py's reference_image(), via OpenCV DNN\n" % name)
         f.write(" ".join("%.7f" % v for v in emb) + "\n")
     print("wrote manifest and tests/data/embedding_reference.txt")
 

@@ -104,6 +104,49 @@ class EmbedNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+def load_onnx_weights(model, onnx_path, calibration):
+    """Starts `model` from an exported celmatch-embed ONNX file.
+
+    The export folds each batch norm into its convolution (weights W', bias b'),
+    so the norms are rebuilt: every norm gets the batch statistics (m, v) of its
+    convolution's output over `calibration` as running statistics, scale
+    sqrt(v + eps) and shift m + b'. The network then computes exactly the
+    exported function in eval mode, and in train mode on the calibration batch."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(onnx_path).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    # Conv nodes in graph order: (weight, bias) names; the model's convolutions in module order.
+    folded = [(n.input[1], n.input[2]) for n in graph.node if n.op_type == "Conv"]
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(folded) == len(convs) == len(norms), "the ONNX file is not this network"
+    biases = []
+    with torch.no_grad():
+        for conv, bn, (w, b) in zip(convs, norms, folded):
+            conv.weight.copy_(torch.from_numpy(np.array(inits[w])))
+            biases.append(torch.from_numpy(np.array(inits[b])))
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(biases[-1])
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+        model.fc.weight.copy_(torch.from_numpy(np.array(inits["fc.weight"])))
+        model.fc.bias.copy_(torch.from_numpy(np.array(inits["fc.bias"])))
+        stats = []
+        hooks = [c.register_forward_hook(lambda _m, _i, y: stats.append((y.mean((0, 2, 3)), y.var((0, 2, 3),
+                                                                                                 unbiased=False))))
+                 for c in convs]
+        model.eval()
+        model(calibration)
+        for h in hooks:
+            h.remove()
+        for bn, b, (m, v) in zip(norms, biases, stats):
+            bn.running_mean.copy_(m)
+            bn.running_var.copy_(v)
+            bn.weight.copy_(torch.sqrt(v + bn.eps))
+            bn.bias.copy_(m + b)
+
+
 # ---------------------------------------------------------------------------
 # Data
 
@@ -221,9 +264,9 @@ class PairDataset(torch.utils.data.Dataset):
     """Item k: two damaged views of image picks[k], from a generator seeded by
     (seed, k), so the stream does not depend on worker scheduling."""
 
-    def __init__(self, images, picks, seed):
+    def __init__(self, images, picks, seed, varied=False):
         self.images, self.picks, self.seed = images, picks, seed
-        self.leak = RandomLeak(INPUT_SIZE)
+        self.leak = RandomLeak(INPUT_SIZE, varied)
 
     def __len__(self):
         return len(self.picks)
@@ -284,6 +327,10 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-minutes", type=float, default=0,
                     help="stop early after this wall time (0 = no limit); the model card says if it did")
+    ap.add_argument("--init", default="",
+                    help="start from this exported model (ONNX) instead of random weights: a fine-tune")
+    ap.add_argument("--varied-damage", action="store_true",
+                    help="add the generalisation benchmark's tuned-on damage to the augmentation (leak_augment.RandomLeak)")
     ap.add_argument("--prepare-only", action="store_true", help="build the image cache and exit")
     args = ap.parse_args()
 
@@ -303,10 +350,15 @@ def main():
     # One batch never holds the same picture twice (it would be its own negative).
     picks = np.concatenate([rng.choice(len(images), args.batch, replace=False, p=weights) for _ in range(args.steps)])
 
-    loader = torch.utils.data.DataLoader(PairDataset(images, picks, args.seed), batch_size=args.batch,
+    loader = torch.utils.data.DataLoader(PairDataset(images, picks, args.seed, args.varied_damage), batch_size=args.batch,
                                          shuffle=False, num_workers=args.workers, collate_fn=collate,
                                          persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else 2)
     model = EmbedNet()
+    if args.init:
+        calib = next(iter(torch.utils.data.DataLoader(PairDataset(images, picks[:args.batch], args.seed + 1, args.varied_damage),
+                                                      batch_size=args.batch, collate_fn=collate)))
+        load_onnx_weights(model, args.init, torch.cat(calib))
+        print("started from %s" % args.init, flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     warmup = max(1, args.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
