@@ -179,6 +179,11 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   c.matches[0].region[1] = 90;
   c.matches[0].region[2] = 320;
   c.matches[0].region[3] = 180;
+  c.matches[0].has_panel = true;  // one panel of a page
+  c.matches[0].panel[0] = 0.5;
+  c.matches[0].panel[1] = 0.1;
+  c.matches[0].panel[2] = 0.45;
+  c.matches[0].panel[3] = 0.3;
 
   ReportRunInfo info = TestRunInfo("refs");
   info.settings = {{"PDQ distance threshold", "27 of 256 bits"}, {"embedding model", "m<1>"}};
@@ -221,6 +226,8 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   CHECK(html.find("id=\"v-mix\" type=\"range\"") != std::string::npos);
   CHECK(html.find("data-region=\"0.2500 0.2500 0.5000 0.5000\"") != std::string::npos);
   CHECK(html.find("data-region=\"0.0000 0.0000 1.0000 1.0000\"") != std::string::npos);
+  // The panel of a page a match is about is named before its evidence.
+  CHECK(html.find("the panel at 50%, 10% of the page (45% x 30% of it): ") != std::string::npos);
   // Still one script.
   const size_t open = html.find("<script");
   REQUIRE(open != std::string::npos);

@@ -19,6 +19,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "frames/panels.h"
 #include "index/reference_builder.h"
 #include "leaks/leak_transforms.h"
 #include "match/candidates.h"
@@ -416,6 +417,72 @@ TEST_CASE("a large JPEG crop is matched from a reduced decode, its region in ref
     CHECK(std::fabs(m.region[1] - shown.y) < tolerance);
     CHECK(std::fabs(m.region[2] - shown.width) < tolerance);
     CHECK(std::fabs(m.region[3] - shown.height) < tolerance);
+  }
+}
+
+// A retake sheet of four panels (frames/panels.h): three frames of the show
+// and one of other footage. Each of the three is named with its own time and
+// its panel's place; the other panel matches nothing. As one picture, the
+// page names one frame at most.
+TEST_CASE("a page of panels: each panel's frame is named, with its place on the page") {
+  TempDir tmp;
+  const std::string video = tmp.str() + "/show/ep1.avi";
+  const std::string other = tmp.str() + "/other.avi";
+  fs::create_directories(tmp.path() / "show");
+  REQUIRE(WriteSyntheticVideo(video, 21, 8.0, 12, 4.0, 960, 540));
+  REQUIRE(WriteSyntheticVideo(other, 977, 4.0, 12, 4.0, 960, 540));
+  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  const std::vector<double> times = {1.5, 4.5, 6.5};
+  const std::vector<cv::Mat> frames = FramesAt(video, times);
+  const cv::Mat unrelated = FramesAt(other, {2.0})[0];
+
+  cv::Mat page(1654, 2339, CV_8UC3, cv::Scalar(250, 250, 248));
+  cv::putText(page, "RETAKE  EP 01  SC 012", {60, 90}, cv::FONT_HERSHEY_SIMPLEX, 2.0, cv::Scalar(20, 20, 20), 3);
+  const std::vector<cv::Rect> placed = {{60, 160, 1080, 608}, {1200, 160, 1080, 608}, {60, 900, 1080, 608},
+                                        {1200, 900, 1080, 608}};
+  const std::vector<const cv::Mat*> shown = {&frames[0], &unrelated, &frames[1], &frames[2]};
+  for (size_t i = 0; i < placed.size(); ++i) {
+    cv::Mat fitted;
+    cv::resize(*shown[i], fitted, placed[i].size(), 0, 0, cv::INTER_AREA);
+    fitted.copyTo(page(placed[i]));
+    cv::rectangle(page, placed[i], cv::Scalar(0, 0, 0), 3);
+    cv::putText(page, "C" + std::to_string(i + 1) + "  fix the outline", {placed[i].x, placed[i].y + 650},
+                cv::FONT_HERSHEY_SIMPLEX, 1.2, cv::Scalar(0, 0, 200), 2);
+  }
+
+  MatchOptions options;
+  FileResult r = MatchPicture(Matcher(*index, options), tmp.str(), "sheet.jpg", page);
+  REQUIRE(r.status == FileStatus::kMatch);
+  REQUIRE(r.matches.size() == 3);
+  const size_t panel_of[] = {0, 2, 3};  // the show's frames, in reading order
+  for (size_t k = 0; k < 3; ++k) {
+    const Match& m = r.matches[k];
+    const cv::Rect& at = placed[panel_of[k]];
+    INFO("match " << k);
+    CHECK(m.source == "ep1.avi");
+    CHECK(std::fabs(m.time_s - times[k]) <= 0.5);
+    CHECK(m.score >= 0.5);  // a reported match
+    REQUIRE(m.has_panel);
+    CHECK(std::fabs(m.panel[0] - double(at.x) / page.cols) < 0.01);
+    CHECK(std::fabs(m.panel[1] - double(at.y) / page.rows) < 0.01);
+    CHECK(std::fabs(m.panel[2] - double(at.width) / page.cols) < 0.01);
+    CHECK(std::fabs(m.panel[3] - double(at.height) / page.rows) < 0.01);
+  }
+
+  options.panels = false;
+  FileResult whole = MatchPicture(Matcher(*index, options), tmp.str(), "sheet_whole.jpg", page);
+  CHECK(whole.matches.size() <= 1);
+  for (const Match& m : whole.matches) CHECK_FALSE(m.has_panel);
+
+  // The leak benchmark's single pictures on a page or a canvas are not pages of panels.
+  std::mt19937 rng(3);
+  for (const std::string t : {"sheet", "pad20", "pad50", "player_screenshot", "letterbox"}) {
+    for (const cv::Mat& f : frames) {
+      Result<LeakImage> leak = ApplyLeakTransform(f, t, rng);
+      REQUIRE(leak.ok());
+      INFO(t);
+      CHECK(FindPanels(leak->pixels).empty());
+    }
   }
 }
 

@@ -46,6 +46,7 @@ struct MatchArgs {
   std::string out_path = "-";
   int jobs = DefaultJobs();
   bool no_dihedral = false;
+  bool no_panels = false;
   std::string shard;
   bool resume = false;
   MatchReports reports;
@@ -309,6 +310,8 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
                         "-1: verify every match with local features (default 12)")
       ->check(CLI::Range(-1, 128));
   match_cmd->add_flag("--no-dihedral", a->no_dihedral, "Do not search flipped and rotated variants");
+  match_cmd->add_flag("--no-panels", a->no_panels,
+                      "Match a page of panels (a retake sheet, a storyboard) as one picture, not panel by panel");
   match_cmd->add_option("--max-matches", a->options.max_matches, "Sources reported per file (default 5)")
       ->check(CLI::PositiveNumber);
   match_cmd->add_option("--shard", a->shard,
@@ -361,6 +364,7 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
   match_cmd->add_option("paths", a->paths, "Files and folders of the dump (walked recursively)");
   registry.Add(match_cmd, [a] {
     a->options.dihedral = !a->no_dihedral;
+    a->options.panels = !a->no_panels;
     if (!a->reports.report_path.empty()) a->options.query_thumbnail_max_side = kReportThumbnailSide;
     return RunMatch(*a);
   });

@@ -88,6 +88,10 @@ struct MatchOptions {
   // The cel pixel step itself (Matcher::AddCelPixelMatches). Off: the
   // cascade without it, as `celmatch bench throughput` times it.
   bool cel_pixels = true;
+  // Pages of panels (frames/panels.h): each panel of a retake sheet or a
+  // storyboard page is matched as a picture of its own. Off: a page is one
+  // picture.
+  bool panels = true;
   MediaLimits limits;
 };
 

@@ -54,6 +54,10 @@ struct Match {
   // reference pixels (from the verified homography).
   bool has_region = false;
   double region[4] = {0, 0, 0, 0};
+  // A page of panels (a retake sheet, a storyboard): the panel this match is
+  // about, [x, y, w, h] as fractions of the page's width and height.
+  bool has_panel = false;
+  double panel[4] = {0, 0, 0, 0};
   MatchEvidence evidence;
 };
 

@@ -1,6 +1,7 @@
 #include "match/matcher.h"
 
 #include "core/file_digest.h"
+#include "frames/panels.h"
 
 #include <algorithm>
 #include <chrono>
@@ -224,49 +225,21 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   }
   if (options_.query_thumbnail_max_side > 0)
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
+  // A page of panels (a retake sheet, a storyboard): each panel is a picture
+  // of its own, and the file's answer names each panel's frame.
+  if (!decided && options_.panels) {
+    const std::vector<cv::Rect> panels = FindPanels(*img);
+    if (!panels.empty()) {
+      if (Status st = MatchPanels(*img, panels, result); !st.ok()) return fail(st);
+      if (!result->matches.empty()) {
+        result->status = FileStatus::kMatch;
+        return;
+      }
+    }
+  }
   // Local features verify and retrieve, unless PDQ's answer is unambiguous.
   if (options_.local_features && !decided) {
-    if (Status st = index_.LoadFeatures(); !st.ok()) return fail(st);  // loaded at the first such file
-    // Described once; the embedding step verifies its candidates with the same features.
-    const QueryFeatures query = features_.Describe(*img, alpha);
-    std::vector<int64_t> candidates;         // frames the steps proposed, for the last steps
-    std::vector<int64_t> region_candidates;  // frames the embedding proposed by a region
-    AddLocalFeatureMatches(*img, alpha, query, variants[0].hash, &result->matches, &candidates);
-    // Where an opaque picture shows content when part of it is one flat
-    // colour (a blanked part), and the share of that colour; made when a
-    // step first needs it.
-    const bool transparent = HasTransparency(alpha);
-    std::optional<cv::Mat> flat_blanked;
-    double flat_share = 0;
-    auto visible_part = [&]() -> const cv::Mat& {
-      if (!flat_blanked) flat_blanked = transparent ? cv::Mat() : FlatRegionMask(*img, kMinFlatShare, &flat_share);
-      return *flat_blanked;
-    };
-    // A cel (transparent, or flattened onto a flat colour) or a frame with a
-    // blanked part: its visible pixels, at their place, unless PDQ or many
-    // inliers already placed it. Characters recur across episodes, so a
-    // cel's few verified features may point at the wrong one; the pixels
-    // at their place do not.
-    if (options_.cel_pixels && !decider_.Conclusive(result->matches)) {
-      const cv::Mat& visible = transparent ? alpha : visible_part();
-      if (!visible.empty()) AddCelPixelMatches(*img, visible, query, variants[0].hash, &result->matches);
-    }
-    if (options_.embedding && result->matches.empty())
-      AddEmbeddingMatches(*img, small, query, variants[0].hash, &result->matches, &candidates, &region_candidates);
-    if (options_.line_drawings && result->matches.empty() && !HasTransparency(alpha) &&
-        features_.LooksLikeLines(query))
-      AddLineDrawingMatches(*img, candidates, variants[0].hash, &result->matches);
-    if (options_.located_pixels && result->matches.empty() && !query.line_art && !transparent) {
-      // The whole picture first; then, when a third of it or more is one
-      // flat colour (a blanked part, a cel's flat ground), its other pixels
-      // alone: the blank correlates with nothing, but a flat sky is part of
-      // the picture and places a quiet crop. A smaller flat part (the gray
-      // road of a dashboard camera) is not searched again.
-      AddLocatedPixelMatches(*img, cv::Mat(), region_candidates, candidates, variants[0].hash, &result->matches);
-      if (result->matches.empty() && !visible_part().empty() && flat_share >= kMinBlankedShare)
-        AddLocatedPixelMatches(*img, visible_part(), region_candidates, candidates, variants[0].hash,
-                               &result->matches);
-    }
+    if (Status st = MatchSteps(*img, alpha, small, variants[0].hash, &result->matches); !st.ok()) return fail(st);
   }
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;
@@ -280,6 +253,92 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   if (options_.refine_time && !result->matches.empty() && ShowsWholeFrame(result->matches.front()))
     RefineTimeWithThumbnails(*img, variants[0].hash, &result->matches.front());
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
+}
+
+// The cascade after PDQ for one picture: local features, then the steps for
+// what they miss (cels and blanked parts, the embedding, line drawings,
+// located pixels), each only while nothing better has placed it.
+Status Matcher::MatchSteps(const cv::Mat& img, const cv::Mat& alpha, const cv::Mat& small, const PdqHash& hash,
+                           std::vector<Match>* matches) const {
+  CELMATCH_RETURN_IF_ERROR(index_.LoadFeatures());  // loaded at the first such file
+  // Described once; the embedding step verifies its candidates with the same features.
+  const QueryFeatures query = features_.Describe(img, alpha);
+  std::vector<int64_t> candidates;         // frames the steps proposed, for the last steps
+  std::vector<int64_t> region_candidates;  // frames the embedding proposed by a region
+  AddLocalFeatureMatches(img, alpha, query, hash, matches, &candidates);
+  // Where an opaque picture shows content when part of it is one flat
+  // colour (a blanked part), and the share of that colour; made when a
+  // step first needs it.
+  const bool transparent = HasTransparency(alpha);
+  std::optional<cv::Mat> flat_blanked;
+  double flat_share = 0;
+  auto visible_part = [&]() -> const cv::Mat& {
+    if (!flat_blanked) flat_blanked = transparent ? cv::Mat() : FlatRegionMask(img, kMinFlatShare, &flat_share);
+    return *flat_blanked;
+  };
+  // A cel (transparent, or flattened onto a flat colour) or a frame with a
+  // blanked part: its visible pixels, at their place, unless PDQ or many
+  // inliers already placed it. Characters recur across episodes, so a
+  // cel's few verified features may point at the wrong one; the pixels
+  // at their place do not.
+  if (options_.cel_pixels && !decider_.Conclusive(*matches)) {
+    const cv::Mat& visible = transparent ? alpha : visible_part();
+    if (!visible.empty()) AddCelPixelMatches(img, visible, query, hash, matches);
+  }
+  if (options_.embedding && matches->empty())
+    AddEmbeddingMatches(img, small, query, hash, matches, &candidates, &region_candidates);
+  if (options_.line_drawings && matches->empty() && !transparent && features_.LooksLikeLines(query))
+    AddLineDrawingMatches(img, candidates, hash, matches);
+  if (options_.located_pixels && matches->empty() && !query.line_art && !transparent) {
+    // The whole picture first; then, when a third of it or more is one
+    // flat colour (a blanked part, a cel's flat ground), its other pixels
+    // alone: the blank correlates with nothing, but a flat sky is part of
+    // the picture and places a quiet crop. A smaller flat part (the gray
+    // road of a dashboard camera) is not searched again.
+    AddLocatedPixelMatches(img, cv::Mat(), region_candidates, candidates, hash, matches);
+    if (matches->empty() && !visible_part().empty() && flat_share >= kMinBlankedShare)
+      AddLocatedPixelMatches(img, visible_part(), region_candidates, candidates, hash, matches);
+  }
+  return Status::Ok();
+}
+
+// Each panel of a page matched as a picture: PDQ, then the cascade unless PDQ
+// decides, then the decision; a panel's best match (and the sources tied
+// with it) joins the file's answer with the panel's place on the page. None
+// matched: the page is matched as a whole picture afterwards, as any other.
+Status Matcher::MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels, FileResult* result) const {
+  std::vector<Match> answer;
+  int tied_first = 0;
+  for (const cv::Rect& panel : panels) {
+    const cv::Mat picture = page(panel).clone();
+    const std::array<PdqResult, 8> variants = hasher_.ComputeDihedral(picture);
+    std::vector<Match> matches;
+    if (variants[0].quality >= options_.min_quality) matches = MatchHashes(variants);
+    if (options_.local_features && !decider_.PdqDecides(matches))
+      CELMATCH_RETURN_IF_ERROR(MatchSteps(picture, cv::Mat(), cv::Mat(), variants[0].hash, &matches));
+    const int tied = decider_.DecideImage(&matches);
+    if (matches.empty()) continue;
+    if (options_.refine_time && ShowsWholeFrame(matches.front()))
+      RefineTimeWithThumbnails(picture, variants[0].hash, &matches.front());
+    // The panel's best match, and the sources tied with it (a picture
+    // several sources share: each is named for this panel).
+    if (answer.empty()) tied_first = tied;
+    const size_t named = std::min(matches.size(), size_t(std::max(1, std::min(tied, options_.max_matches))));
+    for (size_t i = 0; i < named; ++i) {
+      Match& m = matches[i];
+      m.has_panel = true;
+      m.panel[0] = double(panel.x) / page.cols;
+      m.panel[1] = double(panel.y) / page.rows;
+      m.panel[2] = double(panel.width) / page.cols;
+      m.panel[3] = double(panel.height) / page.rows;
+      answer.push_back(std::move(m));
+    }
+  }
+  if (!answer.empty()) {
+    result->matches = std::move(answer);
+    result->tied_sources = tied_first;
+  }
+  return Status::Ok();
 }
 
 void Matcher::MatchVideo(const std::string& path, FileResult* result,

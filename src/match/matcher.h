@@ -104,6 +104,15 @@ class Matcher {
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
   void MatchImage(const std::string& path, FileResult* result,
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
+  // The cascade after PDQ for one picture (an image, or a panel of a page):
+  // its matches join `matches`. `alpha` and `small` as for the steps below.
+  Status MatchSteps(const cv::Mat& bgr, const cv::Mat& alpha, const cv::Mat& small, const PdqHash& hash,
+                    std::vector<Match>* matches) const;
+  // Each of a page's panels (frames/panels.h) matched as a picture; the best
+  // match of each that matched, and the sources tied with it, become the
+  // file's answer, in panel order, with Match::panel set; tied_sources is the
+  // first panel's. Leaves `result` alone when none matched.
+  Status MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels, FileResult* result) const;
   // Local-feature retrieval on a few of a video's samples (decoded again
   // through `open`): each verified frame votes for its source.
   void AddVideoFeatureVotes(const std::function<Result<std::unique_ptr<VideoDecoder>>()>& open,

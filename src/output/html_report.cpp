@@ -561,6 +561,9 @@ std::string DecidingEvidence(const FileResult& r, const Match& m) {
     s = "PDQ: " + std::to_string(e.pdq_distance) + " of 256 bits differ";
   }
   if (e.found_by == "embedding" && e.edge_layout <= 0) s += " (frame proposed by the learned embedding)";
+  if (m.has_panel)
+    s = "the panel at " + Fixed(100 * m.panel[0], 0) + "%, " + Fixed(100 * m.panel[1], 0) + "% of the page (" +
+        Fixed(100 * m.panel[2], 0) + "% x " + Fixed(100 * m.panel[3], 0) + "% of it): " + s;
   if (r.kind == MediaKind::kVideo && e.samples_total > 0)
     s += "; " + std::to_string(e.samples_matched) + " of " + std::to_string(e.samples_total) + " clip samples agree";
   return HtmlEscape(s);

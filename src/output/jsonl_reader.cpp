@@ -35,6 +35,11 @@ bool ReadMatch(const nlohmann::json& mj, Match* m) {
     m->has_region = true;
     for (size_t i = 0; i < 4; ++i) m->region[i] = (*region)[i].is_number() ? (*region)[i].get<double>() : 0.0;
   }
+  auto panel = mj.find("panel");
+  if (panel != mj.end() && panel->is_array() && panel->size() == 4) {
+    m->has_panel = true;
+    for (size_t i = 0; i < 4; ++i) m->panel[i] = (*panel)[i].is_number() ? (*panel)[i].get<double>() : 0.0;
+  }
   auto ev = mj.find("evidence");
   if (ev != mj.end() && ev->is_object()) {
     MatchEvidence& e = m->evidence;

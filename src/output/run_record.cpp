@@ -29,6 +29,7 @@ nlohmann::json RunRecordToJson(const RunDescription& run, const ReferenceIndex& 
       {"early_pdq_distance", options.early_pdq_distance},
       {"early_pdq_min_quality", options.early_pdq_min_quality},
       {"local_features", options.local_features},
+      {"panels", options.panels},
       {"min_inliers", options.features.min_inliers},
       {"embedding_min_layout", options.embedding_min_layout},
       {"video_sample_interval_s", options.video_sample_interval_s},
@@ -60,6 +61,7 @@ std::vector<std::pair<std::string, std::string>> RunSettings(const nlohmann::jso
   out.emplace_back("tie margin", text("tie_margin") + " bits");
   out.emplace_back("local features",
                    flag("local_features") ? "on, at least " + text("min_inliers") + " inliers" : std::string("off"));
+  if (o.contains("panels")) out.emplace_back("panels of a page", flag("panels") ? "matched one by one" : "off");
   const nlohmann::json e = r.value("embedding", nlohmann::json::object());
   Result<EmbeddingModelIdentity> model =
       e.contains("model") ? EmbeddingModelIdentity::FromJson(e["model"]) : Result<EmbeddingModelIdentity>(Status::NotFound(""));
