@@ -105,6 +105,21 @@ std::unique_ptr<ReferenceIndex> BuildIndex(const std::string& dir, const std::ve
   return std::move(*read);
 }
 
+// A generated show, indexed: show/ep1.avi (8 s in shots of 4 s, 960x540), and
+// other footage beside it that the index does not hold (other.avi, 4 s).
+struct GeneratedShow {
+  TempDir tmp;
+  const std::string video = tmp.str() + "/show/ep1.avi";
+  const std::string other = tmp.str() + "/other.avi";
+  std::unique_ptr<ReferenceIndex> index;
+  GeneratedShow() {
+    fs::create_directories(tmp.path() / "show");
+    REQUIRE(WriteSyntheticVideo(video, 21, 8.0, 12, 4.0, 960, 540));
+    REQUIRE(WriteSyntheticVideo(other, 977, 4.0, 12, 4.0, 960, 540));
+    index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  }
+};
+
 // Frames of a video at the given times (the first frame at or after each).
 std::vector<cv::Mat> FramesAt(const std::string& path, std::vector<double> times) {
   auto dec = VideoDecoder::Open(path);
@@ -349,17 +364,12 @@ TEST_CASE("climbing along time: a rising score is followed to its peak, within t
 }
 
 TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line art match but other footage does not") {
-  TempDir tmp;
-  const std::string video = tmp.str() + "/show/ep1.avi";
-  const std::string other = tmp.str() + "/other.avi";
-  fs::create_directories(tmp.path() / "show");
-  REQUIRE(WriteSyntheticVideo(video, 21, 8.0, 12, 4.0, 960, 540));
-  REQUIRE(WriteSyntheticVideo(other, 977, 4.0, 12, 4.0, 960, 540));
-  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  GeneratedShow show;
+  const TempDir& tmp = show.tmp;
   MatchOptions options;
-  Matcher matcher(*index, options);
-  const std::vector<cv::Mat> frames = FramesAt(video, {1.5, 5.5});
-  const std::vector<cv::Mat> unrelated = FramesAt(other, {1.0, 3.0});
+  Matcher matcher(*show.index, options);
+  const std::vector<cv::Mat> frames = FramesAt(show.video, {1.5, 5.5});
+  const std::vector<cv::Mat> unrelated = FramesAt(show.other, {1.0, 3.0});
   std::mt19937 rng(5);
   // Not here: crop25 and cel_alpha. Generated frames are a few flat shapes;
   // a quarter of one holds too few corners for 16 inliers (the real-footage
@@ -393,13 +403,10 @@ TEST_CASE("generated footage: crops, sheets, mirrors, rotations, cels and line a
 // decode (Matcher::kFeatureDecodeMinSide): the match and the region it
 // reports, in reference pixels, are those of the same crop at its own size.
 TEST_CASE("a large JPEG crop is matched from a reduced decode, its region in reference pixels") {
-  TempDir tmp;
-  const std::string video = tmp.str() + "/show/ep1.avi";
-  fs::create_directories(tmp.path() / "show");
-  REQUIRE(WriteSyntheticVideo(video, 21, 8.0, 12, 4.0, 960, 540));
-  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
-  Matcher matcher(*index, MatchOptions());
-  const cv::Mat frame = FramesAt(video, {5.5})[0];
+  GeneratedShow show;
+  const TempDir& tmp = show.tmp;
+  Matcher matcher(*show.index, MatchOptions());
+  const cv::Mat frame = FramesAt(show.video, {5.5})[0];
   const cv::Rect shown(120, 60, 720, 405);  // 75% of each side
   const cv::Mat crop = frame(shown).clone();
   for (const int width : {720, 1920, 3840}) {
@@ -425,16 +432,12 @@ TEST_CASE("a large JPEG crop is matched from a reduced decode, its region in ref
 // its panel's place; the other panel matches nothing. As one picture, the
 // page names one frame at most.
 TEST_CASE("a page of panels: each panel's frame is named, with its place on the page") {
-  TempDir tmp;
-  const std::string video = tmp.str() + "/show/ep1.avi";
-  const std::string other = tmp.str() + "/other.avi";
-  fs::create_directories(tmp.path() / "show");
-  REQUIRE(WriteSyntheticVideo(video, 21, 8.0, 12, 4.0, 960, 540));
-  REQUIRE(WriteSyntheticVideo(other, 977, 4.0, 12, 4.0, 960, 540));
-  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  GeneratedShow show;
+  const TempDir& tmp = show.tmp;
+  const ReferenceIndex* index = show.index.get();
   const std::vector<double> times = {1.5, 4.5, 6.5};
-  const std::vector<cv::Mat> frames = FramesAt(video, times);
-  const cv::Mat unrelated = FramesAt(other, {2.0})[0];
+  const std::vector<cv::Mat> frames = FramesAt(show.video, times);
+  const cv::Mat unrelated = FramesAt(show.other, {2.0})[0];
 
   cv::Mat page(1654, 2339, CV_8UC3, cv::Scalar(250, 250, 248));
   cv::putText(page, "RETAKE  EP 01  SC 012", {60, 90}, cv::FONT_HERSHEY_SIMPLEX, 2.0, cv::Scalar(20, 20, 20), 3);
@@ -652,14 +655,11 @@ TEST_CASE("generated footage: the source showing the whole picture ranks above o
 }
 
 TEST_CASE("generated footage: alpha cels, flattened cels and half-blanked frames match on their visible pixels only") {
-  TempDir tmp;
-  fs::create_directories(tmp.path() / "show");
-  const std::string video = tmp.str() + "/show/ep1.avi";
-  REQUIRE(WriteSyntheticVideo(video, 21, 8.0, 12, 4.0, 960, 540));
-  REQUIRE(WriteSyntheticVideo(tmp.str() + "/other.avi", 977, 4.0, 12, 4.0, 960, 540));
-  auto index = BuildIndex(tmp.str() + "/index", {tmp.str() + "/show"});
+  GeneratedShow show;
+  const TempDir& tmp = show.tmp;
+  const std::string& video = show.video;
   MatchOptions options;
-  Matcher matcher(*index, options);
+  Matcher matcher(*show.index, options);
   std::mt19937 rng(9);
   const std::vector<double> times = {0.5, 2.5, 4.5, 6.5};
   const std::vector<cv::Mat> frames = FramesAt(video, times);
