@@ -184,6 +184,9 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   c.matches[0].panel[1] = 0.1;
   c.matches[0].panel[2] = 0.45;
   c.matches[0].panel[3] = 0.3;
+  c.matches.push_back(c.matches[0]);  // and another panel of the same page
+  c.matches[1].time_s = 12;
+  c.matches[1].panel[1] = 0.55;
 
   ReportRunInfo info = TestRunInfo("refs");
   info.settings = {{"PDQ distance threshold", "27 of 256 bits"}, {"embedding model", "m<1>"}};
@@ -228,6 +231,7 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   CHECK(html.find("data-region=\"0.0000 0.0000 1.0000 1.0000\"") != std::string::npos);
   // The panel of a page a match is about is named before its evidence.
   CHECK(html.find("the panel at 50%, 10% of the page (45% x 30% of it): ") != std::string::npos);
+  CHECK(html.find("&middot; the panel at 50%, 55% of the page</li>") != std::string::npos);
   // Still one script.
   const size_t open = html.find("<script");
   REQUIRE(open != std::string::npos);

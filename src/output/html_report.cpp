@@ -659,7 +659,11 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
         const Match& m = r.matches[i];
         html += "<li>" + HtmlEscape(m.production) + " / " + HtmlEscape(m.source) + " @ <span class=\"tc\">" +
                 TimeOrStill(m) + "</span> (score " + Fixed(m.score, 2) + ", PDQ " +
-                std::to_string(m.evidence.pdq_distance) + ")</li>";
+                std::to_string(m.evidence.pdq_distance) + ")" +
+                (m.has_panel ? " &middot; the panel at " + Fixed(100 * m.panel[0], 0) + "%, " +
+                                   Fixed(100 * m.panel[1], 0) + "% of the page"
+                             : std::string()) +
+                "</li>";
       }
       html += "</ol>";
     }
