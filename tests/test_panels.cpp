@@ -86,7 +86,7 @@ TEST_CASE("panels: unframed panels reaching the edge, and a contact sheet on bla
   for (size_t i = 0; i < cells.size(); ++i) CheckNear(found[i], cells[i]);
 }
 
-TEST_CASE("panels: one picture on a sheet, an empty panel, a frame on a canvas and a frame are not pages") {
+TEST_CASE("panels: one picture on a sheet, an empty panel, a frame on a canvas, a frame and a strip are not pages") {
   // One picture beside an empty panel waiting for its drawing.
   cv::Mat sheet = Page(1600, 1130, cv::Scalar(250, 250, 250));
   Place(sheet, Picture(1280, 720, 3), {60, 170, 820, 461}, true);
@@ -104,4 +104,10 @@ TEST_CASE("panels: one picture on a sheet, an empty panel, a frame on a canvas a
   cv::rectangle(sky, cv::Rect(100, 400, 300, 320), cv::Scalar(40, 80, 120), cv::FILLED);
   cv::rectangle(sky, cv::Rect(700, 350, 400, 370), cv::Scalar(60, 60, 60), cv::FILLED);
   CHECK(FindPanels(sky).empty());
+
+  // A strip far longer than wide, and tiny pictures: not pages, and no error.
+  CHECK(FindPanels(cv::Mat(50000, 64, CV_8UC3, cv::Scalar(250, 250, 250))).empty());
+  CHECK(FindPanels(cv::Mat(64, 50000, CV_8UC3, cv::Scalar(250, 250, 250))).empty());
+  CHECK(FindPanels(cv::Mat(1, 1, CV_8UC3, cv::Scalar(0, 0, 0))).empty());
+  CHECK(FindPanels(cv::Mat()).empty());
 }

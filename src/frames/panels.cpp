@@ -58,11 +58,12 @@ int ColourDistance(const cv::Vec3b& a, const cv::Vec3b& b) {
 
 std::vector<cv::Rect> FindPanels(const cv::Mat& bgr) {
   if (bgr.empty() || bgr.type() != CV_8UC3 || bgr.cols < 64 || bgr.rows < 64) return {};
-  // The margin first, on the picture as it is, every few pixels: most
-  // pictures are not pages and stop here.
-  // A whole factor, so that the reduction averages whole blocks (fast).
+  // The page is reduced by a whole factor, so that the reduction averages
+  // whole blocks (fast); but the margin is read first, on the picture as it
+  // is, every `factor` pixels: most pictures are not pages and stop there.
   const int factor = std::max(1, (std::max(bgr.cols, bgr.rows) + kPanelWorkSide - 1) / kPanelWorkSide);
   const double scale = 1.0 / factor;
+  if (bgr.cols / factor < 64 || bgr.rows / factor < 64) return {};  // a strip, not a page
   const int mx = std::max(1, int(std::lround(bgr.cols * kMarginShare)));
   const int my = std::max(1, int(std::lround(bgr.rows * kMarginShare)));
   const std::array<std::vector<cv::Vec3b>, 4> sides = MarginPixels(bgr, mx, my, factor);
