@@ -304,11 +304,15 @@ Status Matcher::MatchSteps(const cv::Mat& img, const cv::Mat& alpha, const cv::M
 
 // Each panel of a page matched as a picture: PDQ, then the cascade unless PDQ
 // decides, then the decision; a panel's best match (and the sources tied
-// with it) joins the file's answer with the panel's place on the page. None
-// matched: the page is matched as a whole picture afterwards, as any other.
+// with it) joins the file's answer with the panel's place on the page, the
+// panels best first. None matched: the page is matched as a whole picture
+// afterwards, as any other.
 Status Matcher::MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels, FileResult* result) const {
-  std::vector<Match> answer;
-  int tied_first = 0;
+  struct Named {
+    std::vector<Match> matches;  // the panel's best match and the sources tied with it
+    int tied = 0;
+  };
+  std::vector<Named> named;  // one per panel that matched, in reading order
   for (const cv::Rect& panel : panels) {
     const cv::Mat picture = page(panel).clone();
     const std::array<PdqResult, 8> variants = hasher_.ComputeDihedral(picture);
@@ -320,24 +324,26 @@ Status Matcher::MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& pa
     if (matches.empty()) continue;
     if (options_.refine_time && ShowsWholeFrame(matches.front()))
       RefineTimeWithThumbnails(picture, variants[0].hash, &matches.front());
-    // The panel's best match, and the sources tied with it (a picture
-    // several sources share: each is named for this panel).
-    if (answer.empty()) tied_first = tied;
-    const size_t named = std::min(matches.size(), size_t(std::max(1, std::min(tied, options_.max_matches))));
-    for (size_t i = 0; i < named; ++i) {
-      Match& m = matches[i];
+    // A picture several sources share names each of them for this panel.
+    matches.resize(std::min(matches.size(), size_t(std::max(1, std::min(tied, options_.max_matches)))));
+    for (Match& m : matches) {
       m.has_panel = true;
       m.panel[0] = double(panel.x) / page.cols;
       m.panel[1] = double(panel.y) / page.rows;
       m.panel[2] = double(panel.width) / page.cols;
       m.panel[3] = double(panel.height) / page.rows;
-      answer.push_back(std::move(m));
     }
+    named.push_back({std::move(matches), tied});
   }
-  if (!answer.empty()) {
-    result->matches = std::move(answer);
-    result->tied_sources = tied_first;
-  }
+  if (named.empty()) return Status::Ok();
+  // Best first, as for any file: the panels by their best match's score
+  // (reading order among equals), each with its ties.
+  std::stable_sort(named.begin(), named.end(),
+                   [](const Named& a, const Named& b) { return a.matches.front().score > b.matches.front().score; });
+  result->matches.clear();
+  for (Named& n : named)
+    for (Match& m : n.matches) result->matches.push_back(std::move(m));
+  result->tied_sources = named.front().tied;
   return Status::Ok();
 }
 

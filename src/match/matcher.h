@@ -110,8 +110,9 @@ class Matcher {
                     std::vector<Match>* matches) const;
   // Each of a page's panels (frames/panels.h) matched as a picture; the best
   // match of each that matched, and the sources tied with it, become the
-  // file's answer, in panel order, with Match::panel set; tied_sources is the
-  // first panel's. Leaves `result` alone when none matched.
+  // file's answer with Match::panel set, the panels ordered by their best
+  // score (reading order among equals); tied_sources is the first panel's.
+  // Leaves `result` alone when none matched.
   Status MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels, FileResult* result) const;
   // Local-feature retrieval on a few of a video's samples (decoded again
   // through `open`): each verified frame votes for its source.
