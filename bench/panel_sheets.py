@@ -10,7 +10,8 @@ show several frames each.
 
 A page holds 2 to 9 panels in a grid (A4 at 150 or 200 dpi, either way round,
 white, cream or grey paper with a title, or a black contact sheet), framed or
-not, each with a note under it; a panel shows a frame of one of the four
+not, each with a note under it; five pages show line drawings of the frames in
+drawn borders; a panel shows a frame of one of the four
 benchmark productions at a random time, or (one page in three) a frame of the
 live-action distractor footage, which must match nothing. Frames are decoded
 by OpenCV (another decoder than the index's); pages are saved as JPEG 70-90.
@@ -55,6 +56,13 @@ def frame_at(cv2, path, rng):
     return (frame, max(0.0, t)) if ok else (None, 0)
 
 
+def line_drawing(cv2, np, frame):
+    """Dark lines on white where the frame's colours change (as bench/leaks draws `lineart`)."""
+    gray = cv2.GaussianBlur(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (3, 3), 0)
+    edges = cv2.dilate(cv2.Canny(gray, 40, 120), np.ones((2, 2), np.uint8))
+    return cv2.cvtColor(255 - edges, cv2.COLOR_GRAY2BGR)
+
+
 def make(footage, out, seed):
     import cv2
     import numpy as np
@@ -81,6 +89,8 @@ def make(footage, out, seed):
         ph = min(int(pw * 9 / 16), (h - top - gap - rows * (note + gap)) // rows)
         pw = min(pw, int(ph * 16 / 9))
         framed = rng.random() < 0.6
+        drawn = p % 5 == 4 and not contact  # a page of line drawings, each in a drawn border
+        framed = framed or drawn
         distractor_panel = rng.randrange(cols * rows) if p % 3 == 2 else -1
         panels = []
         for i in range(cols * rows):
@@ -93,6 +103,8 @@ def make(footage, out, seed):
             frame, t = frame_at(cv2, os.path.join(footage, name), rng)
             if frame is None:
                 continue
+            if drawn:
+                frame = line_drawing(cv2, np, frame)
             page[y:y + ph, x:x + pw] = cv2.resize(frame, (pw, ph), interpolation=cv2.INTER_AREA)
             if framed:
                 cv2.rectangle(page, (x, y), (x + pw, y + ph), ink, max(1, dpi // 75))

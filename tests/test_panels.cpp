@@ -86,6 +86,31 @@ TEST_CASE("panels: unframed panels reaching the edge, and a contact sheet on bla
   for (size_t i = 0; i < cells.size(); ++i) CheckNear(found[i], cells[i]);
 }
 
+TEST_CASE("panels: line drawings in drawn borders, each inside its border") {
+  cv::Mat page = Page(2339, 1654, cv::Scalar(250, 250, 250));
+  const std::vector<cv::Rect> placed = {{60, 160, 1080, 608}, {1200, 160, 1080, 608}, {60, 900, 1080, 608}};
+  for (size_t i = 0; i < placed.size(); ++i) {
+    // Dark lines on white where the picture's colours change, in a 3-pixel border.
+    cv::Mat gray, edges;
+    cv::cvtColor(Picture(1280, 720, 70 + unsigned(i)), gray, cv::COLOR_BGR2GRAY);
+    cv::Canny(gray, edges, 40, 120);
+    cv::resize(edges, edges, placed[i].size(), 0, 0, cv::INTER_NEAREST);
+    cv::Mat drawing(placed[i].size(), CV_8UC3, cv::Scalar(255, 255, 255));
+    drawing.setTo(cv::Scalar(20, 20, 20), edges);
+    Place(page, drawing, placed[i], true);
+  }
+  const std::vector<cv::Rect> found = FindPanels(page);
+  REQUIRE(found.size() == placed.size());
+  for (size_t i = 0; i < placed.size(); ++i) {
+    CheckNear(found[i], placed[i]);
+    // The border is left out: the panel lies inside it.
+    CHECK(found[i].x > placed[i].x);
+    CHECK(found[i].y > placed[i].y);
+    CHECK(found[i].br().x < placed[i].br().x);
+    CHECK(found[i].br().y < placed[i].br().y);
+  }
+}
+
 TEST_CASE("panels: one picture on a sheet, an empty panel, a frame on a canvas, a frame and a strip are not pages") {
   // One picture beside an empty panel waiting for its drawing.
   cv::Mat sheet = Page(1600, 1130, cv::Scalar(250, 250, 250));

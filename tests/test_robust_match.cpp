@@ -480,9 +480,11 @@ TEST_CASE("a page of panels: each panel's frame is named, with its place on the 
   CHECK(whole.matches.size() <= 1);
   for (const Match& m : whole.matches) CHECK_FALSE(m.has_panel);
 
-  // The leak benchmark's single pictures on a page or a canvas are not pages of panels.
+  // The leak benchmark's single pictures on a page or a canvas, and whole line drawings,
+  // are not pages of panels.
   std::mt19937 rng(3);
-  for (const std::string t : {"sheet", "pad20", "pad50", "player_screenshot", "letterbox"}) {
+  for (const std::string t : {"sheet", "pad20", "pad50", "player_screenshot", "letterbox", "lineart", "lines_canny",
+                               "lines_colour", "lines_paper"}) {
     for (const cv::Mat& f : frames) {
       Result<LeakImage> leak = ApplyLeakTransform(f, t, rng);
       REQUIRE(leak.ok());

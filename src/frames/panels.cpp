@@ -21,6 +21,7 @@ constexpr double kMinPlainSide = 0.5;    // ... and of each side's
 constexpr double kMinPageShare = 0.15;   // share of the whole picture in the page's colour
 constexpr double kMinSolidity = 0.85;     // filled outline / bounding box
 constexpr double kMinPanelContrast = 6;   // gray standard deviation inside a panel
+constexpr int kDrawnBorderInset = 2;      // working pixels: a drawn border's width and a margin
 
 // The pixels of `bgr`'s four margins (`mx` wide on the left and right, `my`
 // high at the top and bottom), every `step`-th along each, one list a side.
@@ -93,32 +94,46 @@ std::vector<cv::Rect> FindPanels(const cv::Mat& bgr) {
   cv::threshold(ink, ink, kPanelPageTolerance, 255, cv::THRESH_BINARY);
   if (page.total() - cv::countNonZero(ink) < kMinPageShare * page.total()) return {};
 
-  // Panels are solid blocks: opening removes what is a pixel or two thin at
-  // this size (text, rules, drawn borders), so notes written just under a
-  // panel do not join it; a picture's own page-coloured patches (a white
-  // sky) are enclosed by its outline and filled below.
-  const cv::Mat square = cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3));
-  cv::morphologyEx(ink, ink, cv::MORPH_OPEN, square);
-  cv::morphologyEx(ink, ink, cv::MORPH_CLOSE, square);
-  std::vector<std::vector<cv::Point>> contours;
-  cv::findContours(ink, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
   const double area = double(page.cols) * page.rows;
   cv::Mat gray;
   cv::cvtColor(page, gray, cv::COLOR_BGR2GRAY);
   std::vector<cv::Rect> panels;
-  for (const std::vector<cv::Point>& c : contours) {
-    const cv::Rect box = cv::boundingRect(c);
-    const double share = double(box.area()) / area;
-    const double aspect = double(box.width) / box.height;
-    if (share < kMinPanelShare || share > kMaxPanelShare || aspect < 1.0 / 3 || aspect > 3) continue;
-    if (cv::contourArea(c) < kMinSolidity * box.area()) continue;
-    // Inside its outline (a drawn border is 1-3 pixels here).
-    const int in = std::min(4, std::min(box.width, box.height) / 8);
-    cv::Scalar mean, sd;
-    cv::meanStdDev(gray(cv::Rect(box.x + in, box.y + in, box.width - 2 * in, box.height - 2 * in)), mean, sd);
-    if (sd[0] < kMinPanelContrast) continue;
-    panels.push_back(box);
-  }
+  // The solid rectangles among the outlines of `mask`'s blobs, filled, that
+  // overlap no panel found before; each shrunk by `inset` on every side.
+  auto add_panels = [&](const cv::Mat& mask, int inset) {
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    const size_t before = panels.size();
+    for (const std::vector<cv::Point>& c : contours) {
+      const cv::Rect outline = cv::boundingRect(c);
+      const double share = double(outline.area()) / area;
+      const double aspect = double(outline.width) / outline.height;
+      if (share < kMinPanelShare || share > kMaxPanelShare || aspect < 1.0 / 3 || aspect > 3) continue;
+      if (cv::contourArea(c) < kMinSolidity * outline.area()) continue;
+      const cv::Rect box(outline.x + inset, outline.y + inset, outline.width - 2 * inset, outline.height - 2 * inset);
+      bool overlaps = false;
+      for (size_t i = 0; i < before; ++i) overlaps = overlaps || (box & panels[i]).area() > 0;
+      if (overlaps) continue;
+      // Inside its outline (a drawn border is 1-3 pixels here).
+      const int in = std::min(4, std::min(box.width, box.height) / 8);
+      cv::Scalar mean, sd;
+      cv::meanStdDev(gray(cv::Rect(box.x + in, box.y + in, box.width - 2 * in, box.height - 2 * in)), mean, sd);
+      if (sd[0] < kMinPanelContrast) continue;
+      panels.push_back(box);
+    }
+  };
+  // Panels are solid blocks: opening removes what is a pixel or two thin at
+  // this size (text, rules, drawn borders), so notes written just under a
+  // panel do not join it; a picture's own page-coloured patches (a white
+  // sky) are enclosed by its outline and filled.
+  const cv::Mat square = cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3));
+  cv::Mat solid;
+  cv::morphologyEx(ink, solid, cv::MORPH_OPEN, square);
+  cv::morphologyEx(solid, solid, cv::MORPH_CLOSE, square);
+  add_panels(solid, 0);
+  // Or drawings in a drawn border (line art, which opening removes): the
+  // border's outline on the picture as it is, the border itself left out.
+  add_panels(ink, kDrawnBorderInset);
   if (panels.size() < 2) return {};
 
   // Reading order: a panel starts a new row when it lies below the middle of

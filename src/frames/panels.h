@@ -21,7 +21,8 @@ namespace celmatch {
 // solid rectangle of other colours on it (its outline filled covers 85% of
 // its bounding box), at least kMinPanelShare of the page and at most
 // kMaxPanelShare, sides between 1:3 and 3:1, and not flat inside (an empty
-// panel waiting for a drawing is not one). Text, rules and drawn marks are
+// panel waiting for a drawing is not one); or a drawing in a drawn border
+// of that shape (line art), the panel then inside the border. Text, rules and drawn marks are
 // too thin or too small to count. A frame with a flat surround (a frame on a
 // plain canvas, one picture on a sheet) has one panel, so none is returned.
 std::vector<cv::Rect> FindPanels(const cv::Mat& bgr);
