@@ -4,9 +4,12 @@ show several frames each.
 
   panel_sheets.py make FOOTAGE OUT SEED   draw seeded pages into OUT/pages, the
                                           truth of every panel in OUT/panels.json
+  panel_sheets.py bind OUT                the same pages bound as PDFs of ten pages
+                                          (Pillow) into OUT/documents, each page a
+                                          JPEG (quality 85) at 150 dpi
   panel_sheets.py score OUT RESULTS...    for each results file (celmatch match
-                                          JSON Lines over OUT/pages), the panels named
-                                          right, wrong and not at all
+                                          JSON Lines over OUT/pages or OUT/documents),
+                                          the panels named right, wrong and not at all
 
 A page holds 2 to 9 panels in a grid (A4 at 150 or 200 dpi, either way round,
 white, cream or grey paper with a title, or a black contact sheet), framed or
@@ -123,6 +126,47 @@ def make(footage, out, seed):
     print("%d pages, %d panels (%d of distractor footage) in %s" % (len(truth), n, d, out))
 
 
+PAGES_PER_DOCUMENT = 10
+
+
+def bind(out):
+    from PIL import Image
+    pages = sorted(json.load(open(os.path.join(out, "panels.json"))))
+    os.makedirs(os.path.join(out, "documents"), exist_ok=True)
+    bound = {}
+    for k in range(0, len(pages), PAGES_PER_DOCUMENT):
+        names = pages[k:k + PAGES_PER_DOCUMENT]
+        images = [Image.open(os.path.join(out, "pages", n)).convert("RGB") for n in names]
+        name = "notes%02d.pdf" % (k // PAGES_PER_DOCUMENT)
+        images[0].save(os.path.join(out, "documents", name), save_all=True, append_images=images[1:],
+                       resolution=150, quality=85)
+        bound[name] = names
+    with open(os.path.join(out, "documents.json"), "w") as f:
+        json.dump(bound, f, indent=1)
+    print("%d pages bound as %d PDFs in %s" % (len(pages), len(bound), os.path.join(out, "documents")))
+
+
+def page_records(path, out):
+    """The records of a results file by page: a document's matches are
+    shared out to its pages by their `page`, its time evenly."""
+    bound_path = os.path.join(out, "documents.json")
+    bound = json.load(open(bound_path)) if os.path.exists(bound_path) else {}
+    by_page = {}
+    for line in open(path):
+        d = json.loads(line)
+        if "file" not in d:
+            continue
+        name = os.path.basename(d["file"])
+        if d.get("kind") != "document":
+            by_page[name] = d
+            continue
+        pages = bound.get(name, [])
+        for i, page in enumerate(pages):
+            by_page[page] = {"matches": [m for m in d.get("matches") or [] if m.get("page") == i + 1],
+                             "elapsed": d.get("elapsed", 0.0) / len(pages)}
+    return by_page
+
+
 def overlap(a, b):
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
@@ -136,11 +180,7 @@ def score(out, results):
         "results", "pages", "panels", "right", "time off", "other ep.", "other prod", "unnamed", "distr.named",
         "s/page"))
     for path in results:
-        by_page = {}
-        for line in open(path):
-            d = json.loads(line)
-            if "file" in d:
-                by_page[os.path.basename(d["file"])] = d
+        by_page = page_records(path, out)
         right = time_off = other_source = wrong = unnamed = dnamed = 0
         elapsed = 0.0
         for page, panels in truth.items():
@@ -174,6 +214,8 @@ def score(out, results):
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and sys.argv[1] == "make":
         make(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) >= 3 and sys.argv[1] == "bind":
+        bind(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "score":
         score(sys.argv[2], sys.argv[3:])
     else:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pages of panels (retake sheets, storyboards, contact sheets): how many of
 # their panels celmatch names, panel by panel and with --no-panels (the page
-# as one picture); bench/panel_sheets.py says how the pages are drawn.
+# as one picture), and the same pages bound as PDFs; bench/panel_sheets.py
+# says how the pages are drawn.
 #
 # Usage: CELMATCH=build/celmatch INDEX=IDX bash bench/panel_sheets.sh OUT
 #   INDEX: an index of the leak benchmark's four productions (tools/leak_benchmark.sh
@@ -19,4 +20,7 @@ mkdir -p "$OUT"
 /usr/bin/python3 bench/panel_sheets.py make "$FOOTAGE" "$(cd "$OUT" && pwd)" "$SEED"
 "$CELMATCH" match --index "$INDEX" --jobs 2 -q --out "$OUT/panels.jsonl" "$OUT/pages"
 "$CELMATCH" match --index "$INDEX" --jobs 2 -q --no-panels --out "$OUT/whole-page.jsonl" "$OUT/pages"
-/usr/bin/python3 bench/panel_sheets.py score "$OUT" "$OUT/panels.jsonl" "$OUT/whole-page.jsonl"
+/usr/bin/python3 bench/panel_sheets.py bind "$(cd "$OUT" && pwd)"
+"$CELMATCH" match --index "$INDEX" --jobs 2 -q --out "$OUT/documents.jsonl" "$OUT/documents"
+/usr/bin/python3 bench/panel_sheets.py score "$OUT" "$OUT/panels.jsonl" "$OUT/whole-page.jsonl" \
+  "$OUT/documents.jsonl"

@@ -244,9 +244,10 @@ Status PrepareSource(const ReferenceInput& in, const IndexParams& params, const 
                      BuildFileReport* report) {
   Result<MediaProbe> probe = ProbeMedia(in.path);
   if (!probe.ok()) return probe.status();
-  if (probe->kind == MediaKind::kOther) {
+  if (probe->kind == MediaKind::kOther || probe->kind == MediaKind::kDocument) {
     report->outcome = BuildFileReport::Outcome::kSkipped;
-    report->message = "not an image or video";
+    report->message = probe->kind == MediaKind::kDocument ? "a PDF document (references are images and videos)"
+                                                          : "not an image or video";
     return Status::Ok();
   }
   std::error_code ec;

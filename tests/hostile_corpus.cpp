@@ -231,7 +231,8 @@ std::vector<HostileEntry> WriteHostileCorpus(const fs::path& dir, const fs::path
       {"frame.png", Encode(frame, ".png")},   {"frame.jpg", Encode(frame, ".jpg")},
       {"frame.bmp", Encode(frame, ".bmp")},   {"frame.tiff", Encode(frame, ".tiff")},
       {"frame.webp", Encode(frame, ".webp")}, {"frame.tga", Tga(raw, small.cols, small.rows)},
-      {"frame.psd", Psd(raw, small.cols, small.rows)}, {"clip.mp4", mp4}};
+      {"frame.psd", Psd(raw, small.cols, small.rows)}, {"clip.mp4", mp4},
+      {"notes.pdf", MakePdf({{}, {{frame, 40, 80, 515, 290}}})}};  // the frame on page 2 of retake notes
   {
     // MJPEG in AVI: a second container and codec.
     const fs::path avi = dir / "good" / "clip.avi";
@@ -275,6 +276,14 @@ std::vector<HostileEntry> WriteHostileCorpus(const fs::path& dir, const fs::path
   put("bombs/png_4000x4000.png", PngDeclaring(4000, 4000), Expect::kError, "PNG under max_pixels, over memory",
       "max_memory_bytes");
   put("bombs/gif_100k_frames.gif", AnimatedGif(100000), Expect::kError, "GIF of 100k frames", "max_frames");
+  // A page of a million points a side renders at no more than its usual size;
+  // a picture on it declaring 65500 x 65500 pixels decodes to nothing.
+  put("bombs/pdf_page_1e6_points.pdf", MakePdf({{{frame, 0, 0, 1e6, 1e6}}}, 1e6, 1e6), Expect::kReported,
+      "PDF page of a million points a side");
+  {
+    PdfPicture lie{frame, 40, 80, 515, 290, JpegDeclaring(65500, 65500), cv::Size(65500, 65500)};
+    put("bombs/pdf_image_65500x65500.pdf", MakePdf({{lie}}), Expect::kReported, "PDF with a JPEG bomb");
+  }
 
   // Timestamps and durations that lie.
   {

@@ -15,6 +15,7 @@
 #include "core/file_digest.h"
 #include "media/image_decoder.h"
 #include "media/media_probe.h"
+#include "media/pdf_document.h"
 #include "media/video_decoder.h"
 #include "test_support.h"
 
@@ -833,4 +834,78 @@ TEST_CASE("Sha256File hashes file content", "[core][digest]") {
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().code() == Status::Code::kNotFound);
   CHECK(missing.status().message().find("nope.bin") != std::string::npos);
+}
+
+TEST_CASE("a PDF is a document: each page renders at its size, its pictures in place", "[media][pdf]") {
+  TempDir tmp;
+  const cv::Mat frame = SyntheticCartoonFrame(5, 0.0, 640, 360);
+  // A4 in points; the frame 495 x 278.4 points at (50, 100) on page 1, page 2 text only.
+  const std::vector<uint8_t> pdf = MakePdf({{{frame, 50, 100, 495, 278.4}}, {}});
+  const std::string path = tmp.str() + "/notes.pdf";
+  WriteFileBytes(path, pdf);
+
+  Result<MediaProbe> probe = ProbeMedia(path);
+  REQUIRE(probe.ok());
+  CHECK(probe->kind == MediaKind::kDocument);
+  CHECK(probe->format == "pdf");
+  CHECK(std::string(MediaKindName(probe->kind)) == "document");
+  // Readers accept a header after up to 1,024 bytes of other data; text that
+  // merely mentions the header further in is no PDF.
+  std::vector<uint8_t> prefixed(600, ' ');
+  prefixed.insert(prefixed.end(), pdf.begin(), pdf.end());
+  probe = ProbeMediaBuffer("prefixed.pdf", prefixed.data(), prefixed.size());
+  REQUIRE(probe.ok());
+  CHECK(probe->kind == MediaKind::kDocument);
+  std::string text(3000, 'a');
+  text += "%PDF-1.4";
+  probe = ProbeMediaBuffer("notes.txt", reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  REQUIRE(probe.ok());
+  CHECK(probe->kind == MediaKind::kOther);
+  // The image decoder refuses a document by name.
+  Result<cv::Mat> as_image = DecodeImage(path);
+  REQUIRE_FALSE(as_image.ok());
+  CHECK(as_image.status().message().find("notes.pdf: a PDF document") != std::string::npos);
+
+  auto bytes = std::make_shared<const std::vector<uint8_t>>(pdf);
+  for (bool from_memory : {false, true}) {
+    INFO((from_memory ? "from memory" : "from the file"));
+    Result<std::unique_ptr<PdfDocument>> doc = PdfDocument::Open("notes.pdf", path, from_memory ? bytes : nullptr);
+    REQUIRE(doc.ok());
+    REQUIRE((*doc)->pages() == 2);
+    Result<cv::Mat> page = (*doc)->RenderPage(0, MediaLimits());
+    REQUIRE(page.ok());
+    // 150 dpi: 595 x 842 points are 1239.6 x 1754.2 pixels (rounded by poppler).
+    CHECK(std::abs(page->cols - 1240) <= 1);
+    CHECK(std::abs(page->rows - 1754) <= 1);
+    REQUIRE(page->type() == CV_8UC3);
+    const double s = kPdfPageDpi / 72.0;
+    const cv::Rect box(int(std::ceil(50 * s)) + 2, int(std::ceil(100 * s)) + 2, int(495 * s) - 4, int(278.4 * s) - 4);
+    cv::Mat expected, diff;
+    cv::resize(frame, expected, box.size(), 0, 0, cv::INTER_AREA);
+    cv::absdiff((*page)(box), expected, diff);
+    CHECK(cv::mean(diff)[0] < 10);  // the picture, in place, colours the right way round
+    cv::Mat shifted;
+    cv::absdiff((*page)(box + cv::Point(40, 0)), expected, shifted);
+    CHECK(cv::mean(shifted)[0] > cv::mean(diff)[0] + 10);  // and not anywhere else
+    CHECK(cv::mean((*page)(cv::Rect(0, 1500, 1200, 250)))[0] > 250);  // white paper
+    Result<cv::Mat> second = (*doc)->RenderPage(1, MediaLimits());
+    REQUIRE(second.ok());
+    CHECK(cv::mean(*second)[0] > 250);  // a line of text on white
+    MediaLimits small;
+    small.max_pixels = 1'000'000;
+    Result<cv::Mat> limited = (*doc)->RenderPage(0, small);
+    REQUIRE_FALSE(limited.ok());
+    CHECK(limited.status().message().find("notes.pdf: page 1") != std::string::npos);
+    CHECK(limited.status().message().find("max_pixels") != std::string::npos);
+    Result<cv::Mat> missing = (*doc)->RenderPage(7, MediaLimits());
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.status().message().find("notes.pdf: page 8") != std::string::npos);
+  }
+
+  // A damaged document is an error naming it.
+  const std::string junk = "%PDF-1.7\nthis is not a document\n";
+  auto junk_bytes = std::make_shared<const std::vector<uint8_t>>(junk.begin(), junk.end());
+  Result<std::unique_ptr<PdfDocument>> damaged = PdfDocument::Open("broken.pdf", "", junk_bytes);
+  REQUIRE_FALSE(damaged.ok());
+  CHECK(damaged.status().message().rfind("broken.pdf: ", 0) == 0);
 }

@@ -12,6 +12,8 @@
 #include "core/file_digest.h"
 #include "output/csv_writer.h"
 #include "output/html_report.h"
+#include "output/jsonl_reader.h"
+#include "output/jsonl_writer.h"
 #include "test_support.h"
 
 using namespace celmatch;
@@ -187,6 +189,9 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   c.matches.push_back(c.matches[0]);  // and another panel of the same page
   c.matches[1].time_s = 12;
   c.matches[1].panel[1] = 0.55;
+  c.kind = MediaKind::kDocument;  // pages 2 and 3 of a PDF
+  c.matches[0].page = 2;
+  c.matches[1].page = 3;
 
   ReportRunInfo info = TestRunInfo("refs");
   info.settings = {{"PDQ distance threshold", "27 of 256 bits"}, {"embedding model", "m<1>"}};
@@ -229,9 +234,23 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   CHECK(html.find("id=\"v-mix\" type=\"range\"") != std::string::npos);
   CHECK(html.find("data-region=\"0.2500 0.2500 0.5000 0.5000\"") != std::string::npos);
   CHECK(html.find("data-region=\"0.0000 0.0000 1.0000 1.0000\"") != std::string::npos);
-  // The panel of a page a match is about is named before its evidence.
-  CHECK(html.find("the panel at 50%, 10% of the page (45% x 30% of it): ") != std::string::npos);
-  CHECK(html.find("&middot; the panel at 50%, 55% of the page</li>") != std::string::npos);
+  // The page and the panel a match is about are named before its evidence.
+  CHECK(html.find("page 2, the panel at 50%, 10% of the page (45% x 30% of it): ") != std::string::npos);
+  CHECK(html.find("&middot; page 3 &middot; the panel at 50%, 55% of the page</li>") != std::string::npos);
+  CHECK(html.find("<span class=\"small\">document &middot; matched in") != std::string::npos);
+  // The JSON Lines record keeps both, and reads back.
+  const nlohmann::json record = FileResultToJson(c);
+  CHECK(record["kind"] == "document");
+  CHECK(record["matches"][1]["page"] == 3);
+  CHECK(record["matches"][1]["panel"][1] == Approx(0.55));
+  CHECK_FALSE(FileResultToJson(a)["matches"][0].contains("page"));
+  Result<FileResult> back = FileResultFromJson(record);
+  REQUIRE(back.ok());
+  CHECK(back->kind == MediaKind::kDocument);
+  REQUIRE(back->matches.size() == 2);
+  CHECK(back->matches[0].page == 2);
+  CHECK(back->matches[1].page == 3);
+  CHECK(back->matches[1].has_panel);
   // Still one script.
   const size_t open = html.find("<script");
   REQUIRE(open != std::string::npos);

@@ -494,6 +494,81 @@ TEST_CASE("a page of panels: each panel's frame is named, with its place on the 
   }
 }
 
+TEST_CASE("a PDF of retake notes: each page's frames are named with their page") {
+  GeneratedShow show;
+  const TempDir& tmp = show.tmp;
+  const ReferenceIndex* index = show.index.get();
+  const std::vector<double> times = {1.0, 4.5, 6.5};
+  const std::vector<cv::Mat> frames = FramesAt(show.video, times);
+  const cv::Mat unrelated = FramesAt(show.other, {2.0})[0];
+  // Page 1: text only; page 2: one frame across the page; page 3: a sheet of
+  // two frames of the show and one of other footage (points, A4).
+  const std::vector<uint8_t> pdf = MakePdf({{},
+                                            {{frames[0], 40, 80, 515, 290}},
+                                            {{frames[1], 40, 80, 250, 141},
+                                             {unrelated, 305, 80, 250, 141},
+                                             {frames[2], 40, 300, 250, 141}}});
+  const std::string path = tmp.str() + "/notes.pdf";
+  WriteFileBytes(path, pdf);
+  InputFile in;
+  in.path = path;
+  in.display_path = "notes.pdf";
+  in.root = tmp.str();
+
+  MatchOptions options;
+  const Matcher matcher(*index, options);
+  const FileResult r = matcher.MatchFile(in);
+  INFO(r.error << " " << r.note);
+  REQUIRE(r.status == FileStatus::kMatch);
+  CHECK(r.kind == MediaKind::kDocument);
+  CHECK(r.samples == 3);  // pages rendered
+  CHECK(r.note.find("3 pages, 2 with a match") != std::string::npos);
+  REQUIRE(r.matches.size() == 3);  // one a frame of the show; the other footage and the text page nothing
+  for (size_t k = 1; k < r.matches.size(); ++k) CHECK(r.matches[k - 1].score >= r.matches[k].score);  // best first
+  const int page_of[] = {2, 3, 3};
+  const double left_of[] = {-1, 40 / 595.0, 40 / 595.0};  // a page of panels: the panel's place
+  const double top_of[] = {-1, 80 / 842.0, 300 / 842.0};
+  for (size_t k = 0; k < times.size(); ++k) {
+    INFO("the frame at " << times[k] << " s");
+    const Match* found = nullptr;
+    for (const Match& m : r.matches)
+      if (m.page == page_of[k] && std::fabs(m.time_s - times[k]) <= 1.0) found = &m;  // as the benchmarks count
+    REQUIRE(found);
+    CHECK(found->source == "ep1.avi");
+    CHECK(found->score >= 0.5);
+    CHECK(found->has_panel == (left_of[k] >= 0));
+    if (found->has_panel) {
+      CHECK(std::fabs(found->panel[0] - left_of[k]) < 0.01);
+      CHECK(std::fabs(found->panel[1] - top_of[k]) < 0.01);
+    }
+  }
+
+  // The same bytes from memory (an archive member, `celmatch serve`) give the same answer.
+  const FileResult from_memory = matcher.MatchBytes("notes.pdf", std::make_shared<const std::vector<uint8_t>>(pdf));
+  REQUIRE(from_memory.matches.size() == r.matches.size());
+  for (size_t k = 0; k < r.matches.size(); ++k) {
+    CHECK(from_memory.matches[k].page == r.matches[k].page);
+    CHECK(from_memory.matches[k].time_s == Approx(r.matches[k].time_s));
+  }
+
+  // Pages over max_pages are named in the note, not matched.
+  options.limits.max_pages = 2;
+  const FileResult first_two = Matcher(*index, options).MatchFile(in);
+  CHECK(first_two.samples == 2);
+  REQUIRE(first_two.matches.size() == 1);
+  CHECK(first_two.matches[0].page == 2);
+  CHECK(first_two.note.find("page 3 not matched (max_pages 2)") != std::string::npos);
+
+  // A damaged document is an error naming the file.
+  const std::string junk = "%PDF-1.7\nthis is not a document\n";
+  WriteFileBytes(tmp.str() + "/broken.pdf", std::vector<uint8_t>(junk.begin(), junk.end()));
+  in.path = tmp.str() + "/broken.pdf";
+  const FileResult broken = matcher.MatchFile(in);
+  CHECK(broken.status == FileStatus::kError);
+  CHECK(broken.kind == MediaKind::kDocument);
+  CHECK(broken.error.find("broken.pdf: not a readable PDF") != std::string::npos);
+}
+
 TEST_CASE("real footage: a 25% crop reports the region it shows, leaks PDQ cannot place are matched, distractors are not") {
   const std::string footage = FootageDir();
   if (footage.empty()) CELMATCH_SKIP("../shared/footage is absent; the real-footage robust-match test needs it");

@@ -49,6 +49,22 @@ bool WriteSyntheticVideo(const std::string& path, uint32_t seed, double duration
 std::vector<uint8_t> ReadFileBytes(const std::string& path);
 void WriteFileBytes(const std::string& path, const std::vector<uint8_t>& bytes);
 
+// A picture on a PDF page: its pixels (stored as a JPEG of quality 90) and
+// its box on the page, in points from the page's top-left corner. `jpeg`,
+// when set, is stored instead, declared `bgr`'s size unless `declared` is
+// set (a hostile file's lie).
+struct PdfPicture {
+  cv::Mat bgr;
+  double x = 0, y = 0, width = 0, height = 0;
+  std::vector<uint8_t> jpeg;
+  cv::Size declared;
+};
+// A PDF of one page per entry of `pages` (each `width` x `height` points;
+// A4 is 595 x 842), each with a line of text at its top and its pictures:
+// what a retake note or a storyboard exported as PDF holds.
+std::vector<uint8_t> MakePdf(const std::vector<std::vector<PdfPicture>>& pages, double width = 595,
+                             double height = 842);
+
 }  // namespace celmatch::testing
 
 // Catch2 v2 has no SKIP: print a line CTest recognises and leave the test.

@@ -325,6 +325,9 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
       ->check(CLI::PositiveNumber);
   match_cmd->add_option("--max-frames", lim.max_frames, "Most frames decoded per video (default 500000)")
       ->check(CLI::PositiveNumber);
+  match_cmd->add_option("--max-pages", lim.max_pages,
+                        "Most pages of a PDF matched; the record's note names any left (default 1000)")
+      ->check(CLI::PositiveNumber);
   match_cmd->add_option("--max-seconds-per-file", lim.max_decode_wall_s,
                         "Wall time spent decoding one video, seconds (default 600)")
       ->check(CLI::PositiveNumber);

@@ -109,7 +109,7 @@ nlohmann::json HashBody(const PdqHasher& hasher, const std::string& name,
                                   "flip_x",   "flip_y",   "flip_plus1", "flip_minus1"};
   *status = 200;
   Result<MediaProbe> probe = ProbeMediaBuffer(name, bytes->data(), bytes->size());
-  if (!probe.ok() || probe->kind == MediaKind::kOther) {
+  if (!probe.ok() || probe->kind == MediaKind::kOther || probe->kind == MediaKind::kDocument) {
     *status = 422;
     return ErrorBody(probe.ok() ? name + ": not an image or video" : probe.status().message());
   }
@@ -332,6 +332,9 @@ void RegisterServeCommand(CLI::App& app, CommandRegistry& registry) {
   cmd->add_option("--max-pixels", a->options.limits.max_pixels, "Largest image or video frame in pixels (default 1e8)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-frames", a->options.limits.max_frames, "Most frames decoded per video (default 500000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-pages", a->options.limits.max_pages,
+                  "Most pages of a PDF matched; the record's note names any left (default 1000)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-seconds-per-file", a->options.limits.max_decode_wall_s,
                   "Wall time spent decoding one video, seconds (default 600)")

@@ -13,11 +13,13 @@ PACKAGES=(
   catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libavif-dev ffmpeg
   libarchive-dev libcpp-httplib-dev
+  libpoppler-cpp-dev  # PDF pages: retake notes, storyboards
   slurm-wlm munge  # the scheduler of tools/slurm/ and its one-machine cluster test
   chromium  # headless browser for the HTML report test
   clang libclang-rt-14-dev llvm  # sanitizers, libFuzzer and llvm-symbolizer (tools/sanitize-and-fuzz.sh)
   dpkg-dev  # dpkg-shlibdeps: the .deb's dependencies (cpack -G DEB, tests/test_install.cpp)
   tuxpaint-data librsvg2-bin python3-opencv python3-numpy  # drawn line art (bench/drawn_lineart.sh)
+  python3-pil  # pages bound as PDFs (bench/panel_sheets.sh)
 )
 
 missing=()

@@ -58,6 +58,9 @@ struct Match {
   // about, [x, y, w, h] as fractions of the page's width and height.
   bool has_panel = false;
   double panel[4] = {0, 0, 0, 0};
+  // A document (a PDF of notes): the page this match is about, from 1; 0
+  // for any other file.
+  int page = 0;
   MatchEvidence evidence;
 };
 

@@ -35,17 +35,6 @@ const char* FileStatusName(FileStatus s) {
   return "error";
 }
 
-namespace {
-
-// Small enough that a report over thousands of files stays in memory.
-std::vector<uint8_t> QueryThumbnail(const cv::Mat& bgr, int max_side) {
-  std::vector<uint8_t> jpeg;
-  if (!bgr.empty()) cv::imencode(".jpg", LimitSize(bgr, max_side), jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
-  return jpeg;
-}
-
-}  // namespace
-
 Matcher::Matcher(const ReferenceIndex& index, MatchOptions options)
     : index_(index),
       options_(options),
@@ -206,10 +195,9 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   Result<cv::Mat> img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, early_side, &reduced);
   if (!img.ok()) return fail(img.status());
   std::array<PdqResult, 8> variants;
-  bool flat = false;
   auto hash_and_search = [&] {
     variants = hasher_.ComputeDihedral(*img);
-    flat = variants[0].quality < options_.min_quality;
+    const bool flat = variants[0].quality < options_.min_quality;
     result->matches = flat ? std::vector<Match>{} : MatchHashes(variants);
     return decider_.PdqDecides(result->matches);
   };
@@ -225,34 +213,42 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   }
   if (options_.query_thumbnail_max_side > 0)
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
+  if (Status st = MatchPicture(*img, alpha, small, variants, decided, result); !st.ok()) return fail(st);
+}
+
+// A decoded picture whose PDQ matches are in `result`: a page's panels, the
+// cascade unless PDQ decided, the decision, the time.
+Status Matcher::MatchPicture(const cv::Mat& img, const cv::Mat& alpha, const cv::Mat& small,
+                             const std::array<PdqResult, 8>& variants, bool decided, FileResult* result) const {
+  const bool flat = variants[0].quality < options_.min_quality;
   // A page of panels (a retake sheet, a storyboard): each panel is a picture
   // of its own, and the file's answer names each panel's frame.
   if (!decided && options_.panels) {
-    const std::vector<cv::Rect> panels = FindPanels(*img);
+    const std::vector<cv::Rect> panels = FindPanels(img);
     if (!panels.empty()) {
-      if (Status st = MatchPanels(*img, panels, result); !st.ok()) return fail(st);
+      CELMATCH_RETURN_IF_ERROR(MatchPanels(img, panels, result));
       if (!result->matches.empty()) {
         result->status = FileStatus::kMatch;
-        return;
+        return Status::Ok();
       }
     }
   }
   // Local features verify and retrieve, unless PDQ's answer is unambiguous.
-  if (options_.local_features && !decided) {
-    if (Status st = MatchSteps(*img, alpha, small, variants[0].hash, &result->matches); !st.ok()) return fail(st);
-  }
+  if (options_.local_features && !decided)
+    CELMATCH_RETURN_IF_ERROR(MatchSteps(img, alpha, small, variants[0].hash, &result->matches));
   if (flat && result->matches.empty()) {
     result->status = FileStatus::kNoMatch;
     result->note = "picture too flat for PDQ (quality " + std::to_string(variants[0].quality) + " < " +
                    std::to_string(options_.min_quality) + ") and no local-feature match";
-    return;
+    return Status::Ok();
   }
   result->tied_sources = decider_.DecideImage(&result->matches);
   // Only the best match is refined: it carries the answer, and each
   // refinement decodes up to max_refine_frames thumbnails.
   if (options_.refine_time && !result->matches.empty() && ShowsWholeFrame(result->matches.front()))
-    RefineTimeWithThumbnails(*img, variants[0].hash, &result->matches.front());
+    RefineTimeWithThumbnails(img, variants[0].hash, &result->matches.front());
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
+  return Status::Ok();
 }
 
 // The cascade after PDQ for one picture: local features, then the steps for
@@ -503,6 +499,8 @@ void Matcher::MatchInput(const InputFile& input, FileResult* result) const {
       if (probe->kind == MediaKind::kOther) {
         r.status = FileStatus::kSkipped;
         r.error = "not an image or video";
+      } else if (probe->kind == MediaKind::kDocument) {
+        MatchDocument(input.path, input.path, &r);
       } else if (probe->kind == MediaKind::kImage) {
         MatchImage(input.path, &r);
       } else {

@@ -104,6 +104,17 @@ class Matcher {
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
   void MatchImage(const std::string& path, FileResult* result,
                   std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
+  // A PDF's pages, each rendered and matched as a picture (matcher_document.cpp):
+  // each page's answer (its best match and the sources tied with it, or its
+  // panels') joins the file's with Match::page set, the pages by their best
+  // score; tied_sources is the first page's. `bytes` as for MatchImage.
+  void MatchDocument(const std::string& name, const std::string& path, FileResult* result,
+                     std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
+  // A decoded picture whose PDQ matches (of `variants`) are in `result`:
+  // a page of panels' panels, the cascade after PDQ unless PDQ `decided`,
+  // the decision, the time; sets result's status and matches.
+  Status MatchPicture(const cv::Mat& bgr, const cv::Mat& alpha, const cv::Mat& small,
+                      const std::array<PdqResult, 8>& variants, bool decided, FileResult* result) const;
   // The cascade after PDQ for one picture (an image, or a panel of a page):
   // its matches join `matches`. `alpha` and `small` as for the steps below.
   Status MatchSteps(const cv::Mat& bgr, const cv::Mat& alpha, const cv::Mat& small, const PdqHash& hash,

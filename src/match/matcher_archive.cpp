@@ -49,6 +49,8 @@ void Matcher::MatchBuffer(const std::string& name, std::shared_ptr<const std::ve
     const bool nested = bytes->size() >= 4 && (std::memcmp(bytes->data(), "PK\x03\x04", 4) == 0 ||
                                                ((*bytes)[0] == 0x1f && (*bytes)[1] == 0x8b));
     result->error = nested ? "an archive inside an archive (not opened)" : "not an image or video";
+  } else if (probe->kind == MediaKind::kDocument) {
+    MatchDocument(name, name, result, bytes);
   } else if (probe->kind == MediaKind::kImage) {
     MatchImage(name, result, bytes);
   } else {

@@ -4,6 +4,8 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "frames/keyframe_sampler.h"
+
 namespace celmatch {
 
 Result<cv::Mat> DecodedThumbnail(const ReferenceIndex& index, int64_t frame_id, int imread_flags) {
@@ -15,6 +17,12 @@ Result<cv::Mat> DecodedThumbnail(const ReferenceIndex& index, int64_t frame_id, 
   } catch (const cv::Exception&) {
     return cv::Mat();
   }
+}
+
+std::vector<uint8_t> QueryThumbnail(const cv::Mat& bgr, int max_side) {
+  std::vector<uint8_t> jpeg;
+  if (!bgr.empty()) cv::imencode(".jpg", LimitSize(bgr, max_side), jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
+  return jpeg;
 }
 
 }  // namespace celmatch

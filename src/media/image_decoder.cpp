@@ -380,6 +380,7 @@ Result<cv::Mat> DecodeProbedBytes(const std::string& path, const MediaProbe& pro
   if (probe.kind == MediaKind::kOther) {
     return Status::Unsupported(path + ": not a recognised image format");
   }
+  if (probe.kind == MediaKind::kDocument) return Status::Unsupported(path + ": a PDF document, not an image");
   // Animated GIF/APNG/WebP decode as their first frame; real videos do not.
   const bool first_frame_ok = format == "gif" || format == "apng" || format == "webp" || format == "avif";
   if (probe.kind == MediaKind::kVideo && !first_frame_ok) {
@@ -420,6 +421,7 @@ Result<std::vector<uint8_t>> ReadImageBytes(const std::string& path, const Media
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && st.st_size == 0) return Status::Corrupt(path + ": empty file (0 bytes)");
     if (probe->kind == MediaKind::kOther) return Status::Unsupported(path + ": not a recognised image format");
+    if (probe->kind == MediaKind::kDocument) return Status::Unsupported(path + ": a PDF document, not an image");
     return ReadWholeFile(path, limits);
   } catch (const std::bad_alloc&) {
     return Status::LimitExceeded(path + ": out of memory while reading");

@@ -13,6 +13,8 @@ namespace celmatch {
 struct MediaLimits {
   int64_t max_pixels = 100'000'000;     // width*height of one image or frame
   int64_t max_frames = 500'000;         // decoded frames per file
+  int64_t max_pages = 1'000;            // pages of a document matched (later ones are named
+                                        // in the record's note, not matched)
   double max_decode_wall_s = 600.0;     // wall time spent decoding one file
   int64_t max_file_bytes = 8LL << 30;   // size of the file itself
   // Memory one file's decoding may need, estimated before the pixels are

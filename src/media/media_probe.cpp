@@ -21,6 +21,7 @@ const char* MediaKindName(MediaKind kind) {
   switch (kind) {
     case MediaKind::kImage: return "image";
     case MediaKind::kVideo: return "video";
+    case MediaKind::kDocument: return "document";
     case MediaKind::kOther: return "other";
   }
   return "other";
@@ -282,8 +283,17 @@ MediaProbe ProbeHead(std::FILE* f, const std::vector<uint8_t>& h, int64_t file_s
     return {MediaKind::kVideo, "mpegts"};  // M2TS: 4-byte timecode before each packet
   }
   if (StartsWith(h, 0, "\0\0\x01\xba"sv)) return {MediaKind::kVideo, "mpeg"};
+  // A PDF's header may follow up to 1,024 bytes of other data (as readers accept).
+  {
+    const std::string_view head(reinterpret_cast<const char*>(h.data()), std::min<size_t>(h.size(), 1024 + 6));
+    const size_t at = head.find("%PDF-");
+    if (at != std::string_view::npos && at <= 1024 && at + 5 < head.size() && head[at + 5] >= '1' &&
+        head[at + 5] <= '2') {
+      return {MediaKind::kDocument, "pdf"};
+    }
+  }
   // Known non-media that FFmpeg's prober need not see.
-  if (StartsWith(h, 0, "PK\x03\x04"sv) || StartsWith(h, 0, "%PDF"sv) || h.empty()) return {};
+  if (StartsWith(h, 0, "PK\x03\x04"sv) || h.empty()) return {};
 
   MediaProbe probed = ProbeWithFfmpeg(h);
   if (probed.kind != MediaKind::kOther) return probed;

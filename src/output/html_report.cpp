@@ -564,6 +564,7 @@ std::string DecidingEvidence(const FileResult& r, const Match& m) {
   if (m.has_panel)
     s = "the panel at " + Fixed(100 * m.panel[0], 0) + "%, " + Fixed(100 * m.panel[1], 0) + "% of the page (" +
         Fixed(100 * m.panel[2], 0) + "% x " + Fixed(100 * m.panel[3], 0) + "% of it): " + s;
+  if (m.page > 0) s = "page " + std::to_string(m.page) + (m.has_panel ? ", " : ": ") + s;
   if (r.kind == MediaKind::kVideo && e.samples_total > 0)
     s += "; " + std::to_string(e.samples_matched) + " of " + std::to_string(e.samples_total) + " clip samples agree";
   return HtmlEscape(s);
@@ -660,6 +661,7 @@ void RenderRow(const FileResult& r, size_t index, const ReferencePictureFn& refe
         html += "<li>" + HtmlEscape(m.production) + " / " + HtmlEscape(m.source) + " @ <span class=\"tc\">" +
                 TimeOrStill(m) + "</span> (score " + Fixed(m.score, 2) + ", PDQ " +
                 std::to_string(m.evidence.pdq_distance) + ")" +
+                (m.page > 0 ? " &middot; page " + std::to_string(m.page) : std::string()) +
                 (m.has_panel ? " &middot; the panel at " + Fixed(100 * m.panel[0], 0) + "%, " +
                                    Fixed(100 * m.panel[1], 0) + "% of the page"
                              : std::string()) +

@@ -35,6 +35,7 @@ bool ReadMatch(const nlohmann::json& mj, Match* m) {
     m->has_region = true;
     for (size_t i = 0; i < 4; ++i) m->region[i] = (*region)[i].is_number() ? (*region)[i].get<double>() : 0.0;
   }
+  if (auto page = mj.find("page"); page != mj.end() && page->is_number_integer()) m->page = page->get<int>();
   auto panel = mj.find("panel");
   if (panel != mj.end() && panel->is_array() && panel->size() == 4) {
     m->has_panel = true;
@@ -78,7 +79,10 @@ Result<FileResult> FileResultFromJson(const nlohmann::json& j) {
             Get(j, "note", &r.note) && Get(j, "tied_sources", &r.tied_sources) &&
             Get(j, "duration", &r.duration_s) && Get(j, "elapsed", &r.elapsed_s) &&
             Get(j, "embedding", &r.embedding) && Get(j, "sha256", &r.sha256);
-  r.kind = kind == "image" ? MediaKind::kImage : kind == "video" ? MediaKind::kVideo : MediaKind::kOther;
+  r.kind = kind == "image"      ? MediaKind::kImage
+           : kind == "video"    ? MediaKind::kVideo
+           : kind == "document" ? MediaKind::kDocument
+                                : MediaKind::kOther;
   if (status == "match") r.status = FileStatus::kMatch;
   else if (status == "no_match") r.status = FileStatus::kNoMatch;
   else if (status == "error") r.status = FileStatus::kError;

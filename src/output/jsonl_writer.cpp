@@ -42,6 +42,7 @@ nlohmann::json FileResultToJson(const FileResult& r) {
       mj["region"] = {int(std::lround(m.region[0])), int(std::lround(m.region[1])), int(std::lround(m.region[2])),
                       int(std::lround(m.region[3]))};
     }
+    if (m.page > 0) mj["page"] = m.page;
     if (m.has_panel) {
       auto frac = [](double v) { return std::round(v * 1000) / 1000; };
       mj["panel"] = {frac(m.panel[0]), frac(m.panel[1]), frac(m.panel[2]), frac(m.panel[3])};
