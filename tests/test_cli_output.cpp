@@ -96,6 +96,8 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
   cv::Mat crop = SyntheticCartoonFrame(98 * 1000u, 2.0, 640, 360)(cv::Rect(100, 60, 400, 240)).clone();
   REQUIRE(cv::imwrite(dump + "/crop.png", crop));
   WriteFileBytes(dump + "/notes.txt", {'x', '\n'});
+  // Retake notes as a PDF: a text page, then a frame.
+  WriteFileBytes(dump + "/notes.pdf", MakePdf({{}, {{SyntheticCartoonFrame(98 * 1000u, 3.0, 640, 360), 40, 80, 515, 290}}}));
   const std::string jsonl = tmp.str() + "/r.jsonl";
   REQUIRE(RunCelmatch({"match", "--index", index, "--no-embedding", "--out", jsonl, dump}).exit_code == 0);
   const auto by_path = ReadJsonl(jsonl), records = ReadJsonl(jsonl, dump);
@@ -135,18 +137,24 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
   CliRun r = RunCelmatch({"report", jsonl, "--index", index, "--out", html_path});
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.out.find("3 files") != std::string::npos);
+  CHECK(r.out.find("4 files") != std::string::npos);
   std::ifstream in(html_path);
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t rows = 0;
   for (size_t at = html.find("<tr class=\"row\""); at != std::string::npos; at = html.find("<tr class=\"row\"", at + 1)) ++rows;
-  CHECK(rows == 3);
+  CHECK(rows == 4);
   for (const auto& [file, j] : by_path) {
     INFO(file);
     CHECK(html.find(file) != std::string::npos);
     if (j.contains("sha256")) CHECK(html.find("SHA-256 " + j["sha256"].get<std::string>()) != std::string::npos);
   }
   REQUIRE(records.at("crop.png")["status"] == "match");
+  // The PDF: a document, matched on its second page, whose page the report shows.
+  const nlohmann::json& notes = records.at("notes.pdf");
+  CHECK(notes["kind"] == "document");
+  REQUIRE(notes["status"] == "match");
+  CHECK(notes["matches"][0]["page"] == 2);
+  CHECK(html.find("<img alt=\"query: " + dump + "/notes.pdf\" src=\"data:image/jpeg;base64,") != std::string::npos);
   CHECK(records.at("whole.png")["sha256"].get<std::string>().size() == 64);
   // The crop was placed by local features: the report says how many inliers.
   const int inliers = records.at("crop.png")["matches"][0]["evidence"]["inliers"].get<int>();

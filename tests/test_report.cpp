@@ -251,6 +251,7 @@ TEST_CASE("the HTML report shows the run's settings, a timeline per source, the 
   CHECK(back->matches[0].page == 2);
   CHECK(back->matches[1].page == 3);
   CHECK(back->matches[1].has_panel);
+  CHECK(SummaryLine(c).find("c.png page 2 -> Tears / reel.mkv") != std::string::npos);  // the terminal line
   // Still one script.
   const size_t open = html.find("<script");
   REQUIRE(open != std::string::npos);

@@ -75,8 +75,8 @@ Status CheckWritable(const std::string& path);
 // "YYYY-MM-DD HH:MM:SS UTC" of now.
 std::string UtcNow();
 // A still's query thumbnail read again from its file (`file` as recorded),
-// for records of an earlier run; nothing for videos, archive members, files
-// no longer there.
+// for records of an earlier run (a PDF's: the page of its best match);
+// nothing for videos, archive members, files no longer there.
 void AddQueryThumbnail(FileResult* r, int max_side);
 // The reference frames' thumbnails and sizes, from the index.
 ReferencePictureFn ReferencePicturesOf(const ReferenceIndex& index);

@@ -10,6 +10,7 @@
 #include "frames/keyframe_sampler.h"
 #include "index/embedding_index.h"
 #include "match/matcher.h"
+#include "media/pdf_document.h"
 
 #include "output/run_record.h"
 
@@ -39,10 +40,19 @@ std::string UtcNow() {
 }
 
 void AddQueryThumbnail(FileResult* r, int max_side) {
-  if (max_side <= 0 || !r->query_thumbnail_jpeg.empty() || r->kind != MediaKind::kImage ||
+  if (max_side <= 0 || !r->query_thumbnail_jpeg.empty() || (r->kind != MediaKind::kImage && r->kind != MediaKind::kDocument) ||
       (r->status != FileStatus::kMatch && r->status != FileStatus::kNoMatch) || r->file.find("!/") != std::string::npos)
     return;
-  cv::Mat bgr = cv::imread(r->file, cv::IMREAD_REDUCED_COLOR_2);
+  cv::Mat bgr;
+  if (r->kind == MediaKind::kDocument) {  // the page of the best match
+    if (r->matches.empty() || r->matches.front().page <= 0) return;
+    Result<std::unique_ptr<PdfDocument>> doc = PdfDocument::Open(r->file, r->file);
+    if (!doc.ok()) return;
+    Result<cv::Mat> page = (*doc)->RenderPage(r->matches.front().page - 1, MediaLimits());
+    if (page.ok()) bgr = std::move(*page);
+  } else {
+    bgr = cv::imread(r->file, cv::IMREAD_REDUCED_COLOR_2);
+  }
   if (!bgr.empty()) cv::imencode(".jpg", LimitSize(bgr, max_side), r->query_thumbnail_jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
 }
 

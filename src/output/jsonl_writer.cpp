@@ -145,6 +145,7 @@ std::string SummaryLine(const FileResult& r) {
   s += r.file;
   if (r.status == FileStatus::kMatch && !r.matches.empty()) {
     const Match& m = r.matches.front();
+    if (m.page > 0) s += " page " + std::to_string(m.page);
     s += " -> " + m.production + " / " + m.source;
     if (!m.is_still) s += " @ " + FormatTimecode(m.time_s);
     char buf[48];
