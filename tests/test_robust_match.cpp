@@ -558,6 +558,14 @@ TEST_CASE("a PDF of retake notes: each page's frames are named with their page")
   REQUIRE(first_two.matches.size() == 1);
   CHECK(first_two.matches[0].page == 2);
   CHECK(first_two.note.find("page 3 not matched (max_pages 2)") != std::string::npos);
+  // Time spent rendering is looked at between pages: past the limit, the pages left are named.
+  options.limits.max_pages = 1000;
+  options.limits.max_decode_wall_s = 1e-9;
+  const FileResult first_one = Matcher(*index, options).MatchFile(in);
+  CHECK(first_one.samples == 1);
+  CHECK(first_one.status == FileStatus::kNoMatch);  // the text page
+  CHECK(first_one.note.find("pages 2-3 not matched (") != std::string::npos);
+  CHECK(first_one.note.find("s spent rendering, max_decode_wall_s)") != std::string::npos);
 
   // A damaged document is an error naming the file.
   const std::string junk = "%PDF-1.7\nthis is not a document\n";

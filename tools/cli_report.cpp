@@ -40,7 +40,8 @@ std::string UtcNow() {
 }
 
 void AddQueryThumbnail(FileResult* r, int max_side) {
-  if (max_side <= 0 || !r->query_thumbnail_jpeg.empty() || (r->kind != MediaKind::kImage && r->kind != MediaKind::kDocument) ||
+  const bool still = r->kind == MediaKind::kImage || r->kind == MediaKind::kDocument;
+  if (max_side <= 0 || !r->query_thumbnail_jpeg.empty() || !still ||
       (r->status != FileStatus::kMatch && r->status != FileStatus::kNoMatch) || r->file.find("!/") != std::string::npos)
     return;
   cv::Mat bgr;

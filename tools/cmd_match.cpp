@@ -329,7 +329,7 @@ void RegisterMatchCommand(CLI::App& app, CommandRegistry& registry) {
                         "Most pages of a PDF matched; the record's note names any left (default 1000)")
       ->check(CLI::PositiveNumber);
   match_cmd->add_option("--max-seconds-per-file", lim.max_decode_wall_s,
-                        "Wall time spent decoding one video, seconds (default 600)")
+                        "Wall time spent decoding one video or rendering one PDF's pages, seconds (default 600)")
       ->check(CLI::PositiveNumber);
   match_cmd->add_option("--max-file-size", lim.max_file_bytes, "Largest file read, bytes; suffixes k, M, G (default 8G)")
       ->transform(CLI::AsSizeValue(false));

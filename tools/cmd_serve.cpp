@@ -337,7 +337,7 @@ void RegisterServeCommand(CLI::App& app, CommandRegistry& registry) {
                   "Most pages of a PDF matched; the record's note names any left (default 1000)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-seconds-per-file", a->options.limits.max_decode_wall_s,
-                  "Wall time spent decoding one video, seconds (default 600)")
+                  "Wall time spent decoding one video or rendering one PDF's pages, seconds (default 600)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-memory-per-file", a->options.limits.max_memory_bytes,
                   "Estimated decoding memory per request, bytes; suffixes k, M, G (default 2G)")

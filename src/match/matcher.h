@@ -111,8 +111,8 @@ class Matcher {
   void MatchDocument(const std::string& name, const std::string& path, FileResult* result,
                      std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
   // A decoded picture whose PDQ matches (of `variants`) are in `result`:
-  // a page of panels' panels, the cascade after PDQ unless PDQ `decided`,
-  // the decision, the time; sets result's status and matches.
+  // the panels of a page of panels, the cascade after PDQ unless PDQ
+  // `decided`, the decision, the time; sets result's status and matches.
   Status MatchPicture(const cv::Mat& bgr, const cv::Mat& alpha, const cv::Mat& small,
                       const std::array<PdqResult, 8>& variants, bool decided, FileResult* result) const;
   // The cascade after PDQ for one picture (an image, or a panel of a page):

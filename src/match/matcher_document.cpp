@@ -1,6 +1,8 @@
 // Documents: a PDF's pages (retake notes, a storyboard, a contact sheet),
 // each rendered and matched as a picture.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -25,13 +27,23 @@ void Matcher::MatchDocument(const std::string& name, const std::string& path, Fi
   struct Answer {
     std::vector<Match> matches;
     int tied = 0;
-    int page = 0;  // its index among the answers' thumbnails
+    int thumbnail = 0;  // its page's, in `thumbnails`
   };
   std::vector<Answer> answers;  // in page order, then panel order
   std::vector<std::vector<uint8_t>> thumbnails;  // of the pages with an answer
   std::vector<std::string> unreadable;
+  // Rendering cannot be interrupted inside a page; between pages, the time
+  // spent rendering counts against max_decode_wall_s as a video's decoding does.
+  double render_s = 0;
+  int rendered_pages = matched_pages;
   for (int i = 0; i < matched_pages; ++i) {
+    if (render_s > options_.limits.max_decode_wall_s) {
+      rendered_pages = i;
+      break;
+    }
+    const auto start = std::chrono::steady_clock::now();
     Result<cv::Mat> picture = (*doc)->RenderPage(i, options_.limits);
+    render_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!picture.ok()) {
       unreadable.push_back(picture.status().message());
       continue;
@@ -60,7 +72,7 @@ void Matcher::MatchDocument(const std::string& name, const std::string& path, Fi
     }
     // A page of panels: each panel's match and its ties (MatchPanels) are one answer.
     for (Match& m : page.matches) {
-      const bool same_panel = !answers.empty() && answers.back().page == thumbnail &&
+      const bool same_panel = !answers.empty() && answers.back().thumbnail == thumbnail &&
                               std::equal(m.panel, m.panel + 4, answers.back().matches.front().panel);
       if (!same_panel) answers.push_back({{}, 0, thumbnail});
       answers.back().matches.push_back(std::move(m));
@@ -76,14 +88,22 @@ void Matcher::MatchDocument(const std::string& name, const std::string& path, Fi
     for (Match& m : a.matches) result->matches.push_back(std::move(m));
   if (!answers.empty()) {
     result->tied_sources = answers.front().tied;
-    result->query_thumbnail_jpeg = std::move(thumbnails[size_t(answers.front().page)]);
+    result->query_thumbnail_jpeg = std::move(thumbnails[size_t(answers.front().thumbnail)]);
   }
   std::string note = "a PDF of " + std::to_string(pages) + (pages == 1 ? " page" : " pages") + ", " +
                      std::to_string(thumbnails.size()) + " with a match";
-  if (matched_pages < pages)
-    note += (matched_pages + 1 == pages ? "; page " + std::to_string(pages)
-                                        : "; pages " + std::to_string(matched_pages + 1) + "-" + std::to_string(pages)) +
-            " not matched (max_pages " + std::to_string(matched_pages) + ")";
+  if (rendered_pages < pages) {
+    note += (rendered_pages + 1 == pages ? "; page " + std::to_string(pages)
+                                         : "; pages " + std::to_string(rendered_pages + 1) + "-" + std::to_string(pages)) +
+            " not matched";
+    if (rendered_pages < matched_pages) {
+      char spent[64];
+      std::snprintf(spent, sizeof spent, " (%.1f s spent rendering, max_decode_wall_s)", render_s);
+      note += spent;
+    } else {
+      note += " (max_pages " + std::to_string(matched_pages) + ")";
+    }
+  }
   if (!unreadable.empty())
     note += "; " + std::to_string(unreadable.size()) + " not readable, the first: " + unreadable.front();
   result->note = note;

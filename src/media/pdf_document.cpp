@@ -17,7 +17,8 @@ namespace {
 
 // poppler's global state (its parameters, font and error handling) is not
 // documented as safe across threads, so every call into it holds this lock.
-// Rendering is a small part of a page's cost; matching runs unlocked.
+// Rendering is about a sixth of a page's cost (bench/RESULTS.md, "PDF
+// documents"); matching runs unlocked.
 std::mutex& PopplerLock() {
   static std::mutex lock;
   return lock;
