@@ -61,6 +61,7 @@ TEST_CASE("zip and tar.gz members are matched in place, traversal and bombs refu
   const std::vector<uint8_t> png = ReadFileBytes((corpus / "good" / "frame.png").string());
   const std::vector<uint8_t> jpg = ReadFileBytes((corpus / "good" / "frame.jpg").string());
   const std::vector<uint8_t> mp4 = ReadFileBytes(video);
+  const std::vector<uint8_t> pdf = ReadFileBytes((corpus / "good" / "notes.pdf").string());  // the frame on page 2
   const std::vector<uint8_t> zeros(64u << 20, 0);  // 64 MiB of zeros: deflates ~1000:1
   const std::string text = "readme\n";
 
@@ -72,16 +73,21 @@ TEST_CASE("zip and tar.gz members are matched in place, traversal and bombs refu
                 {"../../etc/evil.png", png},
                 {"/abs/evil.png", png},
                 {"notes.txt", std::vector<uint8_t>(text.begin(), text.end())},
+                {"notes/retake.pdf", pdf},
                 {"bomb.bmp", zeros},
                 {"empty.png", {}}});
   WriteArchive((dump / "more.tar.gz").string(), false, {{"deep/b.jpg", jpg}, {"x/../../up.png", png}});
+  // A Word document is a zip archive: its pictures are members.
+  const std::string xml = "<w:document/>";
+  WriteArchive((dump / "notes.docx").string(), true,
+               {{"word/document.xml", std::vector<uint8_t>(xml.begin(), xml.end())}, {"word/media/image1.png", png}});
 
   const std::string out = tmp.str() + "/out.jsonl";
   CliRun r = RunCelmatch({"match", "--index", index, "--out", out, "--jobs", "2", dump.string()});
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
   std::map<std::string, nlohmann::json> rec = ReadJsonl(out, dump.string());
-  CHECK(rec.size() == 9);
+  CHECK(rec.size() == 12);
   CHECK(rec["leak.zip!/cels/a.png"]["status"] == "match");
   CHECK(rec["leak.zip!/clips/c.mp4"]["status"] == "match");
   CHECK(rec["leak.zip!/clips/c.mp4"]["kind"] == "video");
@@ -93,13 +99,18 @@ TEST_CASE("zip and tar.gz members are matched in place, traversal and bombs refu
     CHECK(rec[evil]["error"].get<std::string>().find("path traversal") != std::string::npos);
   }
   CHECK(rec["leak.zip!/notes.txt"]["status"] == "skipped");
+  CHECK(rec["leak.zip!/notes/retake.pdf"]["kind"] == "document");
+  REQUIRE(rec["leak.zip!/notes/retake.pdf"]["status"] == "match");
+  CHECK(rec["leak.zip!/notes/retake.pdf"]["matches"][0]["page"] == 2);
+  CHECK(rec["notes.docx!/word/media/image1.png"]["status"] == "match");
+  CHECK(rec["notes.docx!/word/document.xml"]["status"] == "skipped");
   CHECK(rec["leak.zip!/bomb.bmp"]["status"] == "error");
   CHECK(rec["leak.zip!/bomb.bmp"]["error"].get<std::string>().find("max_ratio") != std::string::npos);
   CHECK(rec["leak.zip!/empty.png"]["status"] == "error");
   // Nothing was extracted beside the archives.
   size_t files = 0;
   for (auto& e : fs::recursive_directory_iterator(dump)) files += e.is_regular_file();
-  CHECK(files == 2);
+  CHECK(files == 3);
 
   // A member over the size limit is refused before it is read.
   std::vector<std::pair<std::string, std::vector<uint8_t>>> big = {{"a.png", png}};
