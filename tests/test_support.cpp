@@ -105,7 +105,7 @@ std::vector<uint8_t> MakePdf(const std::vector<std::vector<PdfPicture>>& pages, 
     for (const PdfPicture& pic : pages[p]) {
       std::vector<uint8_t> jpeg = pic.jpeg;
       if (jpeg.empty()) cv::imencode(".jpg", pic.bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
-      const cv::Size size = pic.declared.area() > 0 ? pic.declared : pic.bgr.size();
+      const cv::Size size = pic.declared.width > 0 ? pic.declared : pic.bgr.size();
       object(stream("/Type /XObject /Subtype /Image /Width " + std::to_string(size.width) + " /Height " +
                         std::to_string(size.height) +
                         " /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode",
