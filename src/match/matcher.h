@@ -29,6 +29,10 @@
 // weak to decide places a picture on is compared by its pixels there, by
 // one rule whichever generator proposed it (PlacedPixels). Each step adds
 // one match per source; the Decider ranks, ties and trims them.
+// The flow of a document (MatchDocument, a PDF): each page rendered
+// (media/pdf_document.h) and matched as an image is from its PDQ search on
+// (MatchPicture, which MatchImage ends with too); each page's answer is kept
+// with its page number.
 // The flow of a video (MatchVideo): samples every video_sample_interval_s,
 // each sample's PDQ candidates vote for (source, offset); when no source
 // has the support a match needs, a few samples are retrieved by local
