@@ -63,7 +63,6 @@ std::vector<cv::Rect> FindPanels(const cv::Mat& bgr) {
   // whole blocks (fast); but the margin is read first, on the picture as it
   // is, every `factor` pixels: most pictures are not pages and stop there.
   const int factor = std::max(1, (std::max(bgr.cols, bgr.rows) + kPanelWorkSide - 1) / kPanelWorkSide);
-  const double scale = 1.0 / factor;
   if (bgr.cols / factor < 64 || bgr.rows / factor < 64) return {};  // a strip, not a page
   const int mx = std::max(1, int(std::lround(bgr.cols * kMarginShare)));
   const int my = std::max(1, int(std::lround(bgr.rows * kMarginShare)));
@@ -151,12 +150,9 @@ std::vector<cv::Rect> FindPanels(const cv::Mat& bgr) {
   }
   if (ordered.size() > size_t(kMaxPanels)) ordered.resize(kMaxPanels);
 
-  // Back to `bgr`'s pixels, inside the picture.
+  // Back to `bgr`'s pixels (a whole factor: exact), inside the picture.
   const cv::Rect whole(0, 0, bgr.cols, bgr.rows);
-  for (cv::Rect& r : ordered) {
-    r = cv::Rect(int(std::floor(r.x / scale)), int(std::floor(r.y / scale)), int(std::ceil(r.width / scale)),
-                 int(std::ceil(r.height / scale))) & whole;
-  }
+  for (cv::Rect& r : ordered) r = cv::Rect(r.x * factor, r.y * factor, r.width * factor, r.height * factor) & whole;
   return ordered;
 }
 
