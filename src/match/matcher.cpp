@@ -195,39 +195,60 @@ void Matcher::MatchImage(const std::string& path, FileResult* result,
   Result<cv::Mat> img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, early_side, &reduced);
   if (!img.ok()) return fail(img.status());
   std::array<PdqResult, 8> variants;
-  auto hash_and_search = [&] {
-    variants = hasher_.ComputeDihedral(*img);
-    const bool flat = variants[0].quality < options_.min_quality;
-    result->matches = flat ? std::vector<Match>{} : MatchHashes(variants);
-    return decider_.PdqDecides(result->matches);
-  };
   result->samples = 1;
-  bool decided = hash_and_search();
+  bool decided = SearchPdq(*img, &variants, &result->matches);
   cv::Mat small;  // the reduced picture, kept for the embedding's small input
   if (!decided && reduced) {
     small = *img;
     img = DecodeImageFromBuffer(path, *bytes, &alpha, options_.limits, kFeatureDecodeMinSide);
     if (!img.ok()) return fail(img.status());
     // The larger picture's hash is sharper (higher quality, a few bits nearer).
-    decided = hash_and_search();
+    decided = SearchPdq(*img, &variants, &result->matches);
   }
   if (options_.query_thumbnail_max_side > 0)
     result->query_thumbnail_jpeg = QueryThumbnail(*img, options_.query_thumbnail_max_side);
   if (Status st = MatchPicture(*img, alpha, small, variants, decided, result); !st.ok()) return fail(st);
 }
 
+bool Matcher::SearchPdq(const cv::Mat& bgr, std::array<PdqResult, 8>* variants, std::vector<Match>* matches) const {
+  *variants = hasher_.ComputeDihedral(bgr);
+  const bool flat = (*variants)[0].quality < options_.min_quality;
+  *matches = flat ? std::vector<Match>{} : MatchHashes(*variants);
+  return decider_.PdqDecides(*matches);
+}
+
+Matcher::Answer Matcher::AnswerOf(std::vector<Match> matches, int tied) const {
+  // A picture several sources share names each of them.
+  matches.resize(std::min(matches.size(), size_t(std::max(1, std::min(tied, options_.max_matches)))));
+  return {std::move(matches), std::max(1, tied)};
+}
+
+void Matcher::JoinAnswers(std::vector<Answer> answers, FileResult* result) {
+  std::stable_sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) {
+    return a.matches.front().score > b.matches.front().score;
+  });
+  result->matches.clear();
+  for (Answer& a : answers)
+    for (Match& m : a.matches) result->matches.push_back(std::move(m));
+  if (!answers.empty()) result->tied_sources = answers.front().tied;
+}
+
 // A decoded picture whose PDQ matches are in `result`: a page's panels, the
 // cascade unless PDQ decided, the decision, the time.
 Status Matcher::MatchPicture(const cv::Mat& img, const cv::Mat& alpha, const cv::Mat& small,
-                             const std::array<PdqResult, 8>& variants, bool decided, FileResult* result) const {
+                             const std::array<PdqResult, 8>& variants, bool decided, FileResult* result,
+                             std::vector<Answer>* answers) const {
   const bool flat = variants[0].quality < options_.min_quality;
   // A page of panels (a retake sheet, a storyboard): each panel is a picture
   // of its own, and the file's answer names each panel's frame.
   if (!decided && options_.panels) {
     const std::vector<cv::Rect> panels = FindPanels(img);
     if (!panels.empty()) {
-      CELMATCH_RETURN_IF_ERROR(MatchPanels(img, panels, result));
-      if (!result->matches.empty()) {
+      std::vector<Answer> found;
+      CELMATCH_RETURN_IF_ERROR(MatchPanels(img, panels, &found));
+      if (!found.empty()) {
+        if (answers) answers->insert(answers->end(), found.begin(), found.end());
+        else JoinAnswers(std::move(found), result);
         result->status = FileStatus::kMatch;
         return Status::Ok();
       }
@@ -248,6 +269,7 @@ Status Matcher::MatchPicture(const cv::Mat& img, const cv::Mat& alpha, const cv:
   if (options_.refine_time && !result->matches.empty() && ShowsWholeFrame(result->matches.front()))
     RefineTimeWithThumbnails(img, variants[0].hash, &result->matches.front());
   result->status = result->matches.empty() ? FileStatus::kNoMatch : FileStatus::kMatch;
+  if (answers && !result->matches.empty()) answers->push_back(AnswerOf(result->matches, result->tied_sources));
   return Status::Ok();
 }
 
@@ -299,47 +321,32 @@ Status Matcher::MatchSteps(const cv::Mat& img, const cv::Mat& alpha, const cv::M
 }
 
 // Each panel of a page matched as a picture: PDQ, then the cascade unless PDQ
-// decides, then the decision; a panel's best match (and the sources tied
-// with it) joins the file's answer with the panel's place on the page, the
-// panels best first. None matched: the page is matched as a whole picture
-// afterwards, as any other.
-Status Matcher::MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels, FileResult* result) const {
-  struct Named {
-    std::vector<Match> matches;  // the panel's best match and the sources tied with it
-    int tied = 0;
-  };
-  std::vector<Named> named;  // one per panel that matched, in reading order
+// decides, then the decision; a panel's answer carries its place on the
+// page. None matched: the page is matched as a whole picture afterwards, as
+// any other.
+Status Matcher::MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels,
+                            std::vector<Answer>* answers) const {
   for (const cv::Rect& panel : panels) {
     const cv::Mat picture = page(panel).clone();
-    const std::array<PdqResult, 8> variants = hasher_.ComputeDihedral(picture);
+    std::array<PdqResult, 8> variants;
     std::vector<Match> matches;
-    if (variants[0].quality >= options_.min_quality) matches = MatchHashes(variants);
-    if (options_.local_features && !decider_.PdqDecides(matches))
+    const bool decided = SearchPdq(picture, &variants, &matches);
+    if (options_.local_features && !decided)
       CELMATCH_RETURN_IF_ERROR(MatchSteps(picture, cv::Mat(), cv::Mat(), variants[0].hash, &matches));
     const int tied = decider_.DecideImage(&matches);
     if (matches.empty()) continue;
     if (options_.refine_time && ShowsWholeFrame(matches.front()))
       RefineTimeWithThumbnails(picture, variants[0].hash, &matches.front());
-    // A picture several sources share names each of them for this panel.
-    matches.resize(std::min(matches.size(), size_t(std::max(1, std::min(tied, options_.max_matches)))));
-    for (Match& m : matches) {
+    Answer answer = AnswerOf(std::move(matches), tied);
+    for (Match& m : answer.matches) {
       m.has_panel = true;
       m.panel[0] = double(panel.x) / page.cols;
       m.panel[1] = double(panel.y) / page.rows;
       m.panel[2] = double(panel.width) / page.cols;
       m.panel[3] = double(panel.height) / page.rows;
     }
-    named.push_back({std::move(matches), tied});
+    answers->push_back(std::move(answer));
   }
-  if (named.empty()) return Status::Ok();
-  // Best first, as for any file: the panels by their best match's score
-  // (reading order among equals), each with its ties.
-  std::stable_sort(named.begin(), named.end(),
-                   [](const Named& a, const Named& b) { return a.matches.front().score > b.matches.front().score; });
-  result->matches.clear();
-  for (Named& n : named)
-    for (Match& m : n.matches) result->matches.push_back(std::move(m));
-  result->tied_sources = named.front().tied;
   return Status::Ok();
 }
 

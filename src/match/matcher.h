@@ -114,21 +114,38 @@ class Matcher {
   // score; tied_sources is the first page's. `bytes` as for MatchImage.
   void MatchDocument(const std::string& name, const std::string& path, FileResult* result,
                      std::shared_ptr<const std::vector<uint8_t>> bytes = nullptr) const;
+  // One picture's answer among several in a file (a panel of a page, a page
+  // of a document): its best match and the sources tied with it.
+  struct Answer {
+    std::vector<Match> matches;
+    int tied = 1;  // sources tied for it (more than `matches` holds past max_matches)
+  };
+  // PDQ for a decoded picture: its eight dihedral hashes, searched unless
+  // the picture is too flat; true when PDQ's answer is unambiguous.
+  bool SearchPdq(const cv::Mat& bgr, std::array<PdqResult, 8>* variants, std::vector<Match>* matches) const;
+  // Matches in DecideImage's order, the first `tied` tied, as an answer of
+  // at most max_matches.
+  Answer AnswerOf(std::vector<Match> matches, int tied) const;
+  // Several pictures' answers as the file's matches: best first (by their
+  // best match's score, their order among equals), each followed by its
+  // ties; tied_sources is the first's.
+  static void JoinAnswers(std::vector<Answer> answers, FileResult* result);
   // A decoded picture whose PDQ matches (of `variants`) are in `result`:
   // the panels of a page of panels, the cascade after PDQ unless PDQ
   // `decided`, the decision, the time; sets result's status and matches.
+  // With `answers`, a picture that matched also appends its answers there
+  // (each panel's, or its own) for a caller that joins several pictures'
+  // (a document's pages); `result`'s matches are then left to it.
   Status MatchPicture(const cv::Mat& bgr, const cv::Mat& alpha, const cv::Mat& small,
-                      const std::array<PdqResult, 8>& variants, bool decided, FileResult* result) const;
+                      const std::array<PdqResult, 8>& variants, bool decided, FileResult* result,
+                      std::vector<Answer>* answers = nullptr) const;
   // The cascade after PDQ for one picture (an image, or a panel of a page):
   // its matches join `matches`. `alpha` and `small` as for the steps below.
   Status MatchSteps(const cv::Mat& bgr, const cv::Mat& alpha, const cv::Mat& small, const PdqHash& hash,
                     std::vector<Match>* matches) const;
-  // Each of a page's panels (frames/panels.h) matched as a picture; the best
-  // match of each that matched, and the sources tied with it, become the
-  // file's answer with Match::panel set, the panels ordered by their best
-  // score (reading order among equals); tied_sources is the first panel's.
-  // Leaves `result` alone when none matched.
-  Status MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels, FileResult* result) const;
+  // Each of a page's panels (frames/panels.h) matched as a picture: the
+  // answer of each that matched, with Match::panel set, in reading order.
+  Status MatchPanels(const cv::Mat& page, const std::vector<cv::Rect>& panels, std::vector<Answer>* answers) const;
   // Local-feature retrieval on a few of a video's samples (decoded again
   // through `open`): each verified frame votes for its source.
   void AddVideoFeatureVotes(const std::function<Result<std::unique_ptr<VideoDecoder>>()>& open,

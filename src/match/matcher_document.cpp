@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,15 +23,8 @@ void Matcher::MatchDocument(const std::string& name, const std::string& path, Fi
   }
   const int pages = (*doc)->pages();
   const int matched_pages = int(std::min<int64_t>(pages, std::max<int64_t>(1, options_.limits.max_pages)));
-  // An answer: a page's best match and the sources tied with it, or one
-  // panel's of a page of panels.
-  struct Answer {
-    std::vector<Match> matches;
-    int tied = 0;
-    int thumbnail = 0;  // its page's, in `thumbnails`
-  };
   std::vector<Answer> answers;  // in page order, then panel order
-  std::vector<std::vector<uint8_t>> thumbnails;  // of the pages with an answer
+  std::map<int, std::vector<uint8_t>> thumbnails;  // of the pages with an answer, by page
   std::vector<std::string> unreadable;
   // Rendering cannot be interrupted inside a page; between pages, the time
   // spent rendering counts against max_decode_wall_s as a video's decoding does.
@@ -50,46 +44,23 @@ void Matcher::MatchDocument(const std::string& name, const std::string& path, Fi
     }
     ++result->samples;
     FileResult page;
-    const std::array<PdqResult, 8> variants = hasher_.ComputeDihedral(*picture);
-    if (variants[0].quality >= options_.min_quality) page.matches = MatchHashes(variants);
-    const bool decided = decider_.PdqDecides(page.matches);
-    if (Status st = MatchPicture(*picture, cv::Mat(), cv::Mat(), variants, decided, &page); !st.ok()) {
+    std::array<PdqResult, 8> variants;
+    const bool decided = SearchPdq(*picture, &variants, &page.matches);
+    const size_t before = answers.size();
+    if (Status st = MatchPicture(*picture, cv::Mat(), cv::Mat(), variants, decided, &page, &answers); !st.ok()) {
+      answers.resize(before);
       unreadable.push_back(name + ": page " + std::to_string(i + 1) + ": " + st.message());
       continue;
     }
-    if (page.status != FileStatus::kMatch || page.matches.empty()) continue;
-    for (Match& m : page.matches) m.page = i + 1;
-    const int thumbnail = int(thumbnails.size());
-    thumbnails.push_back(options_.query_thumbnail_max_side > 0
-                             ? QueryThumbnail(*picture, options_.query_thumbnail_max_side)
-                             : std::vector<uint8_t>());
-    if (!page.matches.front().has_panel) {
-      // A page matched whole: its answer, not the candidates below it.
-      const int keep = std::max(1, std::min(page.tied_sources, options_.max_matches));
-      page.matches.resize(std::min(page.matches.size(), size_t(keep)));
-      answers.push_back({std::move(page.matches), std::max(1, page.tied_sources), thumbnail});
-      continue;
-    }
-    // A page of panels: each panel's match and its ties (MatchPanels) are one answer.
-    for (Match& m : page.matches) {
-      const bool same_panel = !answers.empty() && answers.back().thumbnail == thumbnail &&
-                              std::equal(m.panel, m.panel + 4, answers.back().matches.front().panel);
-      if (!same_panel) answers.push_back({{}, 0, thumbnail});
-      answers.back().matches.push_back(std::move(m));
-      ++answers.back().tied;
-    }
+    if (answers.size() == before) continue;
+    for (size_t k = before; k < answers.size(); ++k)
+      for (Match& m : answers[k].matches) m.page = i + 1;
+    thumbnails[i + 1] = options_.query_thumbnail_max_side > 0
+                            ? QueryThumbnail(*picture, options_.query_thumbnail_max_side)
+                            : std::vector<uint8_t>();
   }
-  // Best first, as for any file: the answers by their best match's score
-  // (page and panel order among equals).
-  std::stable_sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) {
-    return a.matches.front().score > b.matches.front().score;
-  });
-  for (Answer& a : answers)
-    for (Match& m : a.matches) result->matches.push_back(std::move(m));
-  if (!answers.empty()) {
-    result->tied_sources = answers.front().tied;
-    result->query_thumbnail_jpeg = std::move(thumbnails[size_t(answers.front().thumbnail)]);
-  }
+  JoinAnswers(std::move(answers), result);
+  if (!result->matches.empty()) result->query_thumbnail_jpeg = std::move(thumbnails[result->matches.front().page]);
   std::string note = "a PDF of " + std::to_string(pages) + (pages == 1 ? " page" : " pages") + ", " +
                      std::to_string(thumbnails.size()) + " with a match";
   if (rendered_pages < pages) {
