@@ -2,6 +2,7 @@
 // guard, the hash-list CSV reader, and the HTML report's escaping, pictures
 // and Content-Security-Policy (the browser test, test_report_browser.cpp,
 // checks that the page works in Chromium).
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -100,6 +101,28 @@ TEST_CASE("a result row in CSV carries the best match, and file names cannot bec
   CHECK(fields[9] == "0.900");
   const std::string line = CsvRow(fields, true);
   CHECK(line.rfind("'=1+1.png,", 0) == 0);
+
+  // A page of a PDF, a panel on it: the row names both (columns by name).
+  const std::vector<std::string>& columns = CsvResultColumns();
+  auto column = [&](const std::string& name) {
+    const auto at = std::find(columns.begin(), columns.end(), name);
+    REQUIRE(at != columns.end());
+    return size_t(at - columns.begin());
+  };
+  CHECK(fields[column("page")].empty());
+  CHECK(fields[column("panel")].empty());
+  r.kind = MediaKind::kDocument;
+  r.matches.front().page = 3;
+  r.matches.front().has_panel = true;
+  const double panel[4] = {0.05, 0.125, 0.4, 0.3};
+  std::copy(panel, panel + 4, r.matches.front().panel);
+  fields = FileResultToCsvFields(r);
+  CHECK(fields[column("kind")] == "document");
+  CHECK(fields[column("page")] == "3");
+  CHECK(fields[column("panel")] == "0.050 0.125 0.400 0.300");
+  // The columns that were there before keep their places.
+  CHECK(column("file") == 0);
+  CHECK(column("segments") == 20);
 }
 
 TEST_CASE("the HTML report escapes names, shows both pictures and pins its only script") {

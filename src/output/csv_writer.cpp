@@ -28,7 +28,7 @@ const std::vector<std::string>& CsvResultColumns() {
       "time",          "timecode",     "span_start",    "span_end",      "score",
       "pdq_distance",  "quality",      "query_quality", "transform",     "samples_matched",
       "samples_total", "tied_sources", "other_matches", "reason",        "elapsed",
-      "segments"};
+      "segments",      "page",         "panel"};
   return columns;
 }
 
@@ -56,6 +56,9 @@ std::vector<std::string> FileResultToCsvFields(const FileResult& r) {
       f[14] = std::to_string(m.evidence.samples_matched);
       f[15] = std::to_string(m.evidence.samples_total);
     }
+    if (m.page > 0) f[21] = std::to_string(m.page);  // a document's page, from 1
+    if (m.has_panel)  // a page of panels: the panel's place, fractions of the page
+      f[22] = Fixed3(m.panel[0]) + " " + Fixed3(m.panel[1]) + " " + Fixed3(m.panel[2]) + " " + Fixed3(m.panel[3]);
     f[16] = std::to_string(std::max(1, r.tied_sources));
     f[17] = std::to_string(r.matches.size() - 1);
   }

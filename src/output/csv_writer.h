@@ -1,6 +1,7 @@
 // `celmatch match --csv FILE`: one row per input file, for spreadsheets,
 // written as results arrive (beside the JSON Lines, which stay the complete
-// record: the CSV carries only the best match of each file).
+// record: the CSV carries only the best match of each file). New columns go
+// at the end, so that a column keeps its place for the sheets built on it.
 //
 // Every field from a dump or the catalog is quoted as needed and guarded
 // against formula injection (core/csv.h). Thread-safe: Write may be called from
