@@ -836,6 +836,71 @@ TEST_CASE("a crop placed on a frame by a homography is compared by its pixels at
   CHECK_FALSE(PlacedPixelCorrelation(crop, outside, reference.size(), Thumbnail(reference)).has_value());
 }
 
+TEST_CASE("the located search correlates as OpenCV's matchTemplate does, at every width and place") {
+  // LocatePicture correlates through spectra made once per thumbnail and
+  // once per width; the answer must be matchTemplate's (TM_CCOEFF_NORMED,
+  // its best place over the same widths), guards included: a flat picture
+  // correlates 1 everywhere, flat windows of the thumbnail give no spurious peak.
+  auto matchtemplate_search = [](const cv::Mat& gray, const cv::Mat& thumb, double* best_ncc) {
+    const ScaledGray scaled(gray);
+    cv::Point best_at(-1, -1);
+    int best_w = 0;
+    *best_ncc = -1;
+    for (double share = kLocateMinShare; share <= 1.0 + 1e-9; share *= kLocateStep) {
+      const int w = int(std::lround(share * thumb.cols));
+      const cv::Size size = scaled.SizeAtWidth(w);
+      if (w < 8 || size.height < 8 || w > thumb.cols || size.height > thumb.rows) continue;
+      cv::Mat scores;
+      cv::matchTemplate(thumb, scaled.AtWidth(w), scores, cv::TM_CCOEFF_NORMED);
+      double max_value = 0;
+      cv::Point at;
+      cv::minMaxLoc(scores, nullptr, &max_value, nullptr, &at);
+      if (max_value > *best_ncc) *best_ncc = max_value, best_at = at, best_w = w;
+    }
+    return std::make_pair(best_at, best_w);
+  };
+  const cv::Mat quiet = QuietFrame(3);
+  cv::Mat busy(720, 1280, CV_8UC3);
+  cv::randu(busy, 0, 255);
+  cv::GaussianBlur(busy, busy, cv::Size(0, 0), 4);
+  // A thumbnail half a catalog one's size, and sizes a DFT does not like.
+  for (const cv::Size thumb_size : {cv::Size(160, 90), cv::Size(161, 97), cv::Size(131, 73)}) {
+    for (const cv::Mat* frame : {&quiet, static_cast<const cv::Mat*>(&busy)}) {
+      cv::Mat thumb;
+      cv::resize(Gray(*frame), thumb, thumb_size, 0, 0, cv::INTER_AREA);
+      thumb(cv::Rect(0, 0, thumb.cols / 3, thumb.rows / 3)).setTo(90);  // a flat corner
+      const double fx = double(frame->cols) / thumb.cols, fy = double(frame->rows) / thumb.rows;
+      const cv::Mat flat(50, 80, CV_8U, cv::Scalar(128));
+      for (const cv::Mat& picture : {Gray((*frame)(cv::Rect(520, 300, 640, 360))),
+                                     Gray((*frame)(cv::Rect(100, 40, 300, 500))), flat}) {
+        cv::Mat small;
+        cv::resize(picture, small, cv::Size(), 0.2, 0.2, cv::INTER_AREA);
+        double expected_ncc = 0, ncc = 0;
+        const auto [at, w] = matchtemplate_search(small, thumb, &expected_ncc);
+        const std::optional<cv::Matx33d> place = LocatePicture(ScaledGray(small), frame->size(), thumb, &ncc);
+        INFO("thumbnail " << thumb_size << ", picture " << picture.size());
+        REQUIRE(place.has_value());
+        // Both in single precision: matchTemplate's own figure is as far
+        // from the exact one (a few 1e-4 on these sizes).
+        CHECK(std::fabs(ncc - expected_ncc) < 1e-3);
+        if (w > 0 && picture.data != flat.data) {
+          cv::Mat templ, window;
+          cv::resize(small, templ, ScaledGray(small).SizeAtWidth(w), 0, 0, cv::INTER_AREA);
+          thumb(cv::Rect(at, templ.size())).convertTo(window, CV_64F);
+          templ.convertTo(templ, CV_64F);
+          window -= cv::mean(window)[0];
+          templ -= cv::mean(templ)[0];
+          const double exact = window.dot(templ) / std::sqrt(window.dot(window) * templ.dot(templ));
+          CHECK(std::fabs(ncc - exact) < 1e-5);
+        }
+        CHECK((*place)(0, 2) == Approx(at.x * fx));
+        CHECK((*place)(1, 2) == Approx(at.y * fy));
+        CHECK((*place)(0, 0) * small.cols / fx == Approx(w));
+      }
+    }
+  }
+}
+
 TEST_CASE("a crop of a quiet region is located on its frame by its pixels, without keypoints") {
   const cv::Mat reference = QuietFrame(3), other = QuietFrame(4);
   // Half of each side, at (520, 300), through JPEG.

@@ -1,6 +1,7 @@
 #include "match/cel_pixels.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 #include <opencv2/imgcodecs.hpp>
@@ -235,6 +236,25 @@ const cv::Mat& ScaledGray::VisibleAtWidth(int w) const {
   return it->second;
 }
 
+const ScaledGray::Spectrum& ScaledGray::SpectrumAtWidth(int w, cv::Size padded) const {
+  auto [it, inserted] = spectra_.try_emplace({w, padded.width, padded.height});
+  if (inserted) {
+    const cv::Mat& small = AtWidth(w);
+    cv::Mat z;
+    small.convertTo(z, CV_32F);
+    cv::Scalar mean, sdv;
+    cv::meanStdDev(small, mean, sdv);
+    z -= mean[0];
+    Spectrum& s = it->second;
+    s.variance = sdv[0] * sdv[0];
+    s.norm = sdv[0] * std::sqrt(double(small.total()));
+    cv::Mat padded_z;
+    cv::copyMakeBorder(z, padded_z, 0, padded.height - z.rows, 0, padded.width - z.cols, cv::BORDER_CONSTANT, 0);
+    cv::dft(padded_z, s.dft, 0, z.rows);
+  }
+  return it->second;
+}
+
 cv::Mat ReducedMask(const cv::Mat& mask, cv::Size size) {
   cv::Mat reduced;
   cv::resize(mask, reduced, size, 0, 0, cv::INTER_AREA);
@@ -244,18 +264,74 @@ cv::Mat ReducedMask(const cv::Mat& mask, cv::Size size) {
 
 namespace {
 
+// A frame's thumbnail prepared for the search at every width
+// (LocatePicture): its spectrum, made once for all widths, and the running
+// sums that normalise each place's correlation.
+struct ThumbnailSpectrum {
+  explicit ThumbnailSpectrum(const cv::Mat& gray) : size(gray.size()) {
+    padded = cv::Size(cv::getOptimalDFTSize(gray.cols), cv::getOptimalDFTSize(gray.rows));
+    // Less its mean: the picture's values sum to zero over any window, so
+    // the correlation is the same, and single-precision sums stay small.
+    cv::Mat f, padded_f;
+    gray.convertTo(f, CV_32F, 1.0, -cv::mean(gray)[0]);
+    cv::copyMakeBorder(f, padded_f, 0, padded.height - f.rows, 0, padded.width - f.cols, cv::BORDER_CONSTANT, 0);
+    cv::dft(padded_f, dft, 0, f.rows);
+    cv::integral(gray, sum, sqsum, CV_64F, CV_64F);
+  }
+  cv::Size size, padded;
+  cv::Mat dft, sum, sqsum;
+};
+
+// OpenCV's TM_CCOEFF_NORMED of `picture` (w x h) at every place of the
+// thumbnail, computed through their spectra (the thumbnail's transformed
+// once, the picture's once per width for every frame: matchTemplate would
+// transform both at each call). Same definition, same guards: a flat
+// picture correlates 1 everywhere; a place whose window is flat, or whose
+// correlation rounding pushes past 1, gets matchTemplate's value.
+void CorrelateEverywhere(const ThumbnailSpectrum& t, const ScaledGray::Spectrum& picture, cv::Size size,
+                         cv::Mat* scores) {
+  const int rows = t.size.height - size.height + 1, cols = t.size.width - size.width + 1;
+  scores->create(rows, cols, CV_32F);
+  if (picture.variance < DBL_EPSILON) {
+    scores->setTo(1);
+    return;
+  }
+  cv::Mat product, correlation;
+  cv::mulSpectrums(t.dft, picture.dft, product, 0, /*conjB=*/true);
+  cv::dft(product, correlation, cv::DFT_INVERSE | cv::DFT_SCALE | cv::DFT_REAL_OUTPUT, rows);
+  const double area = double(size.area());
+  for (int y = 0; y < rows; ++y) {
+    const double *s0 = t.sum.ptr<double>(y), *s1 = t.sum.ptr<double>(y + size.height);
+    const double *q0 = t.sqsum.ptr<double>(y), *q1 = t.sqsum.ptr<double>(y + size.height);
+    const float* c = correlation.ptr<float>(y);
+    float* out = scores->ptr<float>(y);
+    for (int x = 0; x < cols; ++x) {
+      const int x1 = x + size.width;
+      const double window_sum = s1[x1] - s1[x] - s0[x1] + s0[x];
+      const double window_sum2 = q1[x1] - q1[x] - q0[x1] + q0[x];
+      const double norm = std::sqrt(std::max(window_sum2 - window_sum * window_sum / area, 0.0)) * picture.norm;
+      const double num = c[x];
+      if (std::fabs(num) < norm) out[x] = float(num / norm);
+      else if (std::fabs(num) < norm * 1.125) out[x] = num > 0 ? 1.f : -1.f;
+      else out[x] = 0;
+    }
+  }
+}
+
 // One width of the search for a picture's place: `gray` reduced to `w`
 // pixels wide (its aspect kept) and correlated at every position inside
 // `within` (thumbnail pixels). When it correlates better than `*ncc`, sets
 // `*ncc` and `*place` (query pixels -> reference pixels) and returns true.
 bool BetterPlaceAtWidth(const ScaledGray& scaled, cv::Size reference_size, const cv::Mat& thumb_gray, cv::Rect within,
-                        int w, double* ncc, cv::Matx33d* place) {
+                        int w, double* ncc, cv::Matx33d* place, const ThumbnailSpectrum* spectrum = nullptr) {
   const cv::Mat& gray = scaled.picture();
   const int h = scaled.SizeAtWidth(w).height;
   if (w < 8 || h < 8 || w > within.width || h > within.height) return false;
   cv::Mat scores;
   const cv::Mat& visible = scaled.VisibleAtWidth(w);
-  if (visible.empty()) {
+  if (visible.empty() && spectrum) {  // every place of the whole thumbnail
+    CorrelateEverywhere(*spectrum, scaled.SpectrumAtWidth(w, spectrum->padded), cv::Size(w, h), &scores);
+  } else if (visible.empty()) {
     cv::matchTemplate(thumb_gray(within), scaled.AtWidth(w), scores, cv::TM_CCOEFF_NORMED);
   } else {
     // Only the visible pixels are compared; too few of them say nothing.
@@ -296,10 +372,13 @@ std::optional<cv::Matx33d> LocatePicture(const ScaledGray& scaled, cv::Size refe
   if (gray.empty() || thumb_gray.empty() || reference_size.area() <= 0) return std::nullopt;
   std::optional<cv::Matx33d> best;
   const cv::Rect whole(0, 0, thumb_gray.cols, thumb_gray.rows);
+  // Searched by its visible pixels only: matchTemplate's masked search.
+  std::optional<ThumbnailSpectrum> spectrum;
+  if (!scaled.masked()) spectrum.emplace(thumb_gray);
   cv::Matx33d place;
   for (double share = kLocateMinShare; share <= 1.0 + 1e-9; share *= kLocateStep) {
     if (BetterPlaceAtWidth(scaled, reference_size, thumb_gray, whole, int(std::lround(share * thumb_gray.cols)), ncc,
-                           &place))
+                           &place, spectrum ? &*spectrum : nullptr))
       best = place;
   }
   return best;

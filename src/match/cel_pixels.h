@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -84,14 +85,26 @@ class ScaledGray {
  public:
   explicit ScaledGray(cv::Mat gray, cv::Mat visible = cv::Mat()) : gray_(std::move(gray)), visible_(std::move(visible)) {}
   const cv::Mat& picture() const { return gray_; }
+  bool masked() const { return !visible_.empty(); }
   cv::Size SizeAtWidth(int w) const { return cv::Size(w, int(std::lround(double(w) * gray_.rows / gray_.cols))); }
   const cv::Mat& AtWidth(int w) const;
   // The mask of AtWidth(w); empty when the picture has none.
   const cv::Mat& VisibleAtWidth(int w) const;
+  // AtWidth(w) less its mean, zero-padded to `padded` and transformed (a
+  // real DFT, CCS-packed), with its norm (the root of its sum of squares):
+  // LocatePicture correlates it with every frame's thumbnail of that
+  // padded size, so it is made once for all of them.
+  struct Spectrum {
+    cv::Mat dft;
+    double norm = 0;
+    double variance = 0;  // per pixel; 0: a flat picture at this width
+  };
+  const Spectrum& SpectrumAtWidth(int w, cv::Size padded) const;
 
  private:
   cv::Mat gray_, visible_;
   mutable std::map<int, cv::Mat> copies_, visible_copies_;
+  mutable std::map<std::tuple<int, int, int>, Spectrum> spectra_;
 };
 
 // Where a picture that shows part of a reference frame's field, upright and
