@@ -322,6 +322,9 @@ void CorrelateEverywhere(const ThumbnailSpectrum& t, const ScaledGray::Spectrum&
 // pixels wide (its aspect kept) and correlated at every position inside
 // `within` (thumbnail pixels). When it correlates better than `*ncc`, sets
 // `*ncc` and `*place` (query pixels -> reference pixels) and returns true.
+// `spectrum`: the thumbnail's, when `within` is all of it and the picture
+// has no mask (LocatePicture's search; RefinePlace's few places, and a
+// masked picture, go through matchTemplate).
 bool BetterPlaceAtWidth(const ScaledGray& scaled, cv::Size reference_size, const cv::Mat& thumb_gray, cv::Rect within,
                         int w, double* ncc, cv::Matx33d* place, const ThumbnailSpectrum* spectrum = nullptr) {
   const cv::Mat& gray = scaled.picture();

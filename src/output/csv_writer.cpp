@@ -56,11 +56,11 @@ std::vector<std::string> FileResultToCsvFields(const FileResult& r) {
       f[14] = std::to_string(m.evidence.samples_matched);
       f[15] = std::to_string(m.evidence.samples_total);
     }
+    f[16] = std::to_string(std::max(1, r.tied_sources));
+    f[17] = std::to_string(r.matches.size() - 1);
     if (m.page > 0) f[21] = std::to_string(m.page);  // a document's page, from 1
     if (m.has_panel)  // a page of panels: the panel's place, fractions of the page
       f[22] = Fixed3(m.panel[0]) + " " + Fixed3(m.panel[1]) + " " + Fixed3(m.panel[2]) + " " + Fixed3(m.panel[3]);
-    f[16] = std::to_string(std::max(1, r.tied_sources));
-    f[17] = std::to_string(r.matches.size() - 1);
   }
   f[18] = (r.status == FileStatus::kError || r.status == FileStatus::kSkipped) ? r.error : r.note;
   f[19] = Fixed3(r.elapsed_s);
