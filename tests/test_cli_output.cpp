@@ -82,6 +82,20 @@ TEST_CASE("match output for people and pipes: formats, quiet, files-from") {
   // No paths at all is a usage error; --resume needs JSON Lines.
   CHECK(Shell(bin + " match" + ix + " 2>/dev/null").exit_code == 2);
   CHECK(Shell(bin + " match" + ix + "--format csv --resume --out x.csv " + ShellQuote(dump) + " 2>/dev/null").exit_code == 2);
+  // Results written into the dump are not part of it: left out of the walk,
+  // in the first run (created before the walk) and in the next (already
+  // there); a file named on the command line is still looked at.
+  const std::string in_dump = dump + "/results.jsonl", csv_in_dump = dump + "/results.csv";
+  for (int run = 0; run < 2; ++run) {
+    CliRun r = Shell(bin + " match" + ix + "--out " + ShellQuote(in_dump) + " --csv " + ShellQuote(csv_in_dump) + " " +
+                     ShellQuote(dump) + " 2>&1");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("0 skipped") != std::string::npos);
+    CHECK(ReadJsonl(in_dump).size() == 3);
+  }
+  CliRun named = Shell(bin + " match" + ix + ShellQuote(in_dump) + " 2>/dev/null");
+  CHECK(named.out.find("results.jsonl") != std::string::npos);
 }
 
 TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its SHA-256 and the deciding evidence") {
@@ -97,7 +111,7 @@ TEST_CASE("celmatch report rebuilds the page from a JSONL: every file once, its 
   REQUIRE(cv::imwrite(dump + "/crop.png", crop));
   WriteFileBytes(dump + "/notes.txt", {'x', '\n'});
   // Retake notes as a PDF: a text page, then a frame.
-  WriteFileBytes(dump + "/notes.pdf", MakePdf({{}, {{SyntheticCartoonFrame(98 * 1000u, 3.0, 640, 360), 40, 80, 515, 290}}}));
+  WriteFileBytes(dump + "/notes.pdf", MakePdf({{}, {{SyntheticCartoonFrame(98 * 1000u, 3.0, 640, 360), 40, 80, 515, 290, {}, {}}}}));
   const std::string jsonl = tmp.str() + "/r.jsonl";
   REQUIRE(RunCelmatch({"match", "--index", index, "--no-embedding", "--out", jsonl, dump}).exit_code == 0);
   const auto by_path = ReadJsonl(jsonl), records = ReadJsonl(jsonl, dump);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 
 #include <unistd.h>
@@ -96,6 +97,28 @@ class TableWriter {
  private:
   std::mutex mu_;
 };
+
+// This run's own output files (`outputs`; "-" and empty are standard
+// output) found while walking a folder: results written into the dump are
+// not part of it, and would be listed as skipped files. A file named on the
+// command line is matched as asked.
+void LeaveOutOwnOutputs(const std::vector<std::string>& outputs, std::vector<InputFile>* inputs) {
+  std::vector<std::filesystem::path> own;
+  for (const std::string& p : outputs) {
+    std::error_code ec;
+    if (p.empty() || p == "-") continue;
+    if (std::filesystem::path c = std::filesystem::weakly_canonical(p, ec); !ec) own.push_back(std::move(c));
+  }
+  if (own.empty()) return;
+  std::erase_if(*inputs, [&](const InputFile& in) {
+    if (in.named) return false;
+    const std::string name = std::filesystem::path(in.path).filename().string();
+    return std::any_of(own.begin(), own.end(), [&](const std::filesystem::path& o) {
+      std::error_code ec;
+      return o.filename() == name && std::filesystem::weakly_canonical(in.path, ec) == o && !ec;
+    });
+  });
+}
 
 int RunMatch(const MatchArgs& a) {
   const std::string& dir = a.index_dir;
@@ -197,7 +220,9 @@ int RunMatch(const MatchArgs& a) {
   }
   Matcher matcher(**index, options);
   // Archives (zip, tar.gz) are read in place: their members become inputs.
-  std::vector<InputFile> inputs = ExpandArchives(WalkInputs(paths));
+  std::vector<InputFile> walked = WalkInputs(paths);
+  LeaveOutOwnOutputs({out_path, a.reports.csv_path, a.reports.report_path}, &walked);
+  std::vector<InputFile> inputs = ExpandArchives(std::move(walked));
   if (shard->count > 1) {
     // By the name printed in the output, not by position in the listing: a
     // task that walks the dump later (files added meanwhile) still takes
